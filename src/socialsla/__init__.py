@@ -1,0 +1,1 @@
+"""socialsla: real-time first-reply SLAs for social customer care."""

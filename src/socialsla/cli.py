@@ -1,0 +1,166 @@
+"""The `socialsla` command line.
+
+Exit codes: 0 done, 1 the input or a rule file could not be used (the message
+says why), 2 the command line itself was wrong (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from socialsla import report, twcs
+from socialsla.duration import parse_seconds
+from socialsla.events import MICROS, InvalidEvent, encode, parse_time
+from socialsla.rules import RuleError, load_rules
+
+
+def _duration_us(text: str) -> int:
+    try:
+        return round(parse_seconds(text) * MICROS)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _time_us(text: str) -> int:
+    try:
+        return parse_time(float(text) if text.replace(".", "", 1).isdigit() else text, "--at")
+    except InvalidEvent as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
+
+
+def _progress(done: int) -> None:
+    print(f"... read {done / (1 << 20):,.0f} MiB", file=sys.stderr, flush=True)
+
+
+def _report(args: argparse.Namespace) -> int:
+    rules = load_rules(args.rules)
+    try:
+        result = report.run(
+            args.events,
+            args.at,
+            rules,
+            response_window_us=args.response_window,
+            count_automated=args.count_automated,
+            progress=_progress if sys.stderr.isatty() else None,
+        )
+    except FileNotFoundError:
+        print(f"socialsla report: {args.events}: no such file", file=sys.stderr)
+        return 1
+    out = report.to_json(result) if args.format == "json" else report.to_table(result).encode()
+    sys.stdout.buffer.write(out)
+    sys.stdout.flush()
+    print(result.tally.summary(), file=sys.stderr)
+    return 0
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    rules = load_rules(args.file)
+    for rule in rules:
+        scope = []
+        if rule.accounts:
+            scope.append("accounts " + ", ".join(sorted(rule.accounts)))
+        if rule.channels:
+            scope.append("channels " + ", ".join(sorted(rule.channels)))
+        print(f"ok: {rule.name} (window {rule.window}; {'; '.join(scope) or 'every series'})")
+    return 0
+
+
+def _import_twcs(args: argparse.Namespace) -> int:
+    tally = twcs.ImportTally()
+    try:
+        with open(args.csv, "rb") as raw, twcs.open_csv(raw) as text:
+            out = sys.stdout.buffer
+            for event in twcs.convert(text, tally):
+                out.write(encode(event) + b"\n")
+    except FileNotFoundError:
+        print(f"socialsla import twcs: {args.csv}: no such file", file=sys.stderr)
+        return 1
+    except (twcs.TwcsFormatError, UnicodeDecodeError) as exc:
+        print(f"socialsla import twcs: {args.csv}: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    print(tally.summary(), file=sys.stderr)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser, with every subcommand."""
+    top = argparse.ArgumentParser(
+        prog="socialsla",
+        description="First-reply time and response rate of social customer care, "
+        "against badge-style rules (Facebook's 'very responsive': >= 90%% answered, "
+        "<= 15 min average first reply, over 7 days).",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rep = commands.add_parser(
+        "report",
+        help="numbers of an events file at one time (SPEC §5)",
+        description="Read post/reply events (JSON Lines, one per line; - for stdin) and print "
+        "1h/24h/7d response rate, first-reply latency and rule verdicts per account and "
+        "channel. Invalid lines are counted and summarised on stderr, never fatal.",
+    )
+    rep.add_argument("events", help="JSON Lines file of events, or - for stdin")
+    rep.add_argument(
+        "--at",
+        type=_time_us,
+        help="evaluation time T (RFC 3339 with offset, or epoch seconds); "
+        "default: the largest created_at in the file",
+    )
+    rep.add_argument("--rules", type=Path, help="TOML rule file; default: the Facebook badge rule")
+    rep.add_argument("--format", choices=("table", "json"), default="table")
+    rep.add_argument(
+        "--response-window",
+        type=_duration_us,
+        default=report.DEFAULT_RESPONSE_WINDOW_US,
+        metavar="DURATION",
+        help="R: a post unanswered this long is missed (default 24h)",
+    )
+    rep.add_argument(
+        "--count-automated",
+        action="store_true",
+        help="let automated replies (auto-responders) count as first replies",
+    )
+    rep.set_defaults(run=_report)
+
+    rules = commands.add_parser("rules", help="rule file tools")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    check = rules_commands.add_parser(
+        "check", help="validate a TOML rule file", description="Validate a TOML rule file."
+    )
+    check.add_argument("file", type=Path)
+    check.set_defaults(run=_rules_check)
+
+    imp = commands.add_parser("import", help="convert public datasets into events")
+    imp_commands = imp.add_subparsers(dest="import_command", required=True, metavar="FORMAT")
+    tw = imp_commands.add_parser(
+        "twcs",
+        help='the "Customer Support on Twitter" CSV',
+        description="Convert a twcs CSV (tweet_id, author_id, inbound, created_at, text, "
+        "response_tweet_id, in_response_to_tweet_id) into JSON Lines events on stdout, "
+        "channel x, without text. Rows that cannot be attributed to a brand are counted on stderr.",
+    )
+    tw.add_argument("csv", help="path of the CSV file")
+    tw.set_defaults(run=_import_twcs)
+
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except RuleError as exc:
+        print(f"socialsla: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

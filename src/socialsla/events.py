@@ -1,0 +1,188 @@
+"""Post and reply events (SPEC §1): decoding raw bytes into validated values.
+
+Decoding is the only place bad input is judged, so every rejection carries a
+precise, bounded reason that ends up beside the original bytes in the
+dead-letter sink. Message text, authors and agents are never kept: nothing
+downstream needs them, and what is not kept cannot leak.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Final, Literal
+
+import orjson
+
+Kind = Literal["post", "reply"]
+
+MICROS: Final = 1_000_000
+#: How far ahead of the processing clock an event may claim to be (SPEC §1).
+MAX_FUTURE_US: Final = 5 * 60 * MICROS
+
+ACCOUNT_PATTERN: Final = "[A-Za-z0-9_.@:-]{1,64}"
+CHANNEL_PATTERN: Final = "[a-z0-9_-]{1,32}"
+_ACCOUNT_RE: Final = re.compile(ACCOUNT_PATTERN)
+_CHANNEL_RE: Final = re.compile(CHANNEL_PATTERN)
+_RFC3339_RE: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?"
+)
+_ID_MAX: Final = 256
+# datetime's range, so that every accepted instant can be printed back.
+_MIN_EPOCH_S: Final = -62_135_596_800
+_MAX_EPOCH_S: Final = 253_402_300_799
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks SPEC §1; `reason` is short, bounded and safe to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A validated post or reply; times are integer microseconds since the epoch."""
+
+    kind: Kind
+    event_id: str
+    conversation_id: str
+    account: str
+    channel: str
+    created_at: int
+    automated: bool = False
+
+
+def _show(value: object) -> str:
+    """Echo a bad value in a reason without letting a huge or hostile value through."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _required_str(obj: dict[str, Any], name: str) -> str:
+    if name not in obj:
+        raise InvalidEvent(f"missing field {name}")
+    value = obj[name]
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _identifier(obj: dict[str, Any], name: str) -> str:
+    value = _required_str(obj, name)
+    if not 1 <= len(value) <= _ID_MAX:
+        raise InvalidEvent(f"{name} must be 1-{_ID_MAX} characters, got {len(value)}")
+    return value
+
+
+def _patterned(obj: dict[str, Any], name: str, pattern: re.Pattern[str], text: str) -> str:
+    value = _required_str(obj, name)
+    if pattern.fullmatch(value) is None:
+        raise InvalidEvent(f"{name} {_show(value)} does not match {text}")
+    return value
+
+
+def parse_time(value: object, field: str = "created_at") -> int:
+    """Turn an RFC 3339 string with an offset, or epoch seconds, into epoch microseconds."""
+    if isinstance(value, bool):
+        raise InvalidEvent(f"{field} must be an RFC 3339 string or epoch seconds, got bool")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or not _MIN_EPOCH_S <= value <= _MAX_EPOCH_S:
+            raise InvalidEvent(f"{field} {_show(value)} is out of range")
+        if isinstance(value, int):
+            return value * MICROS
+        return round(value * MICROS)
+    if not isinstance(value, str):
+        raise InvalidEvent(
+            f"{field} must be an RFC 3339 string or epoch seconds, got {type(value).__name__}"
+        )
+    match = _RFC3339_RE.fullmatch(value)
+    if match is None:
+        raise InvalidEvent(f"{field} {_show(value)} is not an RFC 3339 timestamp")
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    if offset is None:
+        raise InvalidEvent(f"{field} has no UTC offset")
+    try:
+        if offset in ("Z", "z"):
+            tz: timezone = UTC
+        else:
+            sign = -1 if offset[0] == "-" else 1
+            hours, minutes = int(offset[1:3]), int(offset[4:6])
+            if hours > 23 or minutes > 59:
+                raise ValueError("offset out of range")
+            tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        micros = int((fraction or "0")[:6].ljust(6, "0"))
+        moment = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tz
+        )
+        delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise InvalidEvent(f"{field} {_show(value)} is not a valid time") from None
+    return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
+
+
+def format_time(micros: int) -> str:
+    """Print epoch microseconds as RFC 3339 UTC, with a fraction only when there is one."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def _optional(obj: dict[str, Any], name: str, kind: type) -> None:
+    value = obj.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise InvalidEvent(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
+
+
+def decode(raw: bytes | str, now_us: int) -> Event:
+    """Validate one raw event against SPEC §1, judging the future against `now_us`."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not valid JSON: {str(exc)[:80]}") from None
+    if not isinstance(obj, dict):
+        raise InvalidEvent(f"not a JSON object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    if kind is None:
+        raise InvalidEvent("missing field type")
+    if kind != "post" and kind != "reply":
+        raise InvalidEvent(f'type must be "post" or "reply", got {_show(kind)}')
+    event_id = _identifier(obj, "event_id")
+    conversation_id = _identifier(obj, "conversation_id")
+    account = _patterned(obj, "account", _ACCOUNT_RE, ACCOUNT_PATTERN)
+    channel = _patterned(obj, "channel", _CHANNEL_RE, CHANNEL_PATTERN)
+    if "created_at" not in obj:
+        raise InvalidEvent("missing field created_at")
+    created_at = parse_time(obj["created_at"])
+    if created_at > now_us + MAX_FUTURE_US:
+        raise InvalidEvent(
+            f"created_at {format_time(created_at)} is more than 5 minutes ahead of the clock"
+        )
+    automated = False
+    if kind == "post":
+        _optional(obj, "author", str)
+    else:
+        _optional(obj, "agent", str)
+        _optional(obj, "automated", bool)
+        automated = obj.get("automated") is True
+    return Event(kind, event_id, conversation_id, account, channel, created_at, automated)
+
+
+def encode(event: Event) -> bytes:
+    """Write an event back as SPEC §1 JSON (used by the importer and traffic tools)."""
+    body: dict[str, Any] = {
+        "type": event.kind,
+        "event_id": event.event_id,
+        "conversation_id": event.conversation_id,
+        "account": event.account,
+        "channel": event.channel,
+        "created_at": format_time(event.created_at),
+    }
+    if event.automated:
+        body["automated"] = True
+    return orjson.dumps(body)

@@ -1,0 +1,308 @@
+"""The offline report (SPEC §5): events file in, numbers of SPEC §3 and §4 out.
+
+Input is read line by line, so the file's size bounds nothing but time; memory
+grows with the number of conversations only. When no `--at` is given, T is the
+largest valid `created_at`, which needs a first pass over the input before the
+one that counts (stdin is spooled to a temporary file for that).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any, Final
+
+import orjson
+
+from socialsla import conversation
+from socialsla.conversation import Conversation
+from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
+from socialsla.rules import Rule, Verdict, judge
+from socialsla.windows import LONGEST_US, WINDOWS, SeriesStats, SeriesWindows
+
+DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
+_FIRST_LINES: Final = 5
+
+
+@dataclass(slots=True)
+class Tally:
+    """What happened to each input line, by SPEC §6 outcome plus what T hides."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    invalid: int = 0
+    late: int = 0
+    after_at: int = 0
+    blank: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    first_lines: dict[str, list[int]] = field(default_factory=dict)
+
+    def reject(self, line: int, reason: str) -> None:
+        """Count an invalid line under its reason, remembering the first few line numbers."""
+        self.invalid += 1
+        self.reasons[reason] += 1
+        lines = self.first_lines.setdefault(reason, [])
+        if len(lines) < _FIRST_LINES:
+            lines.append(line)
+
+    def summary(self, top: int = 5) -> str:
+        """A few lines for stderr: counts, then the commonest reasons with first line numbers."""
+        head = (
+            f"events: {self.accepted} accepted, {self.duplicate} duplicate, "
+            f"{self.invalid} invalid, {self.late} late"
+        )
+        if self.after_at:
+            head += f", {self.after_at} after --at (not seen)"
+        if self.blank:
+            head += f", {self.blank} blank lines skipped"
+        out = [head]
+        for reason, count in self.reasons.most_common(top):
+            lines = ", ".join(str(n) for n in self.first_lines[reason])
+            out.append(
+                f"  {count} x {reason} (line {lines}{', ...' if count > _FIRST_LINES else ''})"
+            )
+        if len(self.reasons) > top:
+            out.append(f"  ... and {len(self.reasons) - top} more reasons")
+        return "\n".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesReport:
+    """One (account, channel): its statistics and the verdicts of the rules that apply."""
+
+    account: str
+    channel: str
+    stats: SeriesStats
+    verdicts: dict[str, Verdict]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The whole report at time `at`."""
+
+    at: int
+    series: list[SeriesReport]
+    tally: Tally
+
+
+def iter_lines(stream: IO[bytes], progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """Lines of a binary stream without their line ends, reporting bytes read now and then."""
+    done, next_report = 0, 64 << 20
+    for line in stream:
+        done += len(line)
+        if progress is not None and done >= next_report:
+            progress(done)
+            next_report = done + (64 << 20)
+        yield line.rstrip(b"\r\n")
+
+
+def latest_time(lines: Iterator[bytes], now_us: int) -> int | None:
+    """The largest created_at among the valid events of the input."""
+    latest: int | None = None
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            at = decode(raw, now_us).created_at
+        except InvalidEvent:
+            continue
+        if latest is None or at > latest:
+            latest = at
+    return latest
+
+
+def build(
+    lines: Iterator[bytes],
+    at: int,
+    now_us: int,
+    rules: tuple[Rule, ...],
+    response_window_us: int = DEFAULT_RESPONSE_WINDOW_US,
+    count_automated: bool = False,
+) -> Report:
+    """Fold every line into conversations, then evaluate windows and rules at `at`."""
+    tally = Tally()
+    conversations: dict[tuple[str, str, str], Conversation] = {}
+    horizon = at - (LONGEST_US + response_window_us)
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            tally.blank += 1
+            continue
+        try:
+            event: Event = decode(raw, now_us)
+        except InvalidEvent as exc:
+            tally.reject(number, exc.reason)
+            continue
+        if event.created_at > at:
+            tally.after_at += 1
+            continue
+        if event.created_at < horizon:
+            tally.late += 1
+            continue
+        key = (event.account, event.channel, event.conversation_id)
+        state, duplicate = conversation.apply(conversations.get(key), event, count_automated)
+        conversations[key] = state
+        if duplicate:
+            tally.duplicate += 1
+        else:
+            tally.accepted += 1
+    windows: dict[tuple[str, str], SeriesWindows] = {}
+    for (account, channel, conversation_id), state in conversations.items():
+        series = windows.get((account, channel))
+        if series is None:
+            series = windows[(account, channel)] = SeriesWindows(response_window_us)
+        series.set(conversation_id, state.opened_at, state.first_reply_at)
+    reports = []
+    for account, channel in sorted(windows):
+        stats = windows[(account, channel)].evaluate(at)
+        verdicts = {
+            rule.name: judge(rule, stats) for rule in rules if rule.applies(account, channel)
+        }
+        reports.append(SeriesReport(account, channel, stats, verdicts))
+    return Report(at, reports, tally)
+
+
+def run(
+    source: str,
+    at: int | None,
+    rules: tuple[Rule, ...],
+    response_window_us: int = DEFAULT_RESPONSE_WINDOW_US,
+    count_automated: bool = False,
+    now_us: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Build a report from a path or `-` (stdin), finding T first when none is given."""
+    now = time.time_ns() // 1_000 if now_us is None else now_us
+    with _opened(source, seekable=at is None) as stream:
+        if at is None:
+            at = latest_time(iter_lines(stream, progress), now)
+            if at is None:
+                at = now
+            stream.seek(0)
+        return build(
+            iter_lines(stream, progress), at, now, rules, response_window_us, count_automated
+        )
+
+
+class _opened:
+    """Open a path, or stdin; spool stdin to disk when it must be read twice."""
+
+    def __init__(self, source: str, seekable: bool) -> None:
+        self.source, self.seekable = source, seekable
+        self.stream: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        if self.source != "-":
+            self.stream = open(self.source, "rb")
+        elif self.seekable:
+            self.stream = tempfile.TemporaryFile()
+            shutil.copyfileobj(sys.stdin.buffer, self.stream, 1 << 20)
+            self.stream.seek(0)
+        else:
+            return sys.stdin.buffer
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stream is not None:
+            self.stream.close()
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def series_json(series: SeriesReport) -> dict[str, Any]:
+    """One series in the SPEC §5 JSON shape."""
+    windows: dict[str, Any] = {}
+    for name in WINDOWS:
+        w = series.stats.windows[name]
+        windows[name] = {
+            "inbound": w.inbound,
+            "responded": w.responded,
+            "missed": w.missed,
+            "pending": w.pending,
+            "response_rate": w.response_rate,
+            "response_rate_worst": w.response_rate_worst,
+            "first_reply_seconds": {
+                "count": w.latency_count,
+                "avg": w.avg_seconds,
+                "p50": _number(w.quantile_seconds(0.5)),
+                "p90": _number(w.quantile_seconds(0.9)),
+                "max": w.max_seconds,
+            },
+        }
+    return {
+        "account": series.account,
+        "channel": series.channel,
+        "oldest_unanswered_seconds": series.stats.oldest_unanswered_seconds,
+        "windows": windows,
+        "rules": {
+            name: {"ok": verdict.ok, "error_budget": verdict.error_budget}
+            for name, verdict in series.verdicts.items()
+        },
+    }
+
+
+def to_json(report: Report) -> bytes:
+    """The SPEC §5 JSON document."""
+    body = {"at": format_time(report.at), "series": [series_json(s) for s in report.series]}
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 120:
+        return f"{value:.0f}s"
+    if value < 7_200:
+        return f"{value / 60:.1f}m"
+    return f"{value / 3_600:.1f}h"
+
+
+def _verdicts(verdicts: dict[str, Verdict]) -> str:
+    if not verdicts:
+        return "-"
+    parts = []
+    for name, verdict in verdicts.items():
+        word = {True: "OK", False: "BREACH", None: "no verdict"}[verdict.ok]
+        budget = "" if verdict.error_budget is None else f" (budget {verdict.error_budget:+d})"
+        parts.append(f"{name}: {word}{budget}")
+    return "; ".join(parts)
+
+
+def to_table(report: Report) -> str:
+    """A table for people: one row per series and window, rule verdicts on the 7d row."""
+    header = (
+        "account", "channel", "window", "inbound", "resp", "missed", "pending",
+        "rate", "worst", "avg", "p90", "max", "oldest wait", "rules",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = []
+    for series in report.series:
+        for name in WINDOWS:
+            w = series.stats.windows[name]
+            last = name == "7d"
+            rows.append((
+                series.account, series.channel, name, str(w.inbound), str(w.responded),
+                str(w.missed), str(w.pending), _pct(w.response_rate), _pct(w.response_rate_worst),
+                _secs(w.avg_seconds), _secs(w.quantile_seconds(0.9)), _secs(w.max_seconds),
+                _secs(series.stats.oldest_unanswered_seconds) if last else "",
+                _verdicts(series.verdicts) if last else "",
+            ))  # fmt: skip
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    lines = [f"at {format_time(report.at)}: {len(report.series)} account/channel series"]
+    for row in (header, *rows):
+        cells = [cell.ljust(width) if i < 3 or i == len(header) - 1 else cell.rjust(width)
+                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"

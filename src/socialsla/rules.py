@@ -1,0 +1,205 @@
+"""Badge-style rules (SPEC §4): loading TOML rule files, verdicts and error budgets.
+
+Thresholds are compared exactly (as decimals, via `Fraction`), so a team at
+exactly 90% keeps its badge and the error budget never flips on float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final
+
+from socialsla.events import ACCOUNT_PATTERN, CHANNEL_PATTERN, MICROS
+from socialsla.windows import WINDOWS, SeriesStats
+
+_NAME_RE: Final = re.compile("[a-z0-9_]{1,64}")
+_ACCOUNT_RE: Final = re.compile(ACCOUNT_PATTERN)
+_CHANNEL_RE: Final = re.compile(CHANNEL_PATTERN)
+_THRESHOLDS: Final = (
+    "max_avg_first_reply_seconds",
+    "max_p90_first_reply_seconds",
+    "max_oldest_unanswered_seconds",
+)
+_KEYS: Final = {
+    "name",
+    "window",
+    "channels",
+    "accounts",
+    "min_response_rate",
+    "min_decided",
+    *_THRESHOLDS,
+}
+
+
+class RuleError(ValueError):
+    """A rule file that cannot be used, with a message that names the place."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One `[[rule]]` table."""
+
+    name: str
+    window: str
+    channels: frozenset[str] | None = None
+    accounts: frozenset[str] | None = None
+    min_response_rate: Fraction | None = None
+    max_avg_first_reply_seconds: Fraction | None = None
+    max_p90_first_reply_seconds: Fraction | None = None
+    max_oldest_unanswered_seconds: Fraction | None = None
+    min_decided: int = 1
+
+    def applies(self, account: str, channel: str) -> bool:
+        """Whether this rule judges the given (account, channel)."""
+        return (self.accounts is None or account in self.accounts) and (
+            self.channels is None or channel in self.channels
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A rule's verdict: ok is None when too few conversations are decided to judge."""
+
+    ok: bool | None
+    error_budget: int | None
+
+
+DEFAULT_RULES: Final = (
+    Rule(
+        name="facebook_very_responsive",
+        window="7d",
+        min_response_rate=Fraction(9, 10),
+        max_avg_first_reply_seconds=Fraction(900),
+    ),
+)
+
+
+def _exact(value: object, where: str, key: str) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RuleError(f"{where}: {key} must be a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RuleError(f"{where}: {key} must be finite")
+    # repr gives the shortest decimal that reads back as this float: 0.9, not 0.900000000000000022.
+    return Fraction(Decimal(repr(value))) if isinstance(value, float) else Fraction(value)
+
+
+def _names(value: object, where: str, key: str, pattern: re.Pattern[str]) -> frozenset[str]:
+    if not isinstance(value, list) or not value:
+        raise RuleError(f"{where}: {key} must be a non-empty list of strings")
+    for item in value:
+        if not isinstance(item, str) or pattern.fullmatch(item) is None:
+            raise RuleError(f"{where}: {key} entry {item!r} does not match {pattern.pattern}")
+    return frozenset(value)
+
+
+def _rule(table: dict[str, Any], position: int) -> Rule:
+    where = f"rule {position}"
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise RuleError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    name = table.get("name")
+    if not isinstance(name, str) or _NAME_RE.fullmatch(name) is None:
+        raise RuleError(f"{where}: name must match [a-z0-9_]{{1,64}}, got {name!r}")
+    where = f"rule {name!r}"
+    window = table.get("window")
+    if window not in WINDOWS:
+        raise RuleError(f"{where}: window must be one of {', '.join(WINDOWS)}, got {window!r}")
+    rate = None
+    if "min_response_rate" in table:
+        rate = _exact(table["min_response_rate"], where, "min_response_rate")
+        if not 0 < rate <= 1:
+            raise RuleError(f"{where}: min_response_rate must be in (0, 1], got {float(rate)}")
+    limits: dict[str, Fraction] = {}
+    for key in _THRESHOLDS:
+        if key in table:
+            limits[key] = _exact(table[key], where, key)
+            if limits[key] <= 0:
+                raise RuleError(f"{where}: {key} must be positive, got {float(limits[key])}")
+    if rate is None and not limits:
+        raise RuleError(f"{where}: names no condition (min_response_rate or a max_* threshold)")
+    min_decided = table.get("min_decided", 1)
+    if isinstance(min_decided, bool) or not isinstance(min_decided, int) or min_decided < 0:
+        raise RuleError(f"{where}: min_decided must be a whole number >= 0, got {min_decided!r}")
+    return Rule(
+        name=name,
+        window=str(window),
+        channels=_names(table["channels"], where, "channels", _CHANNEL_RE)
+        if "channels" in table
+        else None,
+        accounts=_names(table["accounts"], where, "accounts", _ACCOUNT_RE)
+        if "accounts" in table
+        else None,
+        min_response_rate=rate,
+        min_decided=min_decided,
+        **limits,
+    )
+
+
+def parse_rules(text: str, source: str = "<rules>") -> tuple[Rule, ...]:
+    """Parse and validate a TOML rule file's text."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleError(f"{source}: not valid TOML: {exc}") from None
+    extra = sorted(set(document) - {"rule"})
+    if extra:
+        raise RuleError(
+            f"{source}: unknown top-level key {extra[0]!r}; rules go in [[rule]] tables"
+        )
+    tables = document.get("rule")
+    if not isinstance(tables, list) or not tables:
+        raise RuleError(f"{source}: no [[rule]] tables")
+    rules = tuple(_rule(table, position) for position, table in enumerate(tables, 1))
+    names = [rule.name for rule in rules]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise RuleError(f"{source}: rule name {duplicated[0]!r} is used twice")
+    return rules
+
+
+def load_rules(path: Path | None) -> tuple[Rule, ...]:
+    """The rules of a file, or the built-in Facebook badge rule when no file is given."""
+    if path is None:
+        return DEFAULT_RULES
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise RuleError(f"{path}: not UTF-8 text") from None
+    return parse_rules(text, str(path))
+
+
+def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:
+    """Largest whole k with responded / (responded + missed + k) >= min_rate (SPEC §4)."""
+    return math.floor(Fraction(responded) / min_rate - responded - missed)
+
+
+def judge(rule: Rule, stats: SeriesStats) -> Verdict:
+    """The rule's verdict on one series' statistics."""
+    window = stats.windows[rule.window]
+    if window.decided < rule.min_decided:
+        return Verdict(None, None)
+    ok = True
+    if rule.min_response_rate is not None and window.decided:
+        ok &= window.responded >= rule.min_response_rate * window.decided
+    limit = rule.max_avg_first_reply_seconds
+    if limit is not None and window.latency_count:
+        ok &= window.latency_sum_us <= limit * MICROS * window.latency_count
+    limit = rule.max_p90_first_reply_seconds
+    p90 = window.quantile_seconds(0.9)
+    if limit is not None and p90 is not None:
+        ok &= Fraction(p90) <= limit
+    limit = rule.max_oldest_unanswered_seconds
+    if limit is not None and stats.oldest_unanswered_us is not None:
+        ok &= stats.oldest_unanswered_us <= limit * MICROS
+    budget = None
+    if rule.min_response_rate is not None:
+        budget = error_budget(window.responded, window.missed, rule.min_response_rate)
+    return Verdict(bool(ok), budget)
