@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The project's own Apache Kafka broker: single node, KRaft, loopback only.
+#
+#   deploy/kafka/kafka.sh fetch    download the broker jars from Maven Central (once; cached)
+#   deploy/kafka/kafka.sh start    fetch if needed, format storage if new, start, wait until ready
+#   deploy/kafka/kafka.sh stop     stop cleanly (SIGTERM, then wait for the controlled shutdown)
+#   deploy/kafka/kafka.sh status   say whether it runs and where
+#   deploy/kafka/kafka.sh wipe     stop and delete its data
+#
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HOME (var/kafka
+# under the repository: data, logs, pid), KAFKA_HEAP (512m).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+port=${KAFKA_PORT:-9092}
+controller_port=${KAFKA_CONTROLLER_PORT:-9093}
+home=${KAFKA_HOME:-$repo/var/kafka-$port}
+heap=${KAFKA_HEAP:-512m}
+lib=$here/target/lib
+pidfile=$home/kafka.pid
+
+say() { printf 'kafka.sh: %s\n' "$*" >&2; }
+
+fetch() {
+    if [ -f "$lib/.complete" ]; then return 0; fi
+    command -v mvn >/dev/null || { say "mvn not found: install Maven (apt-get install maven)"; exit 1; }
+    command -v java >/dev/null || { say "java not found: install a JDK 17+"; exit 1; }
+    say "fetching the Kafka broker jars from Maven Central (first run only)..."
+    (cd "$here" && mvn -q -B dependency:copy-dependencies -DoutputDirectory="$lib")
+    touch "$lib/.complete"
+}
+
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+ready() {
+    # The broker is ready when its listener accepts TCP connections.
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
+start() {
+    fetch
+    if running; then say "already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"; return 0; fi
+    mkdir -p "$home/data" "$home/logs"
+    sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@DATA@|$home/data|g" \
+        "$here/server.properties" >"$home/server.properties"
+    local java=(java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -Djava.awt.headless=true
+        "-Dkafka.logs.dir=$home/logs" "-Dlog4j2.configurationFile=$here/log4j2.properties"
+        -cp "$lib/*")
+    if [ ! -f "$home/data/meta.properties" ]; then
+        local cluster
+        cluster=$("${java[@]}" kafka.tools.StorageTool random-uuid)
+        "${java[@]}" kafka.tools.StorageTool format --standalone -t "$cluster" \
+            -c "$home/server.properties" >"$home/logs/format.log"
+    fi
+    nohup "${java[@]}" kafka.Kafka "$home/server.properties" >"$home/logs/stdout.log" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 1 120); do
+        if ready; then say "ready on 127.0.0.1:$port (data in $home)"; return 0; fi
+        running || { say "broker exited during start; last log lines:"; tail -20 "$home/logs/stdout.log" >&2; exit 1; }
+        sleep 0.5
+    done
+    say "broker did not open 127.0.0.1:$port within 60 s; see $home/logs"
+    exit 1
+}
+
+stop() {
+    if ! running; then rm -f "$pidfile"; return 0; fi
+    local pid
+    pid=$(cat "$pidfile")
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do
+        kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; say "stopped"; return 0; }
+        sleep 0.5
+    done
+    say "broker did not stop within 30 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+}
+
+case "${1:-}" in
+    fetch) fetch ;;
+    start) start ;;
+    stop) stop ;;
+    status) if running; then echo "running (pid $(cat "$pidfile")) on 127.0.0.1:$port"; else echo "stopped"; exit 3; fi ;;
+    wipe) stop; rm -rf "$home" ;;
+    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

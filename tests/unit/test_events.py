@@ -1,0 +1,146 @@
+"""Decoding of SPEC §1 events."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from socialsla.events import MICROS, Event, InvalidEvent, decode, encode, format_time, parse_time
+
+NOW = parse_time("2026-01-10T12:00:00Z")
+BASE = {
+    "type": "post",
+    "event_id": "e1",
+    "conversation_id": "c1",
+    "account": "acme",
+    "channel": "facebook",
+    "created_at": "2026-01-10T11:00:00Z",
+}
+
+
+def raw(**changes: object) -> bytes:
+    body = {**BASE, **changes}
+    return orjson.dumps({k: v for k, v in body.items() if v is not ...})
+
+
+def test_a_post_decodes_to_microseconds() -> None:
+    """A well-formed post becomes an Event with its time in epoch microseconds."""
+    event = decode(raw(), NOW)
+    assert event == Event("post", "e1", "c1", "acme", "facebook", NOW - 3600 * MICROS)
+
+
+@pytest.mark.parametrize(
+    ("created_at", "expected"),
+    [
+        pytest.param("2026-01-10T11:00:00Z", "2026-01-10T11:00:00Z", id="zulu"),
+        pytest.param("2026-01-10T12:00:00+01:00", "2026-01-10T11:00:00Z", id="positive-offset"),
+        pytest.param("2026-01-10T06:30:00-04:30", "2026-01-10T11:00:00Z", id="negative-offset"),
+        pytest.param(
+            "2026-01-10t11:00:00.250z", "2026-01-10T11:00:00.25Z", id="lowercase-fraction"
+        ),
+        pytest.param(
+            "2026-01-10 11:00:00.1234567Z", "2026-01-10T11:00:00.123456Z", id="space-nanos"
+        ),
+        pytest.param(1768042800, "2026-01-10T11:00:00Z", id="epoch-int"),
+        pytest.param(1768042800.5, "2026-01-10T11:00:00.5Z", id="epoch-float"),
+    ],
+)
+def test_timestamp_formats_agree(created_at: object, expected: str) -> None:
+    """Every accepted timestamp form lands on the same instant."""
+    assert format_time(decode(raw(created_at=created_at), NOW).created_at) == expected
+
+
+def test_reply_fields_and_automation() -> None:
+    """A reply keeps its automated flag and drops agent and unknown fields."""
+    event = decode(raw(type="reply", agent="bob", automated=True, text="hi", extra=[1]), NOW)
+    assert (event.kind, event.automated) == ("reply", True)
+
+
+def test_text_and_author_are_not_kept() -> None:
+    """Nothing of the message text or author survives decoding and re-encoding."""
+    event = decode(raw(author="customer-42", text="my secret order number"), NOW)
+    assert b"customer-42" not in encode(event)
+    assert b"secret" not in encode(event)
+
+
+def test_encode_round_trips() -> None:
+    """encode then decode gives the same event back."""
+    event = decode(raw(type="reply", automated=True), NOW)
+    assert decode(encode(event), NOW) == event
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(b"{not json", "not valid JSON", id="bad-json"),
+        pytest.param(b"\xff\xfe{}", "not valid JSON", id="not-utf8"),
+        pytest.param(b"[1, 2]", "not a JSON object, got list", id="array"),
+        pytest.param(b'"post"', "not a JSON object, got str", id="string"),
+        pytest.param(b"NaN", "not valid JSON", id="nan"),
+        pytest.param(raw(type=...), "missing field type", id="no-type"),
+        pytest.param(
+            raw(type="comment"), 'type must be "post" or "reply", got \'comment\'', id="bad-type"
+        ),
+        pytest.param(
+            raw(conversation_id=...), "missing field conversation_id", id="no-conversation"
+        ),
+        pytest.param(raw(event_id=7), "event_id must be a string, got int", id="int-event-id"),
+        pytest.param(raw(event_id=""), "event_id must be 1-256 characters, got 0", id="empty-id"),
+        pytest.param(
+            raw(event_id="x" * 257), "event_id must be 1-256 characters, got 257", id="long-id"
+        ),
+        pytest.param(
+            raw(channel="Facebook"),
+            "channel 'Facebook' does not match [a-z0-9_-]{1,32}",
+            id="uppercase-channel",
+        ),
+        pytest.param(
+            raw(account="acme corp"),
+            "account 'acme corp' does not match [A-Za-z0-9_.@:-]{1,64}",
+            id="space-in-account",
+        ),
+        pytest.param(
+            raw(account="a" * 65), "does not match [A-Za-z0-9_.@:-]{1,64}", id="long-account"
+        ),
+        pytest.param(raw(created_at=...), "missing field created_at", id="no-time"),
+        pytest.param(
+            raw(created_at="2026-01-10T11:00:00"), "created_at has no UTC offset", id="naive"
+        ),
+        pytest.param(raw(created_at="yesterday"), "is not an RFC 3339 timestamp", id="words"),
+        pytest.param(raw(created_at="2026-02-30T11:00:00Z"), "is not a valid time", id="feb-30"),
+        pytest.param(
+            raw(created_at="2026-01-10T11:00:00+25:00"), "is not a valid time", id="offset-25h"
+        ),
+        pytest.param(raw(created_at=True), "got bool", id="bool-time"),
+        pytest.param(raw(created_at=[1]), "got list", id="list-time"),
+        pytest.param(raw(created_at=1e300), "is out of range", id="huge-epoch"),
+        pytest.param(
+            raw(created_at="2026-01-10T12:05:01Z"),
+            "created_at 2026-01-10T12:05:01Z is more than 5 minutes ahead of the clock",
+            id="future",
+        ),
+        pytest.param(raw(author=5), "author must be a str, got int", id="int-author"),
+        pytest.param(
+            raw(type="reply", automated="yes"),
+            "automated must be a bool, got str",
+            id="str-automated",
+        ),
+    ],
+)
+def test_invalid_events_say_why(body: bytes, reason: str) -> None:
+    """Each kind of invalid event is rejected with a precise reason."""
+    with pytest.raises(InvalidEvent) as caught:
+        decode(body, NOW)
+    assert reason in caught.value.reason
+
+
+def test_five_minutes_ahead_is_still_accepted() -> None:
+    """An event exactly 5 minutes ahead of the clock is within tolerance."""
+    assert decode(raw(created_at="2026-01-10T12:05:00Z"), NOW).created_at == NOW + 300 * MICROS
+
+
+def test_reasons_stay_short_for_huge_values() -> None:
+    """A hostile huge value is not echoed whole into the reason."""
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw(channel="X" * 100_000), NOW)
+    assert len(caught.value.reason) < 120

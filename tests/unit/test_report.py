@@ -1,0 +1,186 @@
+"""The offline report (SPEC §5) on hand-written scenarios, with numbers derived by hand."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socialsla import report
+from socialsla.events import MICROS, Event, encode, parse_time
+from socialsla.rules import DEFAULT_RULES, parse_rules
+
+DATA = Path(__file__).parent.parent / "data"
+AT = parse_time("2026-01-08T00:00:00Z")
+NOW = parse_time("2026-11-22T00:00:00Z")
+
+
+@pytest.fixture(scope="module")
+def scenario() -> report.Report:
+    with (DATA / "scenario.jsonl").open("rb") as stream:
+        return report.build(report.iter_lines(stream), AT, NOW, DEFAULT_RULES)
+
+
+def series(result: report.Report, account: str, channel: str) -> dict[str, object]:
+    for item in result.series:
+        if (item.account, item.channel) == (account, channel):
+            return report.series_json(item)
+    raise AssertionError(f"no series {account}/{channel}")
+
+
+def test_scenario_outcomes_are_tallied(scenario: report.Report) -> None:
+    """Every line is accounted for: accepted, duplicate, invalid, late, after T or blank."""
+    tally = scenario.tally
+    assert (tally.accepted, tally.duplicate, tally.invalid, tally.late) == (23, 2, 9, 1)
+    assert (tally.after_at, tally.blank) == (2, 1)
+
+
+def test_scenario_invalid_lines_have_reasons_and_line_numbers(scenario: report.Report) -> None:
+    """Each kind of invalid line is summarised with its reason and first line number."""
+    lines = scenario.tally.first_lines
+    assert lines["missing field conversation_id"] == [31]
+    assert lines["channel 'Facebook' does not match [a-z0-9_-]{1,32}"] == [32]
+    assert lines["created_at has no UTC offset"] == [33]
+    assert lines["account 'acme corp' does not match [A-Za-z0-9_.@:-]{1,64}"] == [35]
+    assert lines["not a JSON object, got list"] == [30]
+    assert [n for r, ns in lines.items() if "ahead of the clock" in r for n in ns] == [34]
+    assert sorted(n for r, ns in lines.items() if r.startswith("not valid JSON") for n in ns) == [
+        29,
+        38,
+    ]
+
+
+def test_scenario_series_are_sorted(scenario: report.Report) -> None:
+    """Series come sorted by (account, channel), including one with only a brand reply."""
+    names = [(s.account, s.channel) for s in scenario.series]
+    assert names == [("acme", "facebook"), ("acme", "instagram"), ("zeta", "x")]
+
+
+def test_scenario_last_hour(scenario: report.Report) -> None:
+    """1h holds c1 only: c12 opened exactly at T - 1h is outside; latency 600 s."""
+    window = series(scenario, "acme", "facebook")["windows"]["1h"]  # type: ignore[index]
+    assert window == {
+        "inbound": 1, "responded": 1, "missed": 0, "pending": 0,
+        "response_rate": 1.0, "response_rate_worst": 1.0,
+        # one 600 s observation in (300, 600]: p50 = 300 + 300*0.5, p90 = 300 + 300*0.9
+        "first_reply_seconds": {"count": 1, "avg": 600.0, "p50": 450.0, "p90": 570.0, "max": 600.0},
+    }  # fmt: skip
+
+
+def test_scenario_last_day(scenario: report.Report) -> None:
+    """24h: c1 600 s, c2 1200 s (reply before post), c3 300 s (duplicates), c4 3600 s
+    (automated reply ignored), c9 pending (its reply is after T), c12 pending."""
+    window = series(scenario, "acme", "facebook")["windows"]["24h"]  # type: ignore[index]
+    assert window == {
+        "inbound": 6, "responded": 4, "missed": 0, "pending": 2,
+        "response_rate": 1.0, "response_rate_worst": 4 / 6,
+        # buckets: 300 in (120,300], 600 in (300,600], 1200 in (900,1800], 3600 in (1800,3600]
+        # p50 rank 2 ends (300,600] -> 600; p90 rank 3.6 -> 1800 + 1800*0.6 = 2880
+        "first_reply_seconds": {"count": 4, "avg": 1425.0, "p50": 600.0, "p90": 2880.0, "max": 3600.0},
+    }  # fmt: skip
+
+
+def test_scenario_last_week(scenario: report.Report) -> None:
+    """7d adds c5 (brand-initiated, then unanswered: missed), c6 (late earlier post: 1800 s)
+    and c7 (exactly 24 h: responded); c8 opened exactly at T - 7d is outside."""
+    body = series(scenario, "acme", "facebook")
+    assert body["windows"]["7d"] == {  # type: ignore[index]
+        "inbound": 9, "responded": 6, "missed": 1, "pending": 2,
+        "response_rate": 6 / 7, "response_rate_worst": 6 / 9,
+        # latencies 300, 600, 1200, 1800, 3600, 86400: sum 93900
+        # p50 rank 3 in (900,1800] holding 2 after 2: 900 + 900*(1/2) = 1350
+        # p90 rank 5.4 in (28800,86400] holding 1 after 5: 28800 + 57600*0.4 = 51840
+        "first_reply_seconds": {
+            "count": 6, "avg": 93900 / 6, "p50": 1350.0, "p90": pytest.approx(51840.0),
+            "max": 86400.0,
+        },
+    }  # fmt: skip
+    # c5 opened 2026-01-06T09:00Z, 39 h before T, still without a counting reply
+    assert body["oldest_unanswered_seconds"] == 39 * 3600.0
+    # 6/7 < 90% and avg 15650 s > 900 s; largest k with 6/(7+k) >= 0.9 is -1
+    assert body["rules"] == {"facebook_very_responsive": {"ok": False, "error_budget": -1}}
+
+
+def test_scenario_other_series(scenario: report.Report) -> None:
+    """A healthy series keeps its badge; a series with no decided conversation has no verdict."""
+    instagram = series(scenario, "acme", "instagram")
+    assert instagram["rules"] == {"facebook_very_responsive": {"ok": True, "error_budget": 0}}
+    zeta = series(scenario, "zeta", "x")
+    assert zeta["rules"] == {"facebook_very_responsive": {"ok": None, "error_budget": None}}
+    assert zeta["oldest_unanswered_seconds"] is None
+
+
+def test_rules_apply_only_to_their_scope() -> None:
+    """A rule scoped to one channel judges only that channel's series."""
+    rules = parse_rules(
+        '[[rule]]\nname = "ig_fast"\nwindow = "1h"\nchannels = ["instagram"]\n'
+        "max_avg_first_reply_seconds = 60\n"
+    )
+    with (DATA / "scenario.jsonl").open("rb") as stream:
+        result = report.build(report.iter_lines(stream), AT, NOW, rules)
+    verdicts = {(s.account, s.channel): s.verdicts for s in result.series}
+    assert verdicts[("acme", "facebook")] == {}
+    # one 120 s reply against a 60 s limit
+    assert verdicts[("acme", "instagram")]["ig_fast"].ok is False
+
+
+def test_default_time_is_the_latest_event(tmp_path: Path) -> None:
+    """Without --at, T is the largest valid created_at in the file."""
+    result = report.run(str(DATA / "scenario.jsonl"), None, DEFAULT_RULES, now_us=NOW)
+    assert result.at == parse_time("2026-01-08T01:00:00Z")
+    assert result.tally.after_at == 0
+
+
+def test_json_document_shape(scenario: report.Report) -> None:
+    """The JSON output carries `at` and the series in SPEC §5's shape."""
+    body = orjson.loads(report.to_json(scenario))
+    assert body["at"] == "2026-01-08T00:00:00Z"
+    assert [s["account"] for s in body["series"]] == ["acme", "acme", "zeta"]
+    assert set(body["series"][0]["windows"]) == {"1h", "24h", "7d"}
+
+
+def test_table_shows_verdicts(scenario: report.Report) -> None:
+    """The people's table names each series and its badge verdict."""
+    table = report.to_table(scenario)
+    assert "facebook_very_responsive: BREACH (budget -1)" in table
+    assert "facebook_very_responsive: no verdict" in table
+
+
+# --- properties: arrival order and redelivery do not change the report ---------------------
+
+T0 = parse_time("2026-01-01T00:00:00Z")
+events = st.builds(
+    lambda kind, conv, minute, auto, channel: Event(
+        kind, f"{kind[0]}{conv}-{minute}-{auto}", f"c{conv}", "acme", channel,
+        T0 + minute * 60 * MICROS, auto and kind == "reply",
+    ),
+    st.sampled_from(["post", "reply"]),
+    st.integers(0, 6),
+    st.integers(-60 * 24, 60 * 24 * 9),
+    st.booleans(),
+    st.sampled_from(["facebook", "x"]),
+)  # fmt: skip
+
+
+def numbers(lines: list[bytes], at: int) -> bytes:
+    result = report.build(iter(lines), at, NOW, DEFAULT_RULES)
+    return report.to_json(result)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(events, max_size=40), st.randoms(use_true_random=False), st.integers(0, 60 * 24 * 9)
+)
+def test_report_ignores_arrival_order_and_redelivery(
+    items: list[Event], rng: random.Random, at_minute: int
+) -> None:
+    """Shuffling the events and redelivering some of them gives the same report."""
+    lines = [encode(e) for e in items]
+    redelivered = lines + [line for line in lines if rng.random() < 0.4]
+    rng.shuffle(redelivered)
+    at = T0 + at_minute * 60 * MICROS
+    assert numbers(redelivered, at) == numbers(lines, at)

@@ -1,0 +1,175 @@
+"""Rule files, verdicts and error budgets (SPEC §4)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from socialsla.events import MICROS
+from socialsla.rules import DEFAULT_RULES, RuleError, error_budget, judge, load_rules, parse_rules
+from socialsla.windows import SeriesWindows
+
+H = 3600 * MICROS
+T = 1_767_225_600 * MICROS
+R = 24 * H
+
+
+def rules(body: str) -> str:
+    return f'[[rule]]\nname = "r"\nwindow = "7d"\n{body}\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("not toml = [", "not valid TOML", id="bad-toml"),
+        pytest.param("", "no [[rule]] tables", id="empty"),
+        pytest.param(
+            'x = 1\n[[rule]]\nname="a"\n', "unknown top-level key 'x'", id="top-level-key"
+        ),
+        pytest.param(
+            rules("min_response_rate = 0.9\nspeed = 3"), "unknown key 'speed'", id="unknown-key"
+        ),
+        pytest.param(
+            '[[rule]]\nname = "Bad Name"\nwindow="7d"\nmin_decided=1',
+            "name must match",
+            id="bad-name",
+        ),
+        pytest.param(
+            '[[rule]]\nname = "a"\nwindow = "30d"\nmin_response_rate=0.9',
+            "window must be one of 1h, 24h, 7d",
+            id="bad-window",
+        ),
+        pytest.param(
+            rules("min_response_rate = 1.5"),
+            "min_response_rate must be in (0, 1]",
+            id="rate-above-1",
+        ),
+        pytest.param(
+            rules("min_response_rate = 0"), "min_response_rate must be in (0, 1]", id="rate-zero"
+        ),
+        pytest.param(
+            rules('min_response_rate = "90%"'),
+            "min_response_rate must be a number, got str",
+            id="rate-string",
+        ),
+        pytest.param(
+            rules("max_avg_first_reply_seconds = -5"), "must be positive", id="negative-limit"
+        ),
+        pytest.param(
+            rules("max_avg_first_reply_seconds = inf"), "must be finite", id="infinite-limit"
+        ),
+        pytest.param(rules("min_decided = 1"), "names no condition", id="no-condition"),
+        pytest.param(
+            rules("min_response_rate = 0.9\nmin_decided = -1"),
+            "min_decided must be",
+            id="negative-min",
+        ),
+        pytest.param(
+            rules('min_response_rate = 0.9\nchannels = ["Facebook"]'),
+            "does not match",
+            id="bad-channel",
+        ),
+        pytest.param(
+            rules("min_response_rate = 0.9\naccounts = []"), "non-empty list", id="empty-accounts"
+        ),
+        pytest.param(
+            rules("min_response_rate = 0.9") * 2, "rule name 'r' is used twice", id="duplicate-name"
+        ),
+    ],
+)
+def test_bad_rule_files_are_refused_with_a_reason(text: str, message: str) -> None:
+    """Each mistake in a rule file is named precisely."""
+    with pytest.raises(RuleError, match=None) as caught:
+        parse_rules(text)
+    assert message in str(caught.value)
+
+
+def test_full_rule_parses_exactly() -> None:
+    """Every key of SPEC §4 is read, thresholds as exact decimals."""
+    (rule,) = parse_rules(
+        '[[rule]]\nname = "facebook_very_responsive"\nwindow = "7d"\nchannels = ["facebook"]\n'
+        'accounts = ["acme"]\nmin_response_rate = 0.90\nmax_avg_first_reply_seconds = 900\n'
+        "max_p90_first_reply_seconds = 3600\nmax_oldest_unanswered_seconds = 900\nmin_decided = 5\n"
+    )
+    assert rule.min_response_rate == Fraction(9, 10)
+    assert rule.applies("acme", "facebook")
+    assert not rule.applies("acme", "x")
+    assert not rule.applies("other", "facebook")
+    assert rule.min_decided == 5
+
+
+def test_missing_file_is_a_rule_error(tmp_path: Path) -> None:
+    """A rule file that cannot be read gives a RuleError naming it."""
+    with pytest.raises(RuleError, match="cannot read"):
+        load_rules(tmp_path / "nope.toml")
+
+
+def test_no_file_means_the_facebook_badge() -> None:
+    """The built-in default is the Facebook very-responsive badge."""
+    assert load_rules(None) == DEFAULT_RULES
+    (rule,) = DEFAULT_RULES
+    assert (rule.name, rule.window, rule.min_response_rate) == (
+        "facebook_very_responsive",
+        "7d",
+        Fraction(9, 10),
+    )
+    assert rule.max_avg_first_reply_seconds == 900
+
+
+@pytest.mark.parametrize(
+    ("responded", "missed", "budget"),
+    [
+        pytest.param(9, 1, 0, id="exactly-90-percent"),
+        pytest.param(18, 1, 1, id="room-for-one"),
+        pytest.param(8, 2, -2, id="below"),
+        pytest.param(45, 0, 5, id="all-answered"),
+        pytest.param(0, 3, -3, id="none-answered"),
+    ],
+)
+def test_error_budget(responded: int, missed: int, budget: int) -> None:
+    """The budget is the largest k keeping responded/(decided+k) at or above the rate."""
+    assert error_budget(responded, missed, Fraction(9, 10)) == budget
+
+
+def stats_with(responded: int, missed: int, latency_s: int = 60, pending_age_s: int | None = None):  # type: ignore[no-untyped-def]
+    windows = SeriesWindows(R)
+    for i in range(responded):
+        opened = T - 2 * R - i * MICROS
+        windows.set(f"r{i}", opened, opened + latency_s * MICROS)
+    for i in range(missed):
+        windows.set(f"m{i}", T - 2 * R - i * MICROS, None)
+    if pending_age_s is not None:
+        windows.set("p", T - pending_age_s * MICROS, None)
+    return windows.evaluate(T)
+
+
+@pytest.mark.parametrize(
+    ("responded", "missed", "latency", "ok"),
+    [
+        pytest.param(9, 1, 900, True, id="exactly-90pct-and-15min-keeps-badge"),
+        pytest.param(9, 1, 901, False, id="avg-one-second-over"),
+        pytest.param(89, 11, 60, False, id="rate-89pct"),
+        pytest.param(0, 0, 60, None, id="nothing-decided"),
+    ],
+)
+def test_badge_verdict_boundaries(
+    responded: int, missed: int, latency: int, ok: bool | None
+) -> None:
+    """The badge holds at exactly 90% and 900 s and fails just past either."""
+    (rule,) = DEFAULT_RULES
+    assert judge(rule, stats_with(responded, missed, latency)).ok is ok
+
+
+def test_oldest_unanswered_condition() -> None:
+    """A waiting customer older than the limit fails the rule; exactly at the limit holds."""
+    (rule,) = parse_rules(rules("max_oldest_unanswered_seconds = 900\nmin_decided = 0"))
+    assert judge(rule, stats_with(1, 0, pending_age_s=900)).ok is True
+    assert judge(rule, stats_with(1, 0, pending_age_s=901)).ok is False
+
+
+def test_condition_on_null_statistic_holds() -> None:
+    """With nothing answered yet, latency conditions hold (SPEC: a null statistic passes)."""
+    (rule,) = parse_rules(rules("max_p90_first_reply_seconds = 10"))
+    assert judge(rule, stats_with(0, 2)).ok is True
