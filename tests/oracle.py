@@ -9,9 +9,7 @@ from socialsla.events import MICROS
 from socialsla.windows import WINDOWS, SeriesStats, WindowStats
 
 
-def naive_stats(
-    records: Iterable[tuple[int, int | None]], at: int, response_window_us: int
-) -> SeriesStats:
+def naive_stats(records: Iterable[tuple[int, int | None]], at: int, response_window_us: int) -> SeriesStats:
     """The statistics by brute force, straight from the SPEC's definitions."""
     records = list(records)
     windows: dict[str, WindowStats] = {}

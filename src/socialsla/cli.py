@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from socialsla import report, twcs
+from socialsla import live, report, twcs
 from socialsla.duration import parse_seconds
 from socialsla.events import MICROS, InvalidEvent, encode, parse_time
 from socialsla.rules import RuleError, load_rules
@@ -146,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
     tw.add_argument("csv", help="path of the CSV file")
     tw.set_defaults(run=_import_twcs)
 
+    live.register(commands)
     return top
 
 

@@ -83,11 +83,7 @@ def apply(
     if mark in state.seen:
         return state, True
     seen = (*state.seen, mark)[-MAX_SEEN:]
-    last = (
-        event.created_at
-        if state.last_event_at is None
-        else max(state.last_event_at, event.created_at)
-    )
+    last = event.created_at if state.last_event_at is None else max(state.last_event_at, event.created_at)
     opened, first, early = state.opened_at, state.first_reply_at, state.early_replies
     at = event.created_at
     if event.kind == "post":

@@ -96,9 +96,7 @@ def parse_time(value: object, field: str = "created_at") -> int:
             return value * MICROS
         return round(value * MICROS)
     if not isinstance(value, str):
-        raise InvalidEvent(
-            f"{field} must be an RFC 3339 string or epoch seconds, got {type(value).__name__}"
-        )
+        raise InvalidEvent(f"{field} must be an RFC 3339 string or epoch seconds, got {type(value).__name__}")
     match = _RFC3339_RE.fullmatch(value)
     if match is None:
         raise InvalidEvent(f"{field} {_show(value)} is not an RFC 3339 timestamp")
@@ -115,9 +113,7 @@ def parse_time(value: object, field: str = "created_at") -> int:
                 raise ValueError("offset out of range")
             tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
         micros = int((fraction or "0")[:6].ljust(6, "0"))
-        moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tz
-        )
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros, tz)
         delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     except (ValueError, OverflowError):
         raise InvalidEvent(f"{field} {_show(value)} is not a valid time") from None
@@ -160,9 +156,7 @@ def decode(raw: bytes | str, now_us: int) -> Event:
         raise InvalidEvent("missing field created_at")
     created_at = parse_time(obj["created_at"])
     if created_at > now_us + MAX_FUTURE_US:
-        raise InvalidEvent(
-            f"created_at {format_time(created_at)} is more than 5 minutes ahead of the clock"
-        )
+        raise InvalidEvent(f"created_at {format_time(created_at)} is more than 5 minutes ahead of the clock")
     automated = False
     if kind == "post":
         _optional(obj, "author", str)

@@ -64,9 +64,7 @@ class Tally:
         out = [head]
         for reason, count in self.reasons.most_common(top):
             lines = ", ".join(str(n) for n in self.first_lines[reason])
-            out.append(
-                f"  {count} x {reason} (line {lines}{', ...' if count > _FIRST_LINES else ''})"
-            )
+            out.append(f"  {count} x {reason} (line {lines}{', ...' if count > _FIRST_LINES else ''})")
         if len(self.reasons) > top:
             out.append(f"  ... and {len(self.reasons) - top} more reasons")
         return "\n".join(out)
@@ -160,9 +158,7 @@ def build(
     reports = []
     for account, channel in sorted(windows):
         stats = windows[(account, channel)].evaluate(at)
-        verdicts = {
-            rule.name: judge(rule, stats) for rule in rules if rule.applies(account, channel)
-        }
+        verdicts = {rule.name: judge(rule, stats) for rule in rules if rule.applies(account, channel)}
         reports.append(SeriesReport(account, channel, stats, verdicts))
     return Report(at, reports, tally)
 
@@ -184,9 +180,7 @@ def run(
             if at is None:
                 at = now
             stream.seek(0)
-        return build(
-            iter_lines(stream, progress), at, now, rules, response_window_us, count_automated
-        )
+        return build(iter_lines(stream, progress), at, now, rules, response_window_us, count_automated)
 
 
 class _opened:
@@ -297,9 +291,7 @@ def to_table(report: Report) -> str:
                 _secs(series.stats.oldest_unanswered_seconds) if last else "",
                 _verdicts(series.verdicts) if last else "",
             ))  # fmt: skip
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
-    ]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = [f"at {format_time(report.at)}: {len(report.series)} account/channel series"]
     for row in (header, *rows):
         cells = [cell.ljust(width) if i < 3 or i == len(header) - 1 else cell.rjust(width)

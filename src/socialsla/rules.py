@@ -129,12 +129,8 @@ def _rule(table: dict[str, Any], position: int) -> Rule:
     return Rule(
         name=name,
         window=str(window),
-        channels=_names(table["channels"], where, "channels", _CHANNEL_RE)
-        if "channels" in table
-        else None,
-        accounts=_names(table["accounts"], where, "accounts", _ACCOUNT_RE)
-        if "accounts" in table
-        else None,
+        channels=_names(table["channels"], where, "channels", _CHANNEL_RE) if "channels" in table else None,
+        accounts=_names(table["accounts"], where, "accounts", _ACCOUNT_RE) if "accounts" in table else None,
         min_response_rate=rate,
         min_decided=min_decided,
         **limits,
@@ -149,9 +145,7 @@ def parse_rules(text: str, source: str = "<rules>") -> tuple[Rule, ...]:
         raise RuleError(f"{source}: not valid TOML: {exc}") from None
     extra = sorted(set(document) - {"rule"})
     if extra:
-        raise RuleError(
-            f"{source}: unknown top-level key {extra[0]!r}; rules go in [[rule]] tables"
-        )
+        raise RuleError(f"{source}: unknown top-level key {extra[0]!r}; rules go in [[rule]] tables")
     tables = document.get("rule")
     if not isinstance(tables, list) or not tables:
         raise RuleError(f"{source}: no [[rule]] tables")

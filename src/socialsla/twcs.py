@@ -79,9 +79,7 @@ def _index(stream: IO[str]) -> dict[str, _Tweet]:
         tweet_id = (row.get("tweet_id") or "").strip()
         if not tweet_id:
             continue
-        responses = tuple(
-            r.strip() for r in (row.get("response_tweet_id") or "").split(",") if r.strip()
-        )
+        responses = tuple(r.strip() for r in (row.get("response_tweet_id") or "").split(",") if r.strip())
         tweets[tweet_id] = _Tweet(
             author=(row.get("author_id") or "").strip(),
             inbound=(row.get("inbound") or "").strip().lower() == "true",

@@ -27,6 +27,8 @@ from socialsla.events import MICROS
 #: Window names and lengths in seconds, newest (shortest) first.
 WINDOWS: Final = {"1h": 3_600, "24h": 86_400, "7d": 604_800}
 LONGEST_US: Final = max(WINDOWS.values()) * MICROS
+#: The name of the window over every kept conversation (see `SeriesWindows.evaluate`).
+ALL: Final = "all"
 DEFAULT_BUCKET_US: Final = 900 * MICROS
 _FOREVER: Final = 2**63
 
@@ -237,21 +239,27 @@ class SeriesWindows:
         else:
             del self._buckets[index]
 
-    def expire(self, before: int) -> int:
-        """Drop conversations opened before `before`: they fit no window any more."""
-        dropped = 0
+    def expire(self, before: int) -> list[tuple[str, int, int | None]]:
+        """Drop and return the conversations of buckets wholly before `before`."""
+        dropped: list[tuple[str, int, int | None]] = []
         for index in [i for i in self._buckets if (i + 1) * self.bucket_us <= before]:
             bucket = self._buckets.pop(index)
-            for key in bucket.records:
+            for key, (opened, first) in bucket.records.items():
                 del self._where[key]
-            dropped += len(bucket.records)
+                dropped.append((key, opened, first))
         return dropped
 
-    def evaluate(self, at: int) -> SeriesStats:
-        """The SPEC §3 statistics of every window at time `at` (microseconds)."""
+    def evaluate(self, at: int, lifetime: bool = False) -> SeriesStats:
+        """The SPEC §3 statistics of every window at time `at` (microseconds).
+
+        With `lifetime`, also an "all" window over every kept conversation, for the
+        cumulative counters and histogram that Prometheus rates are taken from.
+        """
         window = self.response_window_us
         spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
-        sums = {name: _Sum() for name in WINDOWS}
+        if lifetime:
+            spans.append((ALL, -_FOREVER))
+        sums = {name: _Sum() for name, _ in spans}
         size = self.bucket_us
         for index, bucket in self._buckets.items():
             start = index * size
@@ -260,7 +268,7 @@ class SeriesWindows:
                 continue
             for name, edge in spans:
                 if last <= edge:
-                    continue  # wholly older than this window (and the shorter ones)
+                    continue  # wholly older than this window
                 if start > edge and last <= at:
                     sums[name].merge(bucket.aggregate(at, window))
                 else:

@@ -16,9 +16,7 @@ def test_report_json_on_stdout_and_summary_on_stderr(
     capsysbinary: pytest.CaptureFixture[bytes],
 ) -> None:
     """report --format json prints the document; the invalid-line summary goes to stderr."""
-    code = main(
-        ["report", str(DATA / "scenario.jsonl"), "--at", "2026-01-08T00:00:00Z", "--format", "json"]
-    )
+    code = main(["report", str(DATA / "scenario.jsonl"), "--at", "2026-01-08T00:00:00Z", "--format", "json"])
     out, err = capsysbinary.readouterr()
     assert code == 0
     assert orjson.loads(out)["at"] == "2026-01-08T00:00:00Z"
@@ -28,10 +26,7 @@ def test_report_json_on_stdout_and_summary_on_stderr(
 
 def test_report_accepts_epoch_at(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     """--at also takes epoch seconds."""
-    assert (
-        main(["report", str(DATA / "scenario.jsonl"), "--at", "1767830400", "--format", "json"])
-        == 0
-    )
+    assert main(["report", str(DATA / "scenario.jsonl"), "--at", "1767830400", "--format", "json"]) == 0
     assert orjson.loads(capsysbinary.readouterr()[0])["at"] == "2026-01-08T00:00:00Z"
 
 

@@ -122,9 +122,7 @@ def test_state_round_trips_through_bytes() -> None:
         pytest.param((post(0),), 24 * 60 - 1, Status.PENDING, id="just-before-deadline"),
         pytest.param((post(0),), 24 * 60, Status.MISSED, id="at-deadline"),
         pytest.param((post(0), reply(24 * 60)), 24 * 60, Status.RESPONDED, id="reply-exactly-24h"),
-        pytest.param(
-            (post(0), reply(24 * 60 + 1)), 24 * 60 + 1, Status.MISSED, id="reply-after-24h"
-        ),
+        pytest.param((post(0), reply(24 * 60 + 1)), 24 * 60 + 1, Status.MISSED, id="reply-after-24h"),
         pytest.param((reply(0),), 5, Status.NOT_OPEN, id="reply-only"),
     ],
 )

@@ -35,12 +35,8 @@ def test_a_post_decodes_to_microseconds() -> None:
         pytest.param("2026-01-10T11:00:00Z", "2026-01-10T11:00:00Z", id="zulu"),
         pytest.param("2026-01-10T12:00:00+01:00", "2026-01-10T11:00:00Z", id="positive-offset"),
         pytest.param("2026-01-10T06:30:00-04:30", "2026-01-10T11:00:00Z", id="negative-offset"),
-        pytest.param(
-            "2026-01-10t11:00:00.250z", "2026-01-10T11:00:00.25Z", id="lowercase-fraction"
-        ),
-        pytest.param(
-            "2026-01-10 11:00:00.1234567Z", "2026-01-10T11:00:00.123456Z", id="space-nanos"
-        ),
+        pytest.param("2026-01-10t11:00:00.250z", "2026-01-10T11:00:00.25Z", id="lowercase-fraction"),
+        pytest.param("2026-01-10 11:00:00.1234567Z", "2026-01-10T11:00:00.123456Z", id="space-nanos"),
         pytest.param(1768042800, "2026-01-10T11:00:00Z", id="epoch-int"),
         pytest.param(1768042800.5, "2026-01-10T11:00:00.5Z", id="epoch-float"),
     ],
@@ -78,17 +74,11 @@ def test_encode_round_trips() -> None:
         pytest.param(b'"post"', "not a JSON object, got str", id="string"),
         pytest.param(b"NaN", "not valid JSON", id="nan"),
         pytest.param(raw(type=...), "missing field type", id="no-type"),
-        pytest.param(
-            raw(type="comment"), 'type must be "post" or "reply", got \'comment\'', id="bad-type"
-        ),
-        pytest.param(
-            raw(conversation_id=...), "missing field conversation_id", id="no-conversation"
-        ),
+        pytest.param(raw(type="comment"), 'type must be "post" or "reply", got \'comment\'', id="bad-type"),
+        pytest.param(raw(conversation_id=...), "missing field conversation_id", id="no-conversation"),
         pytest.param(raw(event_id=7), "event_id must be a string, got int", id="int-event-id"),
         pytest.param(raw(event_id=""), "event_id must be 1-256 characters, got 0", id="empty-id"),
-        pytest.param(
-            raw(event_id="x" * 257), "event_id must be 1-256 characters, got 257", id="long-id"
-        ),
+        pytest.param(raw(event_id="x" * 257), "event_id must be 1-256 characters, got 257", id="long-id"),
         pytest.param(
             raw(channel="Facebook"),
             "channel 'Facebook' does not match [a-z0-9_-]{1,32}",
@@ -99,18 +89,12 @@ def test_encode_round_trips() -> None:
             "account 'acme corp' does not match [A-Za-z0-9_.@:-]{1,64}",
             id="space-in-account",
         ),
-        pytest.param(
-            raw(account="a" * 65), "does not match [A-Za-z0-9_.@:-]{1,64}", id="long-account"
-        ),
+        pytest.param(raw(account="a" * 65), "does not match [A-Za-z0-9_.@:-]{1,64}", id="long-account"),
         pytest.param(raw(created_at=...), "missing field created_at", id="no-time"),
-        pytest.param(
-            raw(created_at="2026-01-10T11:00:00"), "created_at has no UTC offset", id="naive"
-        ),
+        pytest.param(raw(created_at="2026-01-10T11:00:00"), "created_at has no UTC offset", id="naive"),
         pytest.param(raw(created_at="yesterday"), "is not an RFC 3339 timestamp", id="words"),
         pytest.param(raw(created_at="2026-02-30T11:00:00Z"), "is not a valid time", id="feb-30"),
-        pytest.param(
-            raw(created_at="2026-01-10T11:00:00+25:00"), "is not a valid time", id="offset-25h"
-        ),
+        pytest.param(raw(created_at="2026-01-10T11:00:00+25:00"), "is not a valid time", id="offset-25h"),
         pytest.param(raw(created_at=True), "got bool", id="bool-time"),
         pytest.param(raw(created_at=[1]), "got list", id="list-time"),
         pytest.param(raw(created_at=1e300), "is out of range", id="huge-epoch"),

@@ -172,9 +172,7 @@ def numbers(lines: list[bytes], at: int) -> bytes:
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    st.lists(events, max_size=40), st.randoms(use_true_random=False), st.integers(0, 60 * 24 * 9)
-)
+@given(st.lists(events, max_size=40), st.randoms(use_true_random=False), st.integers(0, 60 * 24 * 9))
 def test_report_ignores_arrival_order_and_redelivery(
     items: list[Event], rng: random.Random, at_minute: int
 ) -> None:

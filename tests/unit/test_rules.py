@@ -25,12 +25,8 @@ def rules(body: str) -> str:
     [
         pytest.param("not toml = [", "not valid TOML", id="bad-toml"),
         pytest.param("", "no [[rule]] tables", id="empty"),
-        pytest.param(
-            'x = 1\n[[rule]]\nname="a"\n', "unknown top-level key 'x'", id="top-level-key"
-        ),
-        pytest.param(
-            rules("min_response_rate = 0.9\nspeed = 3"), "unknown key 'speed'", id="unknown-key"
-        ),
+        pytest.param('x = 1\n[[rule]]\nname="a"\n', "unknown top-level key 'x'", id="top-level-key"),
+        pytest.param(rules("min_response_rate = 0.9\nspeed = 3"), "unknown key 'speed'", id="unknown-key"),
         pytest.param(
             '[[rule]]\nname = "Bad Name"\nwindow="7d"\nmin_decided=1',
             "name must match",
@@ -46,20 +42,14 @@ def rules(body: str) -> str:
             "min_response_rate must be in (0, 1]",
             id="rate-above-1",
         ),
-        pytest.param(
-            rules("min_response_rate = 0"), "min_response_rate must be in (0, 1]", id="rate-zero"
-        ),
+        pytest.param(rules("min_response_rate = 0"), "min_response_rate must be in (0, 1]", id="rate-zero"),
         pytest.param(
             rules('min_response_rate = "90%"'),
             "min_response_rate must be a number, got str",
             id="rate-string",
         ),
-        pytest.param(
-            rules("max_avg_first_reply_seconds = -5"), "must be positive", id="negative-limit"
-        ),
-        pytest.param(
-            rules("max_avg_first_reply_seconds = inf"), "must be finite", id="infinite-limit"
-        ),
+        pytest.param(rules("max_avg_first_reply_seconds = -5"), "must be positive", id="negative-limit"),
+        pytest.param(rules("max_avg_first_reply_seconds = inf"), "must be finite", id="infinite-limit"),
         pytest.param(rules("min_decided = 1"), "names no condition", id="no-condition"),
         pytest.param(
             rules("min_response_rate = 0.9\nmin_decided = -1"),
@@ -71,9 +61,7 @@ def rules(body: str) -> str:
             "does not match",
             id="bad-channel",
         ),
-        pytest.param(
-            rules("min_response_rate = 0.9\naccounts = []"), "non-empty list", id="empty-accounts"
-        ),
+        pytest.param(rules("min_response_rate = 0.9\naccounts = []"), "non-empty list", id="empty-accounts"),
         pytest.param(
             rules("min_response_rate = 0.9") * 2, "rule name 'r' is used twice", id="duplicate-name"
         ),
@@ -154,9 +142,7 @@ def stats_with(responded: int, missed: int, latency_s: int = 60, pending_age_s: 
         pytest.param(0, 0, 60, None, id="nothing-decided"),
     ],
 )
-def test_badge_verdict_boundaries(
-    responded: int, missed: int, latency: int, ok: bool | None
-) -> None:
+def test_badge_verdict_boundaries(responded: int, missed: int, latency: int, ok: bool | None) -> None:
     """The badge holds at exactly 90% and 900 s and fails just past either."""
     (rule,) = DEFAULT_RULES
     assert judge(rule, stats_with(responded, missed, latency)).ok is ok

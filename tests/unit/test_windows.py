@@ -113,5 +113,15 @@ def test_expire_drops_only_what_no_window_can_see() -> None:
     windows = SeriesWindows(R, 900 * MICROS)
     windows.set("old", T0 - 8 * 24 * H, None)
     windows.set("new", T0 - H, None)
-    assert windows.expire(T0 - 7 * 24 * H) == 1
+    assert windows.expire(T0 - 7 * 24 * H) == [("old", T0 - 8 * 24 * H, None)]
     assert [key for key, _, _ in windows.records()] == ["new"]
+
+
+def test_lifetime_window_counts_everything_kept() -> None:
+    """The lifetime window sees conversations older than 7 days too."""
+    windows = SeriesWindows(R)
+    windows.set("old", T0 - 8 * 24 * H, T0 - 8 * 24 * H + 60 * MICROS)
+    windows.set("new", T0 - H, None)
+    stats = windows.evaluate(T0, lifetime=True)
+    assert (stats.windows["all"].responded, stats.windows["all"].inbound) == (1, 2)
+    assert "all" not in windows.evaluate(T0).windows

@@ -1,0 +1,354 @@
+"""The Faust worker: thin glue between Kafka topics, two tables and the pure core.
+
+Topics, keys and tables, and why:
+
+* stage 1, agent `conversations`: reads `social.posts` + `social.replies` (one
+  co-partitioned channel, key = conversation_id). Table `conversations` (key
+  `account|channel|conversation_id`, value `Conversation` bytes) lives on the
+  same partitions, because every event of a conversation arrives on one
+  partition. Invalid events go to `social.deadletter` (original key and bytes,
+  reason in a header). Each accepted or duplicate event emits the conversation's
+  whole summary to `social.outcomes`, keyed `account|channel`: that is the
+  re-keying, so stage 2's table is co-partitioned with its own input.
+* stage 2, agent `series`: reads `social.outcomes`. Table `series` holds one row
+  per conversation (`account|channel|id` -> [opened_at, first_reply_at]) and one
+  per series (`account|channel` -> expired totals). The windows themselves are
+  the in-memory tumbling buckets of `SeriesWindows`, rebuilt from the table when
+  a partition is assigned and dropped when it is revoked; Prometheus reads them
+  through the collector at scrape time.
+
+Only the agents write tables (Faust writes a table's changelog to the partition
+of the event being processed), so housekeeping that deletes rows (conversation
+purge, series expiry) runs inside the agents, a little per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from socialsla import conversation
+from socialsla.clock import Clock, parse_clock
+from socialsla.conversation import Conversation
+from socialsla.events import MICROS, InvalidEvent, decode
+from socialsla.kafka import partition_of
+from socialsla.ledger import Ledger, conversation_row, totals_row
+from socialsla.metrics import PipelineMetrics, SlaCollector
+from socialsla.outcome import SEPARATOR, Outcome
+from socialsla.rules import Rule
+from socialsla.settings import Settings
+from socialsla.windows import LONGEST_US
+
+log = logging.getLogger("socialsla")
+
+#: Rows of the conversation table looked at for purging after each event.
+_SWEEP_STEP = 8
+#: How often each partition's purge sweep starts over.
+_SWEEP_SECONDS = 600.0
+
+
+@dataclass(slots=True)
+class _Sweep:
+    """A partition's walk over its conversation keys, looking for ones to purge."""
+
+    keys: list[bytes] = field(default_factory=list)
+    started: float = 0.0
+
+
+@dataclass(slots=True)
+class Pipeline:
+    """The app and the state around it, handed to the CLI and to tests."""
+
+    settings: Settings
+    app: Any
+    ledger: Ledger
+    registry: CollectorRegistry
+    metrics: PipelineMetrics
+    clock: Clock
+    loaded: set[int] = field(default_factory=set)
+    last_progress: float = field(default_factory=time.monotonic)
+
+
+def _broker_url(settings: Settings) -> str:
+    return "kafka://" + ";".join(s.strip() for s in settings.bootstrap_servers.split(","))
+
+
+def _credentials(settings: Settings) -> Any:
+    if settings.security_protocol.startswith("SASL"):
+        import ssl
+
+        context = None
+        if settings.security_protocol == "SASL_SSL":
+            context = ssl.create_default_context(
+                cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+            )
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.sasl_password,
+            mechanism=settings.sasl_mechanism,
+            ssl_context=context,
+        )
+    if settings.security_protocol == "SSL":
+        import ssl
+
+        return faust.SSLCredentials(
+            ssl.create_default_context(cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None)
+        )
+    return None
+
+
+def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegistry | None = None) -> Pipeline:
+    """Wire the Faust app, its agents, tables and the metrics around the pure core."""
+    registry = registry or CollectorRegistry()
+    clock = parse_clock(settings.clock)
+    window_us = settings.response_window_us
+    horizon_us = LONGEST_US + window_us
+    partitions = settings.partitions
+    app = faust.App(
+        settings.app_id,
+        broker=_broker_url(settings),
+        broker_credentials=_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=partitions,
+        topic_replication_factor=settings.replication,
+        web_enabled=False,
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        table_standby_replicas=0,
+        stream_wait_empty=False,
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        producer_linger_ms=5,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    raw: dict[str, Any] = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "partitions": partitions,
+    }
+    inputs = app.topic(settings.topic_posts, settings.topic_replies, **raw)
+    outcomes_topic = app.topic(settings.topic_outcomes, **raw)
+    deadletter_topic = app.topic(settings.topic_deadletter, **raw)
+    schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    conversations = app.Table(
+        "conversations", default=None, schema=schema, key_type=bytes, value_type=bytes, partitions=partitions
+    )
+    series_table = app.Table(
+        "series", default=None, schema=schema, key_type=bytes, value_type=bytes, partitions=partitions
+    )
+    ledger = Ledger(window_us)
+    metrics = PipelineMetrics(registry)
+    pipeline = Pipeline(settings, app, ledger, registry, metrics, clock)
+    registry.register(SlaCollector(ledger, rules, clock))
+    sweeps: dict[int, _Sweep] = {}
+    newest = [0]  # created_at of the newest accepted event
+    last_expiry: dict[str, float] = {}
+
+    async def dead_letter(message: Any, reason: str, kind: str) -> None:
+        headers = [
+            ("reason", reason.encode()),
+            ("source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
+        ]
+        await deadletter_topic.send(key=message.key, value=message.value or b"", headers=headers)
+        metrics.events.labels(kind, "invalid").inc()
+        metrics.deadletters.inc()
+
+    def sweep(partition: int, now_us: int) -> None:
+        """Purge a few expired conversations of this partition (called inside the agent)."""
+        state = sweeps.setdefault(partition, _Sweep())
+        if not state.keys:
+            if time.monotonic() - state.started < _SWEEP_SECONDS:
+                return
+            state.started = time.monotonic()
+            state.keys = [
+                key
+                for key in list(conversations.keys())
+                if partition_of(key.split(b"|", 2)[2], partitions) == partition
+            ]
+        for _ in range(min(_SWEEP_STEP, len(state.keys))):
+            key = state.keys.pop()
+            value = conversations.get(key)
+            if value is not None and conversation.expired(Conversation.from_bytes(value), now_us, horizon_us):
+                del conversations[key]
+                metrics.expired.labels("conversations").inc()
+
+    @app.agent(inputs, name="conversations")
+    async def stage1(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            pipeline.last_progress = time.monotonic()
+            now_us = clock.now_us()
+            if message.value is None:
+                await dead_letter(message, "empty message (tombstone)", "unknown")
+                continue
+            try:
+                item = decode(message.value, now_us)
+                if message.key != item.conversation_id.encode():
+                    raise InvalidEvent("Kafka key must be the conversation_id (one partition per thread)")
+            except InvalidEvent as exc:
+                await dead_letter(message, exc.reason, "unknown")
+                continue
+            if item.created_at < now_us - horizon_us:
+                metrics.events.labels(item.kind, "late").inc()
+                continue
+            key = SEPARATOR.join((item.account, item.channel, item.conversation_id)).encode()
+            stored = conversations.get(key)
+            state, duplicate = conversation.apply(
+                None if stored is None else Conversation.from_bytes(stored),
+                item,
+                settings.count_automated,
+            )
+            if not duplicate:
+                conversations[key] = state.to_bytes()
+            metrics.events.labels(item.kind, "duplicate" if duplicate else "accepted").inc()
+            if item.created_at > newest[0]:
+                newest[0] = item.created_at
+                metrics.last_event.set(item.created_at / MICROS)
+            # Re-sent on duplicates too: outcomes are idempotent, and a redelivery after a
+            # crash may be the only chance to pass on a summary whose send was lost.
+            result = Outcome(
+                item.account,
+                item.channel,
+                item.conversation_id,
+                state.opened_at,
+                state.first_reply_at,
+                item.created_at,
+            )
+            await outcomes_topic.send(key=result.key(), value=result.to_bytes())
+            sweep(message.partition, now_us)
+
+    def load(active: set[int]) -> None:
+        """Rebuild the ledger of newly owned partitions from the stage-2 table."""
+        fresh = active - pipeline.loaded
+        if not fresh:
+            return
+        for key_bytes, value in list(series_table.items()):
+            key = key_bytes.decode()
+            series = SEPARATOR.join(key.split(SEPARATOR, 2)[:2])
+            partition = partition_of(series.encode(), partitions)
+            if partition in fresh:
+                ledger.restore(partition, key, value)
+        pipeline.loaded |= fresh
+        log.info("socialsla: loaded partitions %s of %s", sorted(fresh), settings.topic_outcomes)
+
+    def active_partitions() -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_outcomes}
+
+    @app.agent(outcomes_topic, name="series")
+    async def stage2(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            partition = message.partition
+            pipeline.last_progress = time.monotonic()
+            if partition not in pipeline.loaded:
+                load({partition})
+            try:
+                outcome = Outcome.from_bytes(message.value or b"")
+            except ValueError as exc:
+                await dead_letter(message, str(exc)[:200], "unknown")
+                continue
+            metrics.outcomes.inc()
+            known = ledger.knows(partition, outcome.account, outcome.channel)
+            if ledger.apply(partition, outcome):
+                row_key, row_value = conversation_row(outcome)
+                series_table[row_key.encode()] = row_value
+            series = ledger.series_for(partition, outcome.account, outcome.channel)
+            if not known:
+                # A series row from first sight on, so that a series with no opened
+                # conversation yet (brand replies only) survives a handover too.
+                totals_key, totals_value = totals_row(series)
+                series_table[totals_key.encode()] = totals_value
+            name = outcome.key().decode()
+            if time.monotonic() - last_expiry.get(name, 0.0) >= settings.refresh_interval:
+                last_expiry[name] = time.monotonic()
+                dropped = ledger.expire(series, clock.now_us())
+                if dropped:
+                    for conversation_id in dropped:
+                        del series_table[f"{name}{SEPARATOR}{conversation_id}".encode()]
+                    totals_key, totals_value = totals_row(series)
+                    series_table[totals_key.encode()] = totals_value
+                    metrics.expired.labels("series").inc(len(dropped))
+
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        for tp in args[0]:
+            if tp.topic == settings.topic_outcomes:
+                ledger.drop(tp.partition)
+                pipeline.loaded.discard(tp.partition)
+
+    app.on_partitions_revoked.connect(on_revoked)
+
+    @app.timer(interval=settings.refresh_interval)
+    async def housekeeping() -> None:
+        active = active_partitions()
+        for partition in list(ledger.partitions):
+            if partition not in active:
+                ledger.drop(partition)
+                pipeline.loaded.discard(partition)
+        if app.tables.recovery.completed.is_set() and not app.rebalancing:  # type: ignore[attr-defined]
+            load(active)
+        metrics.set_lag(lambda: _lags(app))
+
+    @app.task
+    async def serve_metrics() -> None:
+        await _serve(pipeline)
+
+    return pipeline
+
+
+def _lags(app: Any) -> Iterator[tuple[str, int, int]]:
+    consumer = app.consumer
+    for tp in app.assignor.assigned_actives():
+        try:
+            high = consumer.highwater(tp)
+        except Exception:
+            continue
+        read = consumer._read_offset.get(tp)
+        if high is not None:
+            yield tp.topic, tp.partition, max(0, high - (read + 1 if read is not None else 0))
+
+
+async def _serve(pipeline: Pipeline) -> None:
+    """/metrics and /healthz on the configured address; read-only, nothing else."""
+
+    async def scrape(request: web.Request) -> web.Response:
+        body = generate_latest(pipeline.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def health(request: web.Request) -> web.Response:
+        app = pipeline.app
+        body = {
+            "status": "rebalancing" if app.rebalancing else "ok",
+            "owned_partitions": sorted(pipeline.loaded),
+            "series": sum(1 for _ in pipeline.ledger),
+            "seconds_since_progress": round(time.monotonic() - pipeline.last_progress, 3),
+        }
+        return web.json_response(body)
+
+    server = web.Application()
+    server.router.add_get("/metrics", scrape)
+    server.router.add_get("/healthz", health)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, pipeline.settings.web_host, pipeline.settings.web_port)
+    await site.start()
+    log.info(
+        "socialsla: metrics on http://%s:%d/metrics",
+        pipeline.settings.web_host,
+        pipeline.settings.web_port,
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

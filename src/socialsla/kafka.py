@@ -1,0 +1,81 @@
+"""Kafka plumbing shared by the worker and the traffic tools: client options, topics, partitioner.
+
+Kept apart from the Faust app so that `produce` and `generate` need no Faust, and
+so that the one place that knows Kafka's default partitioner is explicit: stage
+2 finds which partition a stored row belongs to by hashing its key the way the
+producer did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+
+from socialsla.settings import Settings
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as in the Java client) picks."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka connection options, TLS and SASL passed through from the settings."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers.split(","),
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl.create_default_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+        )
+    if settings.security_protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.sasl_mechanism
+        options["sasl_plain_username"] = settings.sasl_username
+        options["sasl_plain_password"] = settings.sasl_password
+    return options
+
+
+async def ensure_topics(settings: Settings, attempts: int = 30) -> None:
+    """Create the four topics when missing; refuse input topics that are not co-partitioned."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    for attempt in range(attempts):
+        try:
+            await admin.start()
+            break
+        except KafkaConnectionError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(1)
+    try:
+        names = [
+            settings.topic_posts,
+            settings.topic_replies,
+            settings.topic_outcomes,
+            settings.topic_deadletter,
+        ]
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, settings.partitions, settings.replication)
+            for name in names
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+                await admin.create_topics(missing)
+        described = await admin.describe_topics(names[:3])
+        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        wrong = {name: n for name, n in counts.items() if n != settings.partitions}
+        if wrong:
+            raise KafkaError(
+                "topics must have SOCIALSLA_PARTITIONS="
+                f"{settings.partitions} partitions to stay co-partitioned, found {wrong}"
+            )
+    finally:
+        await admin.close()

@@ -1,0 +1,196 @@
+"""The Prometheus side (SPEC §6): a collector that builds the SLA gauges at scrape time.
+
+Nothing here is set while events are processed. Each scrape evaluates the
+ledger's series (only those of actively owned partitions are in it) at the
+clock's now, so a revoked series cannot linger, standby data cannot leak, and
+time-dependent figures (pending turning missed, waiting ages) move without new
+events. Pipeline counters are ordinary process-local metrics in the same
+registry, which is passed in so that tests use a fresh one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from socialsla import histogram
+from socialsla.clock import Clock
+from socialsla.events import MICROS
+from socialsla.ledger import Ledger
+from socialsla.rules import Rule, judge
+from socialsla.windows import WINDOWS
+
+OUTCOMES: Final = ("accepted", "duplicate", "invalid", "late")
+KINDS: Final = ("post", "reply", "unknown")
+
+
+class SlaCollector(Collector):
+    """Builds every per-series SPEC §6 metric from the ledger on each scrape."""
+
+    def __init__(self, ledger: Ledger, rules: Iterable[Rule], clock: Clock) -> None:
+        self.ledger = ledger
+        self.rules = tuple(rules)
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        """Evaluate every owned series now and yield the metric families."""
+        at = self.clock.now_us()
+        conversations = GaugeMetricFamily(
+            "socialsla_conversations",
+            "Conversations opened in the window, by state at evaluation time.",
+            labels=["account", "channel", "window", "state"],
+        )
+        rate = GaugeMetricFamily(
+            "socialsla_response_rate",
+            "responded / (responded + missed) of conversations opened in the window.",
+            labels=["account", "channel", "window"],
+        )
+        worst = GaugeMetricFamily(
+            "socialsla_response_rate_worst",
+            "responded / inbound: pending conversations counted as missed.",
+            labels=["account", "channel", "window"],
+        )
+        latency = GaugeMetricFamily(
+            "socialsla_first_reply_seconds",
+            "First-reply latency of conversations opened in the window.",
+            labels=["account", "channel", "window", "stat"],
+        )
+        oldest = GaugeMetricFamily(
+            "socialsla_oldest_unanswered_seconds",
+            "How long the longest-waiting customer of the last 7 days has waited.",
+            labels=["account", "channel"],
+        )
+        rule_ok = GaugeMetricFamily(
+            "socialsla_rule_ok",
+            "1 when the rule holds, 0 when breached; absent without a verdict.",
+            labels=["account", "channel", "rule"],
+        )
+        budget = GaugeMetricFamily(
+            "socialsla_rule_error_budget",
+            "Further missed conversations the rule's response rate can absorb.",
+            labels=["account", "channel", "rule"],
+        )
+        hist = HistogramMetricFamily(
+            "socialsla_first_reply_latency_seconds",
+            "First-reply latency of every conversation this series has seen answered.",
+            labels=["account", "channel"],
+        )
+        decided = CounterMetricFamily(
+            "socialsla_conversations_decided",
+            "Conversations decided (responded within R, or missed).",
+            labels=["account", "channel", "result"],
+        )
+        bounds = [_le(b) for b in histogram.upper_bounds()]
+        for series in self.ledger:
+            stats = series.windows.evaluate(at, lifetime=True)
+            who = [series.account, series.channel]
+            for name in WINDOWS:
+                w = stats.windows[name]
+                for state, count in (
+                    ("inbound", w.inbound),
+                    ("responded", w.responded),
+                    ("missed", w.missed),
+                    ("pending", w.pending),
+                ):
+                    conversations.add_metric([*who, name, state], count)
+                _maybe(rate, [*who, name], w.response_rate)
+                _maybe(worst, [*who, name], w.response_rate_worst)
+                for stat, value in (
+                    ("avg", w.avg_seconds),
+                    ("p50", w.quantile_seconds(0.5)),
+                    ("p90", w.quantile_seconds(0.9)),
+                    ("max", w.max_seconds),
+                ):
+                    _maybe(latency, [*who, name, stat], value)
+            _maybe(oldest, who, stats.oldest_unanswered_seconds)
+            for rule in self.rules:
+                if not rule.applies(series.account, series.channel):
+                    continue
+                verdict = judge(rule, stats)
+                if verdict.ok is not None:
+                    rule_ok.add_metric([*who, rule.name], 1.0 if verdict.ok else 0.0)
+                if verdict.error_budget is not None:
+                    budget.add_metric([*who, rule.name], float(verdict.error_budget))
+            life = series.lifetime(stats)
+            cumulative = histogram.cumulative(life.buckets)
+            hist.add_metric(
+                who,
+                [(le, float(count)) for le, count in zip(bounds, cumulative, strict=True)],
+                sum_value=life.latency_sum_us / MICROS,
+            )
+            decided.add_metric([*who, "responded"], float(life.responded))
+            decided.add_metric([*who, "missed"], float(life.missed))
+        yield from (conversations, rate, worst, latency, oldest, rule_ok, budget, hist, decided)
+
+    def describe(self) -> Iterator[Metric]:
+        """Nothing up front: the families depend on what the worker owns at scrape time."""
+        return iter(())
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else f"{bound:.1f}"
+
+
+def _maybe(family: GaugeMetricFamily, labels: list[str], value: float | None) -> None:
+    """SPEC §6: a gauge whose value is null is not exported."""
+    if value is not None:
+        family.add_metric(labels, value)
+
+
+class PipelineMetrics:
+    """Process-local counters of the pipeline itself (not per series)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "socialsla_events",
+            "Events consumed, by type and outcome.",
+            ["type", "outcome"],
+            registry=registry,
+        )
+        for kind in KINDS:
+            for outcome in OUTCOMES:
+                if kind != "unknown" or outcome == "invalid":
+                    self.events.labels(kind, outcome)
+        self.last_event = Gauge(
+            "socialsla_last_event_timestamp_seconds",
+            "created_at of the newest accepted event, in epoch seconds.",
+            registry=registry,
+        )
+        self.deadletters = Counter(
+            "socialsla_deadletters",
+            "Events written to the dead-letter topic.",
+            registry=registry,
+        )
+        self.outcomes = Counter(
+            "socialsla_outcomes",
+            "Outcome messages applied by stage 2.",
+            registry=registry,
+        )
+        self.expired = Counter(
+            "socialsla_conversations_expired",
+            "Conversations dropped from memory after the 7d + R horizon.",
+            ["stage"],
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "socialsla_consumer_lag",
+            "Messages behind the end of each owned input partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+
+    def set_lag(self, lags: Callable[[], Iterable[tuple[str, int, int]]]) -> None:
+        """Replace the lag series with the current (topic, partition, lag) triples."""
+        self.lag.clear()
+        for topic, partition, lag in lags():
+            self.lag.labels(topic, str(partition)).set(lag)

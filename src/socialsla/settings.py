@@ -1,0 +1,182 @@
+"""Worker settings: read once at start from `SOCIALSLA_*` variables, validated, passed down.
+
+No module reads the environment anywhere else. Every problem is collected and
+reported together, so a misconfigured deployment is fixed in one go; secrets are
+never printed (`describe` masks them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Final
+
+from socialsla.clock import parse_clock
+from socialsla.duration import parse_seconds
+from socialsla.events import MICROS
+
+PREFIX: Final = "SOCIALSLA_"
+_TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_HOSTPORT_RE: Final = re.compile(r"[^\s,:]+:\d{1,5}")
+_SECRET: Final = {"sasl_password"}
+
+
+class SettingsError(ValueError):
+    """One or more settings are wrong; the message lists each, one per line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a worker needs to know, with the defaults of the embedded demo."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    app_id: str = "socialsla"
+    topic_posts: str = "social.posts"
+    topic_replies: str = "social.replies"
+    topic_outcomes: str = "social.outcomes"
+    topic_deadletter: str = "social.deadletter"
+    partitions: int = 4
+    replication: int = 1
+    store: str = "rocksdb://"
+    data_dir: Path = Path("var/worker")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    rules_file: Path | None = None
+    response_window: str = "24h"
+    count_automated: bool = False
+    refresh_interval: float = 5.0
+    clock: str = "system"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: Path | None = None
+
+    @property
+    def response_window_us(self) -> int:
+        """R in microseconds."""
+        return round(parse_seconds(self.response_window) * MICROS)
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(variable, value) pairs for logs and --help, with secrets masked."""
+        out = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            shown = "***" if item.name in _SECRET and value else ("" if value is None else str(value))
+            out.append((PREFIX + item.name.upper(), shown))
+        return out
+
+
+HELP: Final = {
+    "bootstrap_servers": "Kafka brokers, host:port[,host:port]",
+    "app_id": "Faust app id: consumer group and prefix of internal topics",
+    "topic_posts": "inbound post events (key: conversation_id)",
+    "topic_replies": "brand reply events (key: conversation_id)",
+    "topic_outcomes": "conversation summaries for stage 2 (key: account|channel)",
+    "topic_deadletter": "invalid events: original bytes, reason in headers",
+    "partitions": "partitions of every topic and table (created when missing)",
+    "replication": "replication factor of created topics",
+    "store": "table store: rocksdb:// (embedded RocksDB) or memory://",
+    "data_dir": "where RocksDB tables live",
+    "web_host": "address /metrics binds to (loopback unless set)",
+    "web_port": "port of /metrics and /healthz",
+    "rules_file": "TOML rule file (default: the Facebook very-responsive badge)",
+    "response_window": "R: a post unanswered this long is missed (e.g. 24h)",
+    "count_automated": "let automated replies count as first replies (true/false)",
+    "refresh_interval": "seconds between housekeeping rounds (expiry, lag)",
+    "clock": "system, or file:PATH holding the current time (tests, replays)",
+    "security_protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    "sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+    "sasl_username": "SASL user",
+    "sasl_password": "SASL password (never printed)",
+    "ssl_cafile": "CA bundle for SSL / SASL_SSL",
+}
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
+def from_env(env: Mapping[str, str]) -> Settings:
+    """Build and validate settings from an environment mapping."""
+    defaults = Settings()
+    values: dict[str, object] = {}
+    problems: list[str] = []
+    known = {PREFIX + f.name.upper() for f in fields(Settings)}
+    for name in sorted(env):
+        if name.startswith(PREFIX) and name not in known:
+            problems.append(f"{name}: unknown setting (known: see `socialsla worker --help`)")
+    for item in fields(Settings):
+        variable = PREFIX + item.name.upper()
+        if variable not in env:
+            continue
+        raw = env[variable]
+        default = getattr(defaults, item.name)
+        try:
+            if isinstance(default, bool):
+                values[item.name] = _bool(raw)
+            elif isinstance(default, int):
+                values[item.name] = int(raw)
+            elif isinstance(default, float):
+                values[item.name] = float(raw)
+            elif item.name in ("data_dir", "rules_file", "ssl_cafile"):
+                values[item.name] = Path(raw) if raw else None
+            else:
+                values[item.name] = raw or None
+        except ValueError as exc:
+            problems.append(f"{variable}: {exc}")
+    settings = Settings(**values)  # type: ignore[arg-type]
+    problems.extend(_check(settings))
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def _check(s: Settings) -> list[str]:
+    problems = []
+    servers = s.bootstrap_servers.split(",")
+    if not all(_HOSTPORT_RE.fullmatch(server.strip()) for server in servers):
+        problems.append(
+            f"{PREFIX}BOOTSTRAP_SERVERS: expected host:port[,host:port], got {s.bootstrap_servers!r}"
+        )
+    for name in ("topic_posts", "topic_replies", "topic_outcomes", "topic_deadletter"):
+        value = getattr(s, name)
+        if not value or not _TOPIC_RE.fullmatch(value):
+            problems.append(f"{PREFIX}{name.upper()}: {value!r} is not a valid Kafka topic name")
+    if len({s.topic_posts, s.topic_replies, s.topic_outcomes, s.topic_deadletter}) < 4:
+        problems.append(f"{PREFIX}TOPIC_*: the four topics must be distinct")
+    if not 1 <= s.partitions <= 1024:
+        problems.append(f"{PREFIX}PARTITIONS: must be 1-1024, got {s.partitions}")
+    if not 1 <= s.replication <= 16:
+        problems.append(f"{PREFIX}REPLICATION: must be 1-16, got {s.replication}")
+    if s.store not in ("rocksdb://", "memory://"):
+        problems.append(f"{PREFIX}STORE: must be rocksdb:// or memory://, got {s.store!r}")
+    if not 1 <= s.web_port <= 65535:
+        problems.append(f"{PREFIX}WEB_PORT: must be 1-65535, got {s.web_port}")
+    try:
+        s.response_window_us  # noqa: B018 - parsing is the check
+    except ValueError as exc:
+        problems.append(f"{PREFIX}RESPONSE_WINDOW: {exc}")
+    if not 0.05 <= s.refresh_interval <= 3600:
+        problems.append(f"{PREFIX}REFRESH_INTERVAL: must be 0.05-3600 seconds")
+    try:
+        parse_clock(s.clock)
+    except ValueError as exc:
+        problems.append(f"{PREFIX}CLOCK: {exc}")
+    if s.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        problems.append(f"{PREFIX}SECURITY_PROTOCOL: unknown protocol {s.security_protocol!r}")
+    if s.security_protocol.startswith("SASL"):
+        if s.sasl_mechanism not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+            problems.append(f"{PREFIX}SASL_MECHANISM: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+        if not s.sasl_username or not s.sasl_password:
+            problems.append(f"{PREFIX}SASL_USERNAME and SASL_PASSWORD are required with SASL")
+    if s.rules_file is not None and not s.rules_file.is_file():
+        problems.append(f"{PREFIX}RULES_FILE: {s.rules_file} is not a file")
+    return problems

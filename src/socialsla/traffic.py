@@ -1,0 +1,204 @@
+"""Traffic into the input topics: replaying an events file, or generating live demo load.
+
+Both route by the event's `type` (replies to the replies topic, everything else,
+including lines that are not events at all, to the posts topic, where the worker
+dead-letters what is invalid) and key by `conversation_id`, as the worker expects.
+The generator is deterministic for a seed, so a demo or a benchmark can be rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+import random
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from socialsla.events import MICROS, Event, encode, format_time, parse_time
+from socialsla.kafka import client_options
+from socialsla.settings import Settings
+
+
+def route(line: bytes, settings: Settings) -> tuple[str, bytes | None]:
+    """(topic, key) for one raw line; never fails, whatever the line holds."""
+    try:
+        body = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return settings.topic_posts, None
+    if not isinstance(body, dict):
+        return settings.topic_posts, None
+    conversation = body.get("conversation_id")
+    key = conversation.encode() if isinstance(conversation, str) else None
+    topic = settings.topic_replies if body.get("type") == "reply" else settings.topic_posts
+    return topic, key
+
+
+def shifted(line: bytes, offset_us: int) -> bytes:
+    """The line with created_at moved by offset_us; lines without a readable time unchanged."""
+    try:
+        body = orjson.loads(line)
+        body["created_at"] = format_time(parse_time(body["created_at"]) + offset_us)
+    except Exception:
+        return line
+    return orjson.dumps(body)
+
+
+class Pacer:
+    """Keeps a producer at or under a rate, in small sleeps (0 means no limit)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.start = time.monotonic()
+        self.sent = 0
+
+    async def tick(self) -> None:
+        """Account for one message, sleeping when ahead of the rate."""
+        self.sent += 1
+        if self.rate <= 0 or self.sent % 50:
+            return
+        ahead = self.sent / self.rate - (time.monotonic() - self.start)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+async def producer_for(settings: Settings) -> AIOKafkaProducer:
+    """A started producer tuned for throughput (batches, lz4 not assumed)."""
+    producer = AIOKafkaProducer(**client_options(settings), linger_ms=10, max_batch_size=262_144)
+    await producer.start()
+    return producer
+
+
+async def replay(
+    lines: Iterable[bytes],
+    settings: Settings,
+    rate: float = 0.0,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Send every line to its topic; returns how many were sent."""
+    producer = await producer_for(settings)
+    pacer = Pacer(rate)
+    sent = 0
+    try:
+        for line in lines:
+            if not line.strip():
+                continue
+            topic, key = route(line, settings)
+            await producer.send(topic, line, key=key)
+            sent += 1
+            await pacer.tick()
+            if progress is not None and sent % 10_000 == 0:
+                progress(sent)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficShape:
+    """What the generator produces."""
+
+    accounts: tuple[str, ...] = ("acme", "globex", "initech")
+    channels: tuple[str, ...] = ("facebook", "instagram", "x")
+    rate: float = 2.0  # new conversations per second, all series together
+    median_reply_seconds: float = 420.0
+    reply_spread: float = 1.0  # sigma of the log-normal reply latency
+    unanswered_share: float = 0.05
+    automated_share: float = 0.1  # conversations that also get an auto-reply first
+    duplicate_share: float = 0.01
+    invalid_share: float = 0.002
+    burst_every_seconds: float = 900.0
+    burst_seconds: float = 60.0
+    burst_factor: float = 8.0
+    seed: int = 1
+
+
+def _conversation(
+    shape: TrafficShape, rng: random.Random, opened_us: int, number: int
+) -> list[tuple[int, bytes]]:
+    account = rng.choice(shape.accounts)
+    channel = rng.choice(shape.channels)
+    # A few series are slower, so the wall shows both badge states.
+    slow = 1 + 3 * (zlib.crc32(f"{account}|{channel}".encode()) % 4 == 0)
+    cid = f"gen-{shape.seed}-{number}"
+    events = [
+        Event("post", f"{cid}-p", cid, account, channel, opened_us),
+    ]
+    if rng.random() < shape.automated_share:
+        events.append(Event("reply", f"{cid}-auto", cid, account, channel, opened_us + MICROS, True))
+    if rng.random() >= shape.unanswered_share:
+        latency = rng.lognormvariate(math.log(shape.median_reply_seconds * slow), shape.reply_spread)
+        events.append(Event("reply", f"{cid}-r", cid, account, channel, opened_us + round(latency * MICROS)))
+    out = [(e.created_at, encode(e)) for e in events]
+    if rng.random() < shape.duplicate_share:
+        out.append(out[-1])
+    if rng.random() < shape.invalid_share:
+        broken = {"type": "post", "event_id": f"{cid}-bad", "conversation_id": cid,
+                  "account": account, "channel": channel.upper(), "created_at": "yesterday"}  # fmt: skip
+        out.append((opened_us, orjson.dumps(broken)))
+    return out
+
+
+def _rate_at(shape: TrafficShape, seconds: float) -> float:
+    if shape.burst_every_seconds > 0 and seconds % shape.burst_every_seconds < shape.burst_seconds:
+        return shape.rate * shape.burst_factor
+    return shape.rate
+
+
+async def generate(
+    shape: TrafficShape,
+    now_us: Callable[[], int],
+    backfill_seconds: float = 0.0,
+    duration_seconds: float = 0.0,
+) -> AsyncIterator[bytes]:
+    """Yield event lines in real time (after a backfill of recent history, sent at once)."""
+    rng = random.Random(shape.seed)
+    pending: list[tuple[int, int, bytes]] = []
+    sequence = 0
+    start = now_us()
+    opened = start - round(backfill_seconds * MICROS)
+    end = None if duration_seconds <= 0 else start + round(duration_seconds * MICROS)
+    number = 0
+    while end is None or opened < end:
+        now = now_us()
+        while opened <= now:
+            number += 1
+            for at, line in _conversation(shape, rng, opened, number):
+                sequence += 1
+                heapq.heappush(pending, (at, sequence, line))
+            rate = _rate_at(shape, opened / MICROS)
+            opened += max(1, round(rng.expovariate(rate) * MICROS))
+        while pending and pending[0][0] <= now:
+            yield heapq.heappop(pending)[2]
+        await asyncio.sleep(min(0.2, max(0.0, (opened - now_us()) / MICROS)))
+
+
+async def send_generated(
+    shape: TrafficShape,
+    settings: Settings,
+    now_us: Callable[[], int],
+    backfill_seconds: float,
+    duration_seconds: float,
+    on_sent: Callable[[int], Any] | None = None,
+) -> int:
+    """Run the generator into the topics until the duration ends or the task is cancelled."""
+    producer = await producer_for(settings)
+    sent = 0
+    try:
+        async for line in generate(shape, now_us, backfill_seconds, duration_seconds):
+            topic, key = route(line, settings)
+            await producer.send(topic, line, key=key)
+            sent += 1
+            if on_sent is not None:
+                on_sent(sent)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent

@@ -1,0 +1,200 @@
+"""Fixtures for tests against the real local Kafka broker (deploy/kafka/kafka.sh).
+
+Every test gets its own topics, consumer group, data directories, clock file and
+web port, so tests never see each other's data. Workers are real `socialsla
+worker` processes; tests wait on what the worker reports (owned partitions,
+events counted), never on fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+BOOTSTRAP = os.environ.get("SOCIALSLA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+WORKER_READY_S = 90.0
+CATCH_UP_S = 60.0
+REBALANCE_S = 120.0
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T], accept: Callable[[T], bool], timeout: float, what: str) -> T:
+    """Poll `probe` until `accept` holds; fail naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not accept(value):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {value!r}")
+        time.sleep(0.2)
+        value = probe()
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def broker() -> str:
+    """The broker must be up: CI and deploy/run start it; a test never fakes it."""
+    host, port = BOOTSTRAP.split(",")[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError:
+        pytest.fail(f"no Kafka broker at {BOOTSTRAP}: start it with deploy/kafka/kafka.sh start")
+    return BOOTSTRAP
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse_metrics(text: str) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+@dataclass
+class Worker:
+    """One running `socialsla worker` process."""
+
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.env["SOCIALSLA_WEB_PORT"])
+
+    def start(self) -> Worker:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "socialsla.cli", "worker", "--loglevel", "info"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def get(self, path: str) -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=3) as r:
+                return str(r.read().decode())
+        except OSError:
+            return None
+
+    def health(self) -> dict[str, object]:
+        text = self.get("/healthz")
+        return {} if text is None else dict(orjson.loads(text))
+
+    def owned(self) -> list[int]:
+        return list(self.health().get("owned_partitions", []))  # type: ignore[call-overload]
+
+    def metrics(self) -> Samples:
+        text = self.get("/metrics")
+        return {} if text is None else parse_metrics(text)
+
+    def consumed(self) -> float:
+        return sum(v for (name, _), v in self.metrics().items() if name == "socialsla_events_total")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+@dataclass
+class Stack:
+    """The topics, clock and workers of one test."""
+
+    tmp: Path
+    env: dict[str, str]
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def clock(self) -> Path:
+        return Path(self.env["SOCIALSLA_CLOCK"].removeprefix("file:"))
+
+    def set_clock(self, when: str) -> None:
+        self.clock.write_text(when)
+
+    def worker(self, data_dir: str | None = None, **extra: str) -> Worker:
+        name = f"w{len(self.workers)}"
+        env = {
+            **self.env,
+            "SOCIALSLA_WEB_PORT": str(free_port()),
+            "SOCIALSLA_DATA_DIR": str(self.tmp / (data_dir or name)),
+            **extra,
+        }
+        worker = Worker(env, self.tmp / f"{name}.log")
+        self.workers.append(worker)
+        return worker.start()
+
+    def produce(self, path: Path) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "socialsla.cli", "produce", str(path)],
+            env=self.env,
+            capture_output=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    tag = f"it{uuid.uuid4().hex[:10]}"
+    clock = tmp_path / "clock"
+    clock.write_text("2026-01-08T00:00:00Z")
+    env = {
+        **os.environ,
+        "SOCIALSLA_BOOTSTRAP_SERVERS": BOOTSTRAP,
+        "SOCIALSLA_APP_ID": tag,
+        "SOCIALSLA_TOPIC_POSTS": f"{tag}.posts",
+        "SOCIALSLA_TOPIC_REPLIES": f"{tag}.replies",
+        "SOCIALSLA_TOPIC_OUTCOMES": f"{tag}.outcomes",
+        "SOCIALSLA_TOPIC_DEADLETTER": f"{tag}.deadletter",
+        "SOCIALSLA_PARTITIONS": "4",
+        "SOCIALSLA_CLOCK": f"file:{clock}",
+        "SOCIALSLA_REFRESH_INTERVAL": "0.5",
+    }
+    built = Stack(tmp_path, env)
+    yield built
+    for worker in built.workers:
+        worker.stop()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        for worker in built.workers:
+            if worker.log.exists():
+                sys.stderr.write(f"\n--- {worker.log} (last 60 lines) ---\n")
+                sys.stderr.write("\n".join(worker.log.read_text(errors="replace").splitlines()[-60:]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)

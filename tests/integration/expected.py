@@ -1,0 +1,60 @@
+"""SPEC §6 gauge samples that the offline report implies, for comparing with a worker's /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from socialsla.report import Report, series_json
+
+from .conftest import Samples
+
+GAUGES = (
+    "socialsla_conversations",
+    "socialsla_response_rate",
+    "socialsla_response_rate_worst",
+    "socialsla_first_reply_seconds",
+    "socialsla_oldest_unanswered_seconds",
+    "socialsla_rule_ok",
+    "socialsla_rule_error_budget",
+)
+
+
+def key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return name, tuple(sorted(labels.items()))
+
+
+def from_report(report: Report) -> Samples:
+    """Every gauge sample the report's numbers call for (nulls are absent, as SPEC §6 says)."""
+    out: Samples = {}
+
+    def put(name: str, value: Any, **labels: str) -> None:
+        if value is not None:
+            out[key(name, **labels)] = float(value)
+
+    for series in report.series:
+        body = series_json(series)
+        who = {"account": series.account, "channel": series.channel}
+        for window, w in body["windows"].items():
+            for state in ("inbound", "responded", "missed", "pending"):
+                put("socialsla_conversations", w[state], window=window, state=state, **who)
+            put("socialsla_response_rate", w["response_rate"], window=window, **who)
+            put("socialsla_response_rate_worst", w["response_rate_worst"], window=window, **who)
+            for stat in ("avg", "p50", "p90", "max"):
+                put(
+                    "socialsla_first_reply_seconds",
+                    w["first_reply_seconds"][stat],
+                    window=window,
+                    stat=stat,
+                    **who,
+                )
+        put("socialsla_oldest_unanswered_seconds", body["oldest_unanswered_seconds"], **who)
+        for rule, verdict in body["rules"].items():
+            if verdict["ok"] is not None:
+                put("socialsla_rule_ok", 1 if verdict["ok"] else 0, rule=rule, **who)
+            put("socialsla_rule_error_budget", verdict["error_budget"], rule=rule, **who)
+    return out
+
+
+def sla_gauges(samples: Samples) -> Samples:
+    """Only the per-series SPEC gauges of a scrape."""
+    return {k: v for k, v in samples.items() if k[0] in GAUGES}
