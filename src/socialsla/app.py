@@ -141,7 +141,7 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
     inputs = app.topic(settings.topic_posts, settings.topic_replies, **raw)
     outcomes_topic = app.topic(settings.topic_outcomes, **raw)
     deadletter_topic = app.topic(settings.topic_deadletter, **raw)
-    schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    schema: Any = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     conversations = app.Table(
         "conversations", default=None, schema=schema, key_type=bytes, value_type=bytes, partitions=partitions
     )
