@@ -229,9 +229,9 @@ def _traffic_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--backfill",
         type=parse_seconds,
-        default=3 * 3600.0,
+        default=3600.0,
         metavar="DURATION",
-        help="history sent at once before live traffic (default 3h; 0 for none)",
+        help="history sent at once before live traffic (default 1h; 0 for none)",
     )
 
 

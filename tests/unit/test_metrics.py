@@ -1,0 +1,94 @@
+"""The scrape-time collector on a fresh registry: SPEC §6 names, labels and null handling."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from socialsla.events import MICROS
+from socialsla.ledger import Ledger
+from socialsla.metrics import PipelineMetrics, SlaCollector
+from socialsla.outcome import Outcome
+from socialsla.rules import DEFAULT_RULES
+
+H = 3600 * MICROS
+R = 24 * H
+T0 = 1_767_225_600 * MICROS
+
+
+class FixedClock:
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def now_us(self) -> int:
+        return self.at
+
+
+def registry_with(*outcomes: Outcome, at: int = T0) -> tuple[CollectorRegistry, FixedClock, Ledger]:
+    ledger = Ledger(R)
+    for item in outcomes:
+        ledger.apply(0, item)
+    registry = CollectorRegistry()
+    clock = FixedClock(at)
+    registry.register(SlaCollector(ledger, DEFAULT_RULES, clock))
+    return registry, clock, ledger
+
+
+def test_gauges_carry_the_window_numbers() -> None:
+    """One answered and one waiting conversation give the SPEC gauges with their labels."""
+    registry, _, _ = registry_with(
+        Outcome("acme", "facebook", "a", T0 - 30 * 60 * MICROS, T0 - 20 * 60 * MICROS, T0),
+        Outcome("acme", "facebook", "b", T0 - 10 * 60 * MICROS, None, T0),
+    )
+    who = {"account": "acme", "channel": "facebook"}
+    get = registry.get_sample_value
+    assert get("socialsla_conversations", {**who, "window": "1h", "state": "inbound"}) == 2
+    assert get("socialsla_conversations", {**who, "window": "1h", "state": "pending"}) == 1
+    assert get("socialsla_response_rate", {**who, "window": "1h"}) == 1.0
+    assert get("socialsla_response_rate_worst", {**who, "window": "1h"}) == 0.5
+    assert get("socialsla_first_reply_seconds", {**who, "window": "1h", "stat": "avg"}) == 600.0
+    assert get("socialsla_oldest_unanswered_seconds", who) == 600.0
+    assert get("socialsla_rule_ok", {**who, "rule": "facebook_very_responsive"}) == 1.0
+    assert get("socialsla_rule_error_budget", {**who, "rule": "facebook_very_responsive"}) == 0.0
+    assert get("socialsla_first_reply_latency_seconds_bucket", {**who, "le": "600.0"}) == 1.0
+    assert get("socialsla_first_reply_latency_seconds_count", who) == 1.0
+    assert get("socialsla_conversations_decided_total", {**who, "result": "responded"}) == 1.0
+
+
+def test_null_statistics_are_not_exported() -> None:
+    """A series with nothing decided exports counts but no rate, latency or verdict."""
+    registry, _, _ = registry_with(Outcome("acme", "x", "b", T0 - 60 * MICROS, None, T0))
+    text = generate_latest(registry).decode()
+    assert 'socialsla_conversations{account="acme",channel="x",state="pending",window="1h"} 1.0' in text
+    assert "socialsla_response_rate{" not in text
+    assert "socialsla_first_reply_seconds{" not in text
+    assert "socialsla_rule_ok{" not in text
+
+
+def test_scrape_time_evaluation_moves_with_the_clock() -> None:
+    """With no new outcome, a later scrape sees the conversation missed."""
+    registry, clock, _ = registry_with(Outcome("acme", "x", "b", T0, None, T0))
+    labels = {"account": "acme", "channel": "x", "window": "7d", "state": "missed"}
+    assert registry.get_sample_value("socialsla_conversations", labels) == 0
+    clock.at = T0 + R
+    assert registry.get_sample_value("socialsla_conversations", labels) == 1
+    assert (
+        registry.get_sample_value(
+            "socialsla_rule_ok", {"account": "acme", "channel": "x", "rule": "facebook_very_responsive"}
+        )
+        == 0
+    )
+
+
+def test_dropped_partition_disappears_from_the_scrape() -> None:
+    """After a revoke, the series is absent from the next scrape."""
+    registry, _, ledger = registry_with(Outcome("acme", "x", "b", T0, None, T0))
+    ledger.drop(0)
+    assert b'account="acme"' not in generate_latest(registry)
+
+
+def test_pipeline_counters_start_at_zero() -> None:
+    """Every (type, outcome) pair of the events counter exists from the start, for rate()."""
+    registry = CollectorRegistry()
+    PipelineMetrics(registry)
+    assert registry.get_sample_value("socialsla_events_total", {"type": "post", "outcome": "late"}) == 0
+    assert registry.get_sample_value("socialsla_events_total", {"type": "unknown", "outcome": "invalid"}) == 0

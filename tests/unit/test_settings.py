@@ -1,0 +1,87 @@
+"""Worker settings from SOCIALSLA_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from socialsla.settings import Settings, SettingsError, from_env
+
+
+def test_defaults_are_the_embedded_demo() -> None:
+    """With no variables, a worker talks to the local broker and binds to loopback."""
+    settings = from_env({})
+    assert settings == Settings()
+    assert (settings.bootstrap_servers, settings.web_host) == ("127.0.0.1:9092", "127.0.0.1")
+    assert settings.response_window_us == 24 * 3600 * 1_000_000
+
+
+def test_values_are_typed() -> None:
+    """Numbers, booleans and paths are converted from their text."""
+    settings = from_env(
+        {
+            "SOCIALSLA_PARTITIONS": "8",
+            "SOCIALSLA_COUNT_AUTOMATED": "yes",
+            "SOCIALSLA_REFRESH_INTERVAL": "2.5",
+            "SOCIALSLA_DATA_DIR": "/tmp/x",
+            "SOCIALSLA_RESPONSE_WINDOW": "1h",
+        }
+    )
+    assert (settings.partitions, settings.count_automated, settings.refresh_interval) == (8, True, 2.5)
+    assert settings.data_dir == Path("/tmp/x")
+    assert settings.response_window_us == 3600 * 1_000_000
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    """Several bad settings give one error listing each of them."""
+    with pytest.raises(SettingsError) as caught:
+        from_env(
+            {
+                "SOCIALSLA_PARTITIONS": "many",
+                "SOCIALSLA_STORE": "redis://",
+                "SOCIALSLA_BOOTSTRAP_SERVERS": "localhost",
+                "SOCIALSLA_RESPONSE_WINDOW": "soon",
+                "SOCIALSLA_TOPIC_POSTS": "bad topic",
+                "SOCIALSLA_CLOCK": "ntp",
+                "SOCIALSLA_PORT": "1",
+            }
+        )
+    message = str(caught.value)
+    for part in (
+        "SOCIALSLA_PARTITIONS: invalid literal",
+        "SOCIALSLA_STORE: must be rocksdb:// or memory://",
+        "SOCIALSLA_BOOTSTRAP_SERVERS: expected host:port",
+        "SOCIALSLA_RESPONSE_WINDOW: 'soon' is not a duration",
+        "SOCIALSLA_TOPIC_POSTS: 'bad topic' is not a valid Kafka topic name",
+        "SOCIALSLA_CLOCK: clock must be 'system' or 'file:PATH'",
+        "SOCIALSLA_PORT: unknown setting",
+    ):
+        assert part in message
+
+
+def test_sasl_needs_credentials() -> None:
+    """SASL without a mechanism and credentials is refused before any connection."""
+    with pytest.raises(SettingsError, match="SASL_USERNAME and SASL_PASSWORD are required"):
+        from_env({"SOCIALSLA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "SOCIALSLA_SASL_MECHANISM": "PLAIN"})
+
+
+def test_password_is_never_described() -> None:
+    """describe() masks the SASL password."""
+    settings = from_env(
+        {
+            "SOCIALSLA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "SOCIALSLA_SASL_MECHANISM": "SCRAM-SHA-256",
+            "SOCIALSLA_SASL_USERNAME": "svc",
+            "SOCIALSLA_SASL_PASSWORD": "hunter2",
+        }
+    )
+    described = dict(settings.describe())
+    assert described["SOCIALSLA_SASL_PASSWORD"] == "***"
+    assert "hunter2" not in repr(described)
+
+
+def test_missing_rules_file_is_refused(tmp_path: Path) -> None:
+    """A rules file that does not exist is a settings error."""
+    with pytest.raises(SettingsError, match="is not a file"):
+        from_env({"SOCIALSLA_RULES_FILE": str(tmp_path / "none.toml")})
