@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from socialsla.report import Report, series_json
-
-from .conftest import Samples
+from tests.harness import Samples
 
 GAUGES = (
     "socialsla_conversations",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .conftest import CATCH_UP_S, REBALANCE_S, WORKER_READY_S, Samples, Stack, Worker, eventually
+from tests.harness import CATCH_UP_S, REBALANCE_S, WORKER_READY_S, Samples, Stack, Worker, eventually
+
 from .expected import from_report, sla_gauges
 from .test_pipeline import AT, LINES, SCENARIO, offline
 

@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaConsumer
 from socialsla import report
 from socialsla.events import parse_time
 from socialsla.rules import DEFAULT_RULES
+from tests.harness import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually
 
-from .conftest import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually
 from .expected import from_report, sla_gauges
 
 SCENARIO = Path(__file__).parent.parent / "data" / "scenario.jsonl"

@@ -1,4 +1,4 @@
-"""Fixtures for tests against the real local Kafka broker (deploy/kafka/kafka.sh).
+"""Shared harness for tests that run real processes: the Kafka broker, workers, Prometheus.
 
 Every test gets its own topics, consumer group, data directories, clock file and
 web port, so tests never see each other's data. Workers are real `socialsla
@@ -16,13 +16,12 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import orjson
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 BOOTSTRAP = os.environ.get("SOCIALSLA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -49,17 +48,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session", autouse=True)
-def broker() -> str:
-    """The broker must be up: CI and deploy/run start it; a test never fakes it."""
-    host, port = BOOTSTRAP.split(",")[0].rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError:
-        pytest.fail(f"no Kafka broker at {BOOTSTRAP}: start it with deploy/kafka/kafka.sh start")
-    return BOOTSTRAP
 
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -135,6 +123,26 @@ class Stack:
     env: dict[str, str]
     workers: list[Worker] = field(default_factory=list)
 
+    @classmethod
+    def create(cls, tmp: Path) -> Stack:
+        """Fresh topics, group, clock (at 2026-01-08T00:00:00Z) and directories under `tmp`."""
+        tag = f"it{uuid.uuid4().hex[:10]}"
+        clock = tmp / "clock"
+        clock.write_text("2026-01-08T00:00:00Z")
+        env = {
+            **os.environ,
+            "SOCIALSLA_BOOTSTRAP_SERVERS": BOOTSTRAP,
+            "SOCIALSLA_APP_ID": tag,
+            "SOCIALSLA_TOPIC_POSTS": f"{tag}.posts",
+            "SOCIALSLA_TOPIC_REPLIES": f"{tag}.replies",
+            "SOCIALSLA_TOPIC_OUTCOMES": f"{tag}.outcomes",
+            "SOCIALSLA_TOPIC_DEADLETTER": f"{tag}.deadletter",
+            "SOCIALSLA_PARTITIONS": "4",
+            "SOCIALSLA_CLOCK": f"file:{clock}",
+            "SOCIALSLA_REFRESH_INTERVAL": "0.5",
+        }
+        return cls(tmp, env)
+
     @property
     def clock(self) -> Path:
         return Path(self.env["SOCIALSLA_CLOCK"].removeprefix("file:"))
@@ -162,39 +170,3 @@ class Stack:
             check=False,
         )
         assert done.returncode == 0, done.stderr.decode()
-
-
-@pytest.fixture
-def stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
-    tag = f"it{uuid.uuid4().hex[:10]}"
-    clock = tmp_path / "clock"
-    clock.write_text("2026-01-08T00:00:00Z")
-    env = {
-        **os.environ,
-        "SOCIALSLA_BOOTSTRAP_SERVERS": BOOTSTRAP,
-        "SOCIALSLA_APP_ID": tag,
-        "SOCIALSLA_TOPIC_POSTS": f"{tag}.posts",
-        "SOCIALSLA_TOPIC_REPLIES": f"{tag}.replies",
-        "SOCIALSLA_TOPIC_OUTCOMES": f"{tag}.outcomes",
-        "SOCIALSLA_TOPIC_DEADLETTER": f"{tag}.deadletter",
-        "SOCIALSLA_PARTITIONS": "4",
-        "SOCIALSLA_CLOCK": f"file:{clock}",
-        "SOCIALSLA_REFRESH_INTERVAL": "0.5",
-    }
-    built = Stack(tmp_path, env)
-    yield built
-    for worker in built.workers:
-        worker.stop()
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        for worker in built.workers:
-            if worker.log.exists():
-                sys.stderr.write(f"\n--- {worker.log} (last 60 lines) ---\n")
-                sys.stderr.write("\n".join(worker.log.read_text(errors="replace").splitlines()[-60:]))
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
-    setattr(item, f"rep_{report.when}", report)

@@ -1,0 +1,44 @@
+"""Fixtures shared by the integration and end-to-end tests (the harness is tests/harness.py)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import BOOTSTRAP, Stack
+
+
+@pytest.fixture(scope="session")
+def broker() -> str:
+    """The broker must be up: CI and deploy/run start it; a test never fakes it."""
+    host, port = BOOTSTRAP.split(",")[0].rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError:
+        pytest.fail(f"no Kafka broker at {BOOTSTRAP}: start it with deploy/kafka/kafka.sh start")
+    return BOOTSTRAP
+
+
+@pytest.fixture
+def stack(broker: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    built = Stack.create(tmp_path)
+    yield built
+    for worker in built.workers:
+        worker.stop()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        for worker in built.workers:
+            if worker.log.exists():
+                sys.stderr.write(f"\n--- {worker.log} (last 60 lines) ---\n")
+                sys.stderr.write("\n".join(worker.log.read_text(errors="replace").splitlines()[-60:]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
