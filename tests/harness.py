@@ -91,6 +91,9 @@ class Worker:
             return None
 
     def health(self) -> dict[str, object]:
+        if self.process is not None and self.process.poll() is not None:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-15:])
+            raise AssertionError(f"the worker exited with {self.process.returncode}:\n{tail}")
         text = self.get("/healthz")
         return {} if text is None else dict(orjson.loads(text))
 
@@ -170,3 +173,33 @@ class Stack:
             check=False,
         )
         assert done.returncode == 0, done.stderr.decode()
+
+
+def write_load(
+    path: Path, seed: int, hours: float, rate: float, accounts: tuple[str, ...] = ("acme", "globex")
+) -> int:
+    """A generated events file ending at the stacks' clock (2026-01-08T00:00Z); returns its line count."""
+    import asyncio
+
+    from socialsla.events import parse_time
+    from socialsla.traffic import TrafficShape, generate
+
+    now = parse_time("2026-01-08T00:00:00Z")
+    shape = TrafficShape(accounts=accounts, rate=rate, seed=seed, burst_every_seconds=0)
+
+    async def collect() -> list[bytes]:
+        return [line async for line in generate(shape, lambda: now, hours * 3600, 0.000001)]
+
+    lines = asyncio.run(collect())
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return len(lines)
+
+
+def producing(stack: Stack, path: Path, rate: float) -> subprocess.Popen[bytes]:
+    """Start `socialsla produce` in the background at a rate, as load during a test."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "socialsla.cli", "produce", str(path), "--rate", str(rate)],
+        env=stack.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

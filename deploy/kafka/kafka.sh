@@ -7,8 +7,9 @@
 #   deploy/kafka/kafka.sh status   say whether it runs and where
 #   deploy/kafka/kafka.sh wipe     stop and delete its data
 #
-# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HOME (var/kafka
-# under the repository: data, logs, pid), KAFKA_HEAP (512m).
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HOME (var/kafka-PORT
+# under the repository: data, logs, pid), KAFKA_HEAP (512m), KAFKA_CONFIG (server.properties;
+# server-sasl.properties gives a SASL/PLAIN client listener, for tests of the SASL settings).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,6 +18,7 @@ port=${KAFKA_PORT:-9092}
 controller_port=${KAFKA_CONTROLLER_PORT:-9093}
 home=${KAFKA_HOME:-$repo/var/kafka-$port}
 heap=${KAFKA_HEAP:-512m}
+config=${KAFKA_CONFIG:-server.properties}
 lib=$here/target/lib
 pidfile=$home/kafka.pid
 
@@ -43,7 +45,7 @@ start() {
     if running; then say "already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"; return 0; fi
     mkdir -p "$home/data" "$home/logs"
     sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@DATA@|$home/data|g" \
-        "$here/server.properties" >"$home/server.properties"
+        "$here/$config" >"$home/server.properties"
     local java=(java "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -Djava.awt.headless=true
         "-Dkafka.logs.dir=$home/logs" "-Dlog4j2.configurationFile=$here/log4j2.properties"
         -cp "$lib/*")

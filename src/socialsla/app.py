@@ -75,6 +75,7 @@ class Pipeline:
     clock: Clock
     loaded: set[int] = field(default_factory=set)
     last_progress: float = field(default_factory=time.monotonic)
+    stale: bool = False
 
 
 def _broker_url(settings: Settings) -> str:
@@ -154,6 +155,9 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
     registry.register(SlaCollector(ledger, rules, clock))
     sweeps: dict[int, _Sweep] = {}
     newest = [0]  # created_at of the newest accepted event
+    # Series this worker has admitted since it started: the cardinality cap of SOCIALSLA_MAX_SERIES.
+    admitted: set[str] = set()
+    metrics.series_limit.set(settings.max_series)
     last_expiry: dict[str, float] = {}
 
     async def dead_letter(message: Any, reason: str, kind: str) -> None:
@@ -200,6 +204,19 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
             except InvalidEvent as exc:
                 await dead_letter(message, exc.reason, "unknown")
                 continue
+            series_name = item.account + SEPARATOR + item.channel
+            if series_name not in admitted:
+                if len(admitted) >= settings.max_series:
+                    metrics.series_rejected.inc()
+                    await dead_letter(
+                        message,
+                        f"series limit reached: {settings.max_series} account/channel pairs "
+                        "(SOCIALSLA_MAX_SERIES)",
+                        item.kind,
+                    )
+                    continue
+                admitted.add(series_name)
+                metrics.series_admitted.set(len(admitted))
             if item.created_at < now_us - horizon_us:
                 metrics.events.labels(item.kind, "late").inc()
                 continue
@@ -299,12 +316,31 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
         if app.tables.recovery.completed.is_set() and not app.rebalancing:  # type: ignore[attr-defined]
             load(active)
         metrics.set_lag(lambda: _lags(app))
+        reachable = await _broker_reachable(settings.bootstrap_servers)
+        metrics.broker_reachable.set(1 if reachable else 0)
+        behind = any(lag > 0 for _, _, lag in _lags(app))
+        idle = time.monotonic() - pipeline.last_progress > settings.stale_after
+        pipeline.stale = not reachable or (behind and idle)
+        metrics.stale.set(1 if pipeline.stale else 0)
 
     @app.task
     async def serve_metrics() -> None:
         await _serve(pipeline)
 
     return pipeline
+
+
+async def _broker_reachable(servers: str) -> bool:
+    """Whether any bootstrap broker accepts a TCP connection within a second."""
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
+        except (TimeoutError, OSError):
+            continue
+        writer.close()
+        return True
+    return False
 
 
 def _lags(app: Any) -> Iterator[tuple[str, int, int]]:
@@ -329,7 +365,8 @@ async def _serve(pipeline: Pipeline) -> None:
     async def health(request: web.Request) -> web.Response:
         app = pipeline.app
         body = {
-            "status": "rebalancing" if app.rebalancing else "ok",
+            "status": "stale" if pipeline.stale else "rebalancing" if app.rebalancing else "ok",
+            "stale": pipeline.stale,
             "owned_partitions": sorted(pipeline.loaded),
             "series": sum(1 for _ in pipeline.ledger),
             "seconds_since_progress": round(time.monotonic() - pipeline.last_progress, 3),

@@ -69,8 +69,13 @@ async def ensure_topics(settings: Settings, attempts: int = 30) -> None:
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
-        described = await admin.describe_topics(names[:3])
-        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        # Just-created topics can describe with no partitions until metadata settles.
+        for _ in range(50):
+            described = await admin.describe_topics(names[:3])
+            counts = {d["topic"]: len(d["partitions"]) for d in described}
+            if all(counts.get(name) for name in names[:3]):
+                break
+            await asyncio.sleep(0.2)
         wrong = {name: n for name, n in counts.items() if n != settings.partitions}
         if wrong:
             raise KafkaError(

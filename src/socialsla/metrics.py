@@ -182,6 +182,29 @@ class PipelineMetrics:
             ["stage"],
             registry=registry,
         )
+        self.series_rejected = Counter(
+            "socialsla_series_limit_rejections",
+            "Events dead-lettered because their account/channel would pass SOCIALSLA_MAX_SERIES.",
+            registry=registry,
+        )
+        self.series_admitted = Gauge(
+            "socialsla_series_admitted",
+            "Account/channel pairs this worker admits, out of SOCIALSLA_MAX_SERIES.",
+            registry=registry,
+        )
+        self.series_limit = Gauge(
+            "socialsla_series_limit", "The SOCIALSLA_MAX_SERIES cap of this worker.", registry=registry
+        )
+        self.broker_reachable = Gauge(
+            "socialsla_broker_reachable",
+            "1 when a bootstrap broker accepts connections, checked every refresh.",
+            registry=registry,
+        )
+        self.stale = Gauge(
+            "socialsla_data_stale",
+            "1 when the exported numbers may be old: Kafka unreachable, or behind with no progress.",
+            registry=registry,
+        )
         self.lag = Gauge(
             "socialsla_consumer_lag",
             "Messages behind the end of each owned input partition.",

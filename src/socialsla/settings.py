@@ -47,6 +47,8 @@ class Settings:
     response_window: str = "24h"
     count_automated: bool = False
     refresh_interval: float = 5.0
+    max_series: int = 1000
+    stale_after: float = 30.0
     clock: str = "system"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -86,6 +88,8 @@ HELP: Final = {
     "response_window": "R: a post unanswered this long is missed (e.g. 24h)",
     "count_automated": "let automated replies count as first replies (true/false)",
     "refresh_interval": "seconds between housekeeping rounds (expiry, lag)",
+    "max_series": "most account/channel pairs a worker admits; events of more are dead-lettered",
+    "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
     "clock": "system, or file:PATH holding the current time (tests, replays)",
     "security_protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
     "sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
@@ -164,6 +168,10 @@ def _check(s: Settings) -> list[str]:
         s.response_window_us  # noqa: B018 - parsing is the check
     except ValueError as exc:
         problems.append(f"{PREFIX}RESPONSE_WINDOW: {exc}")
+    if not 1 <= s.max_series <= 1_000_000:
+        problems.append(f"{PREFIX}MAX_SERIES: must be 1-1000000, got {s.max_series}")
+    if not 1 <= s.stale_after <= 86_400:
+        problems.append(f"{PREFIX}STALE_AFTER: must be 1-86400 seconds")
     if not 0.05 <= s.refresh_interval <= 3600:
         problems.append(f"{PREFIX}REFRESH_INTERVAL: must be 0.05-3600 seconds")
     try:

@@ -1,0 +1,36 @@
+"""Coverage-guided fuzzing (atheris) of everything that reads bytes from Kafka.
+
+Run: python tests/fuzz/fuzz_decode.py -atheris_runs=200000
+tests/unit/test_hostile_input.py runs a bounded session of it on every test run.
+The property: bytes in, a value or the project's own rejection out, never another
+exception (a worker would crash on it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import atheris
+
+with atheris.instrument_imports():
+    from socialsla.events import InvalidEvent, decode
+    from socialsla.outcome import Outcome
+    from socialsla.settings import Settings
+    from socialsla.traffic import route
+
+NOW = 1_767_830_400_000_000
+SETTINGS = Settings()
+
+
+def test_one_input(data: bytes) -> None:
+    with contextlib.suppress(InvalidEvent):
+        decode(data, NOW)
+    with contextlib.suppress(ValueError):
+        Outcome.from_bytes(data)
+    route(data, SETTINGS)
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()

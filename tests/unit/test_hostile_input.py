@@ -1,0 +1,117 @@
+"""Hostile input never crashes decoding: random bytes, odd JSON, deep nesting, huge and odd values."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socialsla.events import Event, InvalidEvent, decode, parse_time
+from socialsla.outcome import Outcome
+
+NOW = parse_time("2026-01-08T00:00:00Z")
+FIELDS = ["type", "event_id", "conversation_id", "account", "channel", "created_at", "automated", "author"]
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def judged(raw: bytes) -> Event | str:
+    try:
+        return decode(raw, NOW)
+    except InvalidEvent as exc:
+        reason = exc.reason
+    assert 0 < len(reason) < 200
+    return reason
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=512))
+def test_random_bytes_are_judged(raw: bytes) -> None:
+    """Arbitrary bytes give an event or a short reason, never another exception."""
+    judged(raw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8))
+def test_event_shaped_objects_are_judged(body: dict[str, object]) -> None:
+    """Objects with the right field names and arbitrary values are judged, never crash."""
+    judged(orjson.dumps(body))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        pytest.param(b"[" * 100_000, "not valid JSON", id="deep-nesting"),
+        pytest.param(b'{"a":' * 5000 + b"1" + b"}" * 5000, "missing field type", id="deep-objects"),
+        pytest.param(b'{"created_at": NaN}', "not valid JSON", id="nan"),
+        pytest.param(
+            b'{"type":"post","event_id":"e","conversation_id":"c","account":"a","channel":"x","created_at":1e309}',
+            "not valid JSON",
+            id="infinity",
+        ),
+        pytest.param(
+            orjson.dumps({"type": "post", "event_id": "e" * 10_000_000}),
+            "event_id must be 1-256 characters",
+            id="huge-string",
+        ),
+        pytest.param(
+            b'{"type":"post","event_id":"e","conversation_id":"c","account":"a","channel":"x","created_at":"9999-12-31T23:59:59Z"}',
+            "ahead of the clock",
+            id="far-future",
+        ),
+        pytest.param(
+            b'{"type":"post","event_id":"e","conversation_id":"c","account":"a","channel":"x","created_at":-1e12}',
+            "out of range",
+            id="before-year-1",
+        ),
+        pytest.param(b"\x00\x01\x02", "not valid JSON", id="binary"),
+        pytest.param(
+            '{"type":"post","event_id":"e","conversation_id":"c","account":"\u202eacme","channel":"x","created_at":1}'.encode(),
+            "does not match",
+            id="bidi-account",
+        ),
+    ],
+)
+def test_hostile_values_are_rejected_with_reasons(raw: bytes, reason: str) -> None:
+    """Known hostile shapes are rejected with the expected reason."""
+    assert reason in str(judged(raw))
+
+
+def test_far_past_is_valid_and_left_to_lateness() -> None:
+    """A timestamp in year 1 is a valid event; the pipeline counts it late, not invalid."""
+    event = judged(
+        b'{"type":"post","event_id":"e","conversation_id":"c","account":"a","channel":"x","created_at":"0001-01-01T00:00:00Z"}'
+    )
+    assert isinstance(event, Event)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=256))
+def test_outcome_reader_refuses_garbage_cleanly(raw: bytes) -> None:
+    """Stage 2's reader raises only ValueError on bytes that are not an outcome."""
+    with contextlib.suppress(ValueError):
+        Outcome.from_bytes(raw)
+
+
+def test_atheris_fuzz_session() -> None:
+    """A bounded atheris session over the decoders finds no crash."""
+    script = Path(__file__).resolve().parents[1] / "fuzz" / "fuzz_decode.py"
+    done = subprocess.run([sys.executable, str(script), "-atheris_runs=30000", "-max_len=4096", "-seed=1"],
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Done 30000 in" in done.stderr
