@@ -92,6 +92,8 @@ def test_broker_outage_is_survived_and_flagged(own_broker: Broker, tmp_path: Pat
         eventually(
             worker.health, lambda h: h.get("stale") is False, CATCH_UP_S, "/healthz to say fresh again"
         )
+        sent = len(first.read_bytes().splitlines()) + len(second.read_bytes().splitlines())
+        print(f"outage: sent {sent} ({OUTAGE_S:.0f} s broker outage under load); gauges = report afterwards")
     finally:
         worker.stop()
 
