@@ -1,4 +1,4 @@
-"""Human durations (`90s`, `15m`, `24h`, `7d`) for flags, settings and rule windows."""
+"""Human durations: parsed from flags and settings (`90s`, `15m`, `24h`, `7d`), and printed."""
 
 from __future__ import annotations
 
@@ -22,3 +22,14 @@ def parse_seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError(f"{text!r} must be a positive duration")
     return value
+
+
+def human(seconds: float | None) -> str:
+    """A short reading of a duration for tables and terminals: 45s, 12.5m, 3.2h; '-' for none."""
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7_200:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3_600:.1f}h"

@@ -22,6 +22,7 @@ import orjson
 
 from socialsla import conversation
 from socialsla.conversation import Conversation
+from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
 from socialsla.rules import Rule, Verdict, judge
 from socialsla.windows import LONGEST_US, WINDOWS, SeriesStats, SeriesWindows
@@ -252,16 +253,6 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def _secs(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 120:
-        return f"{value:.0f}s"
-    if value < 7_200:
-        return f"{value / 60:.1f}m"
-    return f"{value / 3_600:.1f}h"
-
-
 def _verdicts(verdicts: dict[str, Verdict]) -> str:
     if not verdicts:
         return "-"
@@ -287,8 +278,8 @@ def to_table(report: Report) -> str:
             rows.append((
                 series.account, series.channel, name, str(w.inbound), str(w.responded),
                 str(w.missed), str(w.pending), _pct(w.response_rate), _pct(w.response_rate_worst),
-                _secs(w.avg_seconds), _secs(w.quantile_seconds(0.9)), _secs(w.max_seconds),
-                _secs(series.stats.oldest_unanswered_seconds) if last else "",
+                human(w.avg_seconds), human(w.quantile_seconds(0.9)), human(w.max_seconds),
+                human(series.stats.oldest_unanswered_seconds) if last else "",
                 _verdicts(series.verdicts) if last else "",
             ))  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from socialsla.duration import human
+
 
 @dataclass(slots=True)
 class Row:
@@ -52,16 +54,6 @@ def parse(text: str, window: str = "7d") -> dict[tuple[str, str], Row]:
     return dict(rows)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
 def render(rows: dict[tuple[str, str], Row], window: str = "7d") -> str:
     """A fixed-width table, worst series first (breached, then by response rate)."""
     header = (
@@ -85,7 +77,7 @@ def render(rows: dict[tuple[str, str], Row], window: str = "7d") -> str:
         rate = "-" if row.rate is None else f"{row.rate * 100:.1f}%"
         lines.append(
             f"{account:<16} {channel:<10} {row.inbound:>8.0f} {row.pending:>8.0f} {rate:>9} "
-            f"{_duration(row.avg):>10} {_duration(row.oldest):>12}  {badge}"
+            f"{human(row.avg):>10} {human(row.oldest):>12}  {badge}"
         )
     if not rows:
         lines.append("(no series yet: waiting for the worker to own partitions and see events)")
