@@ -1,0 +1,419 @@
+"""The socialsla benchmark: throughput against the raw consumer limit and a naive peer, freshness,
+memory and recovery, on the real local broker. Prints a table and writes JSON.
+
+    deploy/kafka/kafka.sh start
+    python bench/run.py                      # the full run behind BENCHMARKS.md
+    python bench/run.py --events 50000 --conversations 20000 --quick   # a smoke run
+
+Every figure comes from real processes: `socialsla worker` subprocesses (RocksDB
+store, a file clock so event times are fixed), an aiokafka consumer for the limit,
+and bench/naive_app.py for the naive peer. Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+from socialsla.events import MICROS, InvalidEvent, decode, format_time, parse_time
+
+HERE = Path(__file__).resolve().parent
+CLOCK = "2026-01-08T00:00:00Z"
+NOW_US = parse_time(CLOCK)
+
+
+def events(count: int, conversations: int, seed: int) -> list[tuple[str, bytes, bytes]]:
+    """(kind, key, value) triples: each conversation a post, then usually a reply, within 6 hours."""
+    rng = random.Random(seed)
+    accounts = [f"brand{i}" for i in range(20)]
+    channels = ["facebook", "instagram", "x"]
+    out: list[tuple[str, bytes, bytes]] = []
+    while len(out) < count:
+        number = rng.randrange(conversations)
+        cid = f"c{number}"
+        account, channel = accounts[number % 20], channels[number % 3]
+        opened = NOW_US - rng.randrange(6 * 3600 * MICROS)
+        kind = "post" if rng.random() < 0.55 else "reply"
+        at = opened if kind == "post" else min(NOW_US, opened + int(rng.expovariate(1 / 600) * MICROS))
+        body = {
+            "type": kind,
+            "event_id": f"{cid}-{kind}-{len(out)}",
+            "conversation_id": cid,
+            "account": account,
+            "channel": channel,
+            "created_at": format_time(at),
+        }
+        out.append((kind, cid.encode(), orjson.dumps(body)))
+    return out
+
+
+async def produce(
+    bootstrap: str, prefix: str, items: list[tuple[str, bytes, bytes]], partitions: int
+) -> float:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics(
+        [NewTopic(f"{prefix}.{t}", partitions, 1) for t in ("posts", "replies", "outcomes", "deadletter")]
+    )
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
+    await producer.start()
+    start = time.monotonic()
+    try:
+        for kind, key, value in items:
+            await producer.send(f"{prefix}.{'posts' if kind == 'post' else 'replies'}", value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return time.monotonic() - start
+
+
+async def raw_limit(bootstrap: str, prefix: str, count: int) -> float:
+    """Events per second of a bare aiokafka consumer that decodes every event and does nothing else."""
+    consumer = AIOKafkaConsumer(
+        f"{prefix}.posts",
+        f"{prefix}.replies",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"{prefix}-limit",
+        max_partition_fetch_bytes=4 << 20,
+    )
+    await consumer.start()
+    seen, start = 0, None
+    try:
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if start is None and batch:
+                start = time.monotonic()
+            for records in batch.values():
+                for record in records:
+                    with contextlib.suppress(InvalidEvent):
+                        decode(record.value, NOW_US)
+                    seen += 1
+    finally:
+        await consumer.stop()
+    return seen / (time.monotonic() - (start or time.monotonic()))
+
+
+def scrape(port: int) -> dict[str, float]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "socialsla_events_total":
+                totals["consumed"] = totals.get("consumed", 0) + sample.value
+                if sample.labels["outcome"] in ("accepted", "duplicate"):
+                    totals["to_stage2"] = totals.get("to_stage2", 0) + sample.value
+            elif sample.name == "socialsla_outcomes_total":
+                totals["stage2"] = sample.value
+    return totals
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def dir_mib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / (1 << 20)
+
+
+class Worker:
+    def __init__(self, bootstrap: str, prefix: str, partitions: int, data: Path, port: int) -> None:
+        clock = data.parent / "clock"
+        clock.write_text(CLOCK)
+        self.port = port
+        self.data = data
+        self.env = {
+            **os.environ,
+            "SOCIALSLA_BOOTSTRAP_SERVERS": bootstrap,
+            "SOCIALSLA_APP_ID": prefix,
+            "SOCIALSLA_TOPIC_POSTS": f"{prefix}.posts",
+            "SOCIALSLA_TOPIC_REPLIES": f"{prefix}.replies",
+            "SOCIALSLA_TOPIC_OUTCOMES": f"{prefix}.outcomes",
+            "SOCIALSLA_TOPIC_DEADLETTER": f"{prefix}.deadletter",
+            "SOCIALSLA_PARTITIONS": str(partitions),
+            "SOCIALSLA_DATA_DIR": str(data),
+            "SOCIALSLA_WEB_PORT": str(port),
+            "SOCIALSLA_CLOCK": f"file:{clock}",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        log = open(self.data.parent / f"worker-{self.port}.log", "ab")  # noqa: SIM115 - lives with the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "socialsla.cli", "worker"], env=self.env, stdout=log, stderr=log
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def run_ours(
+    bootstrap: str, prefix: str, partitions: int, count: int, tmp: Path, port: int
+) -> dict[str, Any]:
+    """Whole-pipeline throughput after a 10% warm-up, then memory, store size and recovery time."""
+    worker = Worker(bootstrap, prefix, partitions, tmp / "data", port).start()
+    assert worker.process is not None
+    warm, t0 = count * 0.1, None
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        totals = scrape(port)
+        consumed = totals.get("consumed", 0)
+        if t0 is None and consumed >= warm:
+            t0, c0 = time.monotonic(), consumed
+        if consumed >= count and totals.get("stage2", 0) >= totals.get("to_stage2", 0):
+            break
+        time.sleep(0.25)
+    elapsed = time.monotonic() - (t0 or time.monotonic())
+    result = {
+        "partitions": partitions,
+        "events": count,
+        "events_per_s": (count - c0) / elapsed if t0 else 0.0,
+        "rss_mib": rss_mib(worker.process.pid),
+        "store_mib": dir_mib(tmp / "data"),
+    }
+    worker.stop()
+    shutil.rmtree(tmp / "data")
+    start = time.monotonic()
+    fresh = Worker(bootstrap, prefix, partitions, tmp / "data", port + 1).start()
+    while time.monotonic() - start < 1800:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port + 1}/healthz", timeout=2) as r:
+                health = json.loads(r.read())
+            if len(health["owned_partitions"]) == partitions and health["series"] >= 60:
+                break
+        except OSError:
+            pass
+        time.sleep(0.25)
+    result["recovery_s"] = time.monotonic() - start
+    fresh.stop()
+    return result
+
+
+def run_naive(bootstrap: str, prefix: str, count: int, tmp: Path) -> float:
+    progress = tmp / "naive-progress"
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "naive_app.py"), bootstrap, prefix, str(progress)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    marks: list[tuple[int, float]] = []
+    deadline = time.monotonic() + 1800
+    try:
+        while time.monotonic() < deadline:
+            if progress.exists():
+                text = progress.read_text().split()
+                if len(text) == 2:
+                    marks.append((int(text[0]), float(text[1])))
+                    if marks[-1][0] >= count:
+                        break
+            time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    started = next(((n, t) for n, t in marks if n >= count * 0.1), None)
+    if started is None or marks[-1][0] <= started[0]:
+        return 0.0
+    return (marks[-1][0] - started[0]) / (marks[-1][1] - started[1])
+
+
+async def freshness(
+    bootstrap: str, prefix: str, rate: float, seconds: float, port: int, tmp: Path
+) -> dict[str, float]:
+    """Produce at a steady rate with the system clock; time probe events until they show on /metrics."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics(
+        [NewTopic(f"{prefix}.{t}", 4, 1) for t in ("posts", "replies", "outcomes", "deadletter")]
+    )
+    await admin.close()
+    worker = Worker(bootstrap, prefix, 4, tmp / "fresh-data", port)
+    worker.env["SOCIALSLA_CLOCK"] = "system"
+    worker.start()
+    while not scrape(port):
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    delays: list[float] = []
+    sent_at: dict[str, float] = {}
+    start, sent, probe = time.monotonic(), 0, 0
+    try:
+        while time.monotonic() - start < seconds:
+            now_us = time.time_ns() // 1000
+            target = int((time.monotonic() - start) * rate)
+            while sent < target:
+                cid = f"f{sent % 50000}"
+                body = {
+                    "type": "post",
+                    "event_id": f"{cid}-{sent}",
+                    "conversation_id": cid,
+                    "account": "load",
+                    "channel": "x",
+                    "created_at": format_time(now_us),
+                }
+                await producer.send(f"{prefix}.posts", orjson.dumps(body), key=cid.encode())
+                sent += 1
+            if sent // max(1, int(rate)) > probe:  # one probe per second: a new series, seen on /metrics
+                probe += 1
+                name = f"probe{probe}"
+                body = {
+                    "type": "post",
+                    "event_id": name,
+                    "conversation_id": name,
+                    "account": name,
+                    "channel": "x",
+                    "created_at": format_time(now_us),
+                }
+                await producer.send(f"{prefix}.posts", orjson.dumps(body), key=name.encode())
+                sent_at[name] = time.monotonic()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                text = response.read().decode()
+            for name in [n for n in sent_at if f'account="{n}"' in text]:
+                delays.append(time.monotonic() - sent_at.pop(name))
+            await asyncio.sleep(0.05)
+    finally:
+        await producer.stop()
+        worker.stop()
+    achieved = sent / seconds
+    delays.sort()
+    return {
+        "target_per_s": rate,
+        "produced_per_s": achieved,
+        "probes_seen": len(delays),
+        "probes_unseen": len(sent_at),
+        "p50_s": statistics.median(delays) if delays else float("nan"),
+        "p99_s": delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else float("nan"),
+        "max_s": delays[-1] if delays else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("SOCIALSLA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--conversations", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--partitions", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--naive-events", type=int, default=20_000)
+    parser.add_argument("--fresh-rates", type=float, nargs="+", default=[1000.0, 10_000.0])
+    parser.add_argument("--fresh-seconds", type=float, default=30.0)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument("--quick", action="store_true", help="skip freshness and the naive peer")
+    args = parser.parse_args()
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "runs": [],
+    }
+    port = 17100
+    for conversations in args.conversations:
+        items = events(args.events, conversations, seed=conversations)
+        for partitions in args.partitions:
+            prefix = f"bench{uuid.uuid4().hex[:8]}"
+            print(
+                f"... {args.events:,} events, {conversations:,} conversations, {partitions} partition(s)",
+                flush=True,
+            )
+            produce_s = asyncio.run(produce(args.bootstrap, prefix, items, partitions))
+            limit = asyncio.run(raw_limit(args.bootstrap, prefix, args.events))
+            ours = run_ours(args.bootstrap, prefix, partitions, args.events, tmp / prefix, port)
+            port += 10
+            naive = 0.0
+            if not args.quick and partitions == args.partitions[0] and conversations == args.conversations[0]:
+                naive_prefix = f"naive{uuid.uuid4().hex[:8]}"
+                asyncio.run(produce(args.bootstrap, naive_prefix, items[: args.naive_events], partitions))
+                naive = run_naive(args.bootstrap, naive_prefix, args.naive_events, tmp)
+            run = {
+                "conversations": conversations,
+                "produce_s": produce_s,
+                "limit_per_s": limit,
+                "naive_per_s": naive,
+                **ours,
+            }
+            results["runs"].append(run)
+            print(json.dumps(run), flush=True)
+    if not args.quick:
+        results["freshness"] = [
+            asyncio.run(
+                freshness(
+                    args.bootstrap,
+                    f"fresh{uuid.uuid4().hex[:8]}",
+                    rate,
+                    args.fresh_seconds,
+                    port + 50 + i,
+                    tmp,
+                )
+            )
+            for i, rate in enumerate(args.fresh_rates)
+        ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(
+        f"\n{'conv':>8} {'part':>4} {'ours ev/s':>10} {'limit ev/s':>10} {'ours/limit':>10} "
+        f"{'naive ev/s':>10} {'ours/naive':>10} {'RSS MiB':>8} {'store MiB':>9} {'recover s':>9}"
+    )
+    for run in results["runs"]:
+        ratio_naive = f"{run['events_per_s'] / run['naive_per_s']:.1f}" if run["naive_per_s"] else "-"
+        print(
+            f"{run['conversations']:>8} {run['partitions']:>4} {run['events_per_s']:>10.0f} "
+            f"{run['limit_per_s']:>10.0f} {run['events_per_s'] / run['limit_per_s']:>10.3f} "
+            f"{run['naive_per_s']:>10.0f} {ratio_naive:>10} "
+            f"{run['rss_mib']:>8.0f} {run['store_mib']:>9.0f} {run['recovery_s']:>9.1f}"
+        )
+    for fresh in results.get("freshness", []):
+        print(
+            f"freshness at {fresh['target_per_s']:.0f}/s (achieved {fresh['produced_per_s']:.0f}/s): "
+            f"p50 {fresh['p50_s']:.2f}s p99 {fresh['p99_s']:.2f}s max {fresh['max_s']:.2f}s "
+            f"({fresh['probes_seen']} probes seen, {fresh['probes_unseen']} not)"
+        )
+    print(f"results: {args.out}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
