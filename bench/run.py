@@ -147,6 +147,7 @@ def dir_mib(path: Path) -> float:
 
 class Worker:
     def __init__(self, bootstrap: str, prefix: str, partitions: int, data: Path, port: int) -> None:
+        data.parent.mkdir(parents=True, exist_ok=True)
         clock = data.parent / "clock"
         clock.write_text(CLOCK)
         self.port = port

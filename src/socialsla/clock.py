@@ -31,12 +31,19 @@ class SystemClock:
 class FileClock:
     """Time read from a file holding an RFC 3339 time or epoch seconds, re-read on every call."""
 
+    #: Seconds a reading is reused: the worker asks for every event, the file changes rarely.
+    REREAD_S = 0.1
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._last = 0
+        self._read_at = -1.0
 
     def now_us(self) -> int:
         """The file's time; if it cannot be read now, the last good value (time never goes back)."""
+        if time.monotonic() - self._read_at < self.REREAD_S:
+            return self._last
+        self._read_at = time.monotonic()
         try:
             text = self.path.read_text().strip()
             value = parse_time(float(text) if text.replace(".", "", 1).isdigit() else text, "clock")

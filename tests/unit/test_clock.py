@@ -15,6 +15,7 @@ def test_file_clock_follows_the_file(tmp_path: Path) -> None:
     """The file clock reads RFC 3339 or epoch seconds and never goes back."""
     path = tmp_path / "clock"
     clock = FileClock(path)
+    clock.REREAD_S = 0.0  # read the file on every call in this test
     path.write_text("2026-01-08T00:00:00Z\n")
     assert clock.now_us() == parse_time("2026-01-08T00:00:00Z")
     path.write_text("1767916800")
