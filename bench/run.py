@@ -225,31 +225,33 @@ def run_ours(
     return result
 
 
-def run_naive(bootstrap: str, prefix: str, count: int, tmp: Path) -> float:
-    progress = tmp / "naive-progress"
+def run_naive(bootstrap: str, prefix: str, seconds: float, tmp: Path) -> tuple[float, int]:
+    """Events per second of the naive peer, over a fixed time after its first events (it is slow)."""
+    progress = tmp / f"{prefix}-progress"
     process = subprocess.Popen(
         [sys.executable, str(HERE / "naive_app.py"), bootstrap, prefix, str(progress)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    marks: list[tuple[int, float]] = []
-    deadline = time.monotonic() + 1800
+
+    def read() -> tuple[int, float] | None:
+        text = progress.read_text().split() if progress.exists() else []
+        return (int(text[0]), float(text[1])) if len(text) == 2 else None
+
     try:
-        while time.monotonic() < deadline:
-            if progress.exists():
-                text = progress.read_text().split()
-                if len(text) == 2:
-                    marks.append((int(text[0]), float(text[1])))
-                    if marks[-1][0] >= count:
-                        break
+        deadline = time.monotonic() + 300
+        first = read()
+        while (first is None or first[0] == 0) and time.monotonic() < deadline:
             time.sleep(0.5)
+            first = read()
+        time.sleep(seconds)
+        last = read()
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
-    started = next(((n, t) for n, t in marks if n >= count * 0.1), None)
-    if started is None or marks[-1][0] <= started[0]:
-        return 0.0
-    return (marks[-1][0] - started[0]) / (marks[-1][1] - started[1])
+    if first is None or last is None or last[1] <= first[1]:
+        return 0.0, 0
+    return (last[0] - first[0]) / (last[1] - first[1]), last[0]
 
 
 async def freshness(
@@ -264,11 +266,16 @@ async def freshness(
         [NewTopic(f"{prefix}.{t}", 4, 1) for t in ("posts", "replies", "outcomes", "deadletter")]
     )
     await admin.close()
-    worker = Worker(bootstrap, prefix, 4, tmp / "fresh-data", port)
+    worker = Worker(bootstrap, prefix, 4, tmp / prefix / "data", port)
     worker.env["SOCIALSLA_CLOCK"] = "system"
     worker.start()
-    while not scrape(port):
+    for _ in range(240):
+        if scrape(port):
+            break
         await asyncio.sleep(0.5)
+    else:
+        worker.stop()
+        raise RuntimeError(f"the freshness worker did not serve /metrics; see {tmp / prefix}")
     await asyncio.sleep(5)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
@@ -335,11 +342,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--conversations", type=int, nargs="+", default=[100_000])
     parser.add_argument("--partitions", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--naive-events", type=int, default=20_000)
+    parser.add_argument("--naive-seconds", type=float, default=60.0)
     parser.add_argument("--fresh-rates", type=float, nargs="+", default=[1000.0, 10_000.0])
     parser.add_argument("--fresh-seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--quick", action="store_true", help="skip freshness and the naive peer")
+    parser.add_argument("--freshness-only", action="store_true", help="measure freshness only")
     args = parser.parse_args()
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
@@ -352,7 +360,7 @@ def main() -> None:
         "runs": [],
     }
     port = 17100
-    for conversations in args.conversations:
+    for conversations in [] if args.freshness_only else args.conversations:
         items = events(args.events, conversations, seed=conversations)
         for partitions in args.partitions:
             prefix = f"bench{uuid.uuid4().hex[:8]}"
@@ -367,8 +375,9 @@ def main() -> None:
             naive = 0.0
             if not args.quick and partitions == args.partitions[0] and conversations == args.conversations[0]:
                 naive_prefix = f"naive{uuid.uuid4().hex[:8]}"
-                asyncio.run(produce(args.bootstrap, naive_prefix, items[: args.naive_events], partitions))
-                naive = run_naive(args.bootstrap, naive_prefix, args.naive_events, tmp)
+                asyncio.run(produce(args.bootstrap, naive_prefix, items, partitions))
+                naive, naive_done = run_naive(args.bootstrap, naive_prefix, args.naive_seconds, tmp)
+                print(f"... naive peer: {naive_done} events in its run, {naive:.1f} events/s", flush=True)
             run = {
                 "conversations": conversations,
                 "produce_s": produce_s,

@@ -113,12 +113,14 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
     window_us = settings.response_window_us
     horizon_us = LONGEST_US + window_us
     partitions = settings.partitions
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         settings.app_id,
         broker=_broker_url(settings),
         broker_credentials=_credentials(settings),
         store=settings.store,
-        datadir=str(settings.data_dir),
+        # One directory per app id: RocksDB offsets of another app's changelogs would not match.
+        datadir=str(settings.data_dir / settings.app_id),
         topic_partitions=partitions,
         topic_replication_factor=settings.replication,
         web_enabled=False,
