@@ -308,6 +308,17 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
 
     app.on_partitions_revoked.connect(on_revoked)
 
+    async def on_recovered() -> None:
+        # Faust calls this when a recovery has finished, so the table holds every row of the
+        # partitions this worker now owns: rebuild their windows from it, whole.
+        active = active_partitions()
+        for partition in active:
+            ledger.drop(partition)
+        pipeline.loaded -= active
+        load(active)
+
+    series_table.on_recover(on_recovered)
+
     @app.timer(interval=settings.refresh_interval)
     async def housekeeping() -> None:
         active = active_partitions()
@@ -315,8 +326,6 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
             if partition not in active:
                 ledger.drop(partition)
                 pipeline.loaded.discard(partition)
-        if app.tables.recovery.completed.is_set() and not app.rebalancing:  # type: ignore[attr-defined]
-            load(active)
         metrics.set_lag(lambda: _lags(app))
         reachable = await _broker_reachable(settings.bootstrap_servers)
         metrics.broker_reachable.set(1 if reachable else 0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from socialsla import report
 from socialsla.events import parse_time
@@ -40,9 +41,10 @@ async def dead_letters(topic: str, count: int) -> list[tuple[bytes, dict[str, by
     return out
 
 
-def test_stream_equals_report(stack: Stack) -> None:
-    """The scenario produced to Kafka exports exactly the report's gauges at the same T."""
-    worker = stack.worker()
+@pytest.mark.parametrize("store", ["rocksdb://", "memory://"])
+def test_stream_equals_report(stack: Stack, store: str) -> None:
+    """The scenario produced to Kafka exports exactly the report's gauges at the same T, on either store."""
+    worker = stack.worker(SOCIALSLA_STORE=store)
     eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
     stack.produce(SCENARIO)
     eventually(worker.consumed, lambda n: n == LINES, CATCH_UP_S, f"all {LINES} events counted")
@@ -104,3 +106,28 @@ def test_time_alone_turns_pending_into_missed(stack: Stack) -> None:
         )
     ]
     assert (pending, missed) == (0.0, 3.0)  # c9 and c12 joined c5
+
+
+def test_keys_that_are_not_the_conversation_are_dead_lettered(stack: Stack) -> None:
+    """A valid event under a non-UTF-8 or foreign Kafka key is dead-lettered with the reason, not folded in."""
+    worker = stack.worker()
+    eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
+    body = (b'{"type":"post","event_id":"k1","conversation_id":"c-key","account":"acme",'
+            b'"channel":"x","created_at":"2026-01-07T23:00:00Z"}')  # fmt: skip
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
+        await producer.start()
+        try:
+            await producer.send_and_wait(stack.env["SOCIALSLA_TOPIC_POSTS"], body, key=b"\xff\xfe\x00")
+            await producer.send_and_wait(stack.env["SOCIALSLA_TOPIC_POSTS"], body, key=b"someone-else")
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    eventually(worker.consumed, lambda n: n == 2, CATCH_UP_S, "both events counted")
+    letters = asyncio.run(dead_letters(stack.env["SOCIALSLA_TOPIC_DEADLETTER"], 2))
+    assert [headers["reason"] for _, headers in letters] == [
+        b"Kafka key must be the conversation_id (one partition per thread)"
+    ] * 2
+    assert not any(name == "socialsla_conversations" for name, _ in worker.metrics())
