@@ -30,6 +30,8 @@ CATCH_UP_S = 60.0
 REBALANCE_S = 120.0
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def eventually(probe: Callable[[], T], accept: Callable[[T], bool], timeout: float, what: str) -> T:
@@ -42,6 +44,46 @@ def eventually(probe: Callable[[], T], accept: Callable[[T], bool], timeout: flo
         time.sleep(0.2)
         value = probe()
     return value
+
+
+def settles(probe: Callable[[], dict[K, V]], expected: dict[K, V], timeout: float, what: str) -> dict[K, V]:
+    """Poll `probe` until it equals `expected`; on timeout, fail with what still differs."""
+    try:
+        return eventually(probe, lambda got: got == expected, timeout, what)
+    except AssertionError:
+        got = probe()
+        if got == expected:
+            return got
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what}; {difference(got, expected)}"
+        ) from None
+
+
+def difference(got: dict[K, V], expected: dict[K, V], shown: int = 12) -> str:
+    """The keys where two dicts differ, the first few of each kind, for a readable failure."""
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    changed = [(k, got[k], expected[k]) for k in expected if k in got and got[k] != expected[k]]
+    parts = [f"{len(got)} samples, {len(expected)} expected"]
+    if missing:
+        parts.append(f"{len(missing)} missing: {missing[:shown]!r}")
+    if extra:
+        parts.append(f"{len(extra)} unexpected: {extra[:shown]!r}")
+    if changed:
+        parts.append(f"{len(changed)} differ (key, got, expected): {changed[:shown]!r}")
+    series = sorted({_series_of(k) for k in [*missing, *extra, *(c[0] for c in changed)]} - {None})
+    if series:
+        parts.append(f"series involved: {series!r}")
+    return "; ".join(parts)
+
+
+def _series_of(key: object) -> tuple[str, str] | None:
+    """(account, channel) of a metrics sample key, when it has both labels."""
+    if isinstance(key, tuple) and len(key) == 2 and isinstance(key[1], tuple):
+        labels = dict(key[1])
+        if "account" in labels and "channel" in labels:
+            return labels["account"], labels["channel"]
+    return None
 
 
 def free_port() -> int:

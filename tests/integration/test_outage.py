@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, eventually, free_port, producing, write_load
+from tests.harness import (
+    CATCH_UP_S,
+    WORKER_READY_S,
+    Stack,
+    eventually,
+    free_port,
+    producing,
+    settles,
+    write_load,
+)
 from tests.integration.expected import from_report, sla_gauges
 from tests.integration.test_pipeline import AT, SCENARIO, offline
 
@@ -115,9 +124,9 @@ def test_sasl_plain_broker(sasl_broker: Broker, tmp_path: Path) -> None:
         )
         stack.produce(SCENARIO)
         expected = from_report(offline(AT))
-        eventually(
+        settles(
             lambda: sla_gauges(worker.metrics()),
-            lambda got: got == expected,
+            expected,
             CATCH_UP_S,
             "SASL gauges = report",
         )

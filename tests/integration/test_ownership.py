@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.harness import CATCH_UP_S, REBALANCE_S, WORKER_READY_S, Samples, Stack, Worker, eventually
+from tests.harness import CATCH_UP_S, REBALANCE_S, WORKER_READY_S, Samples, Stack, Worker, eventually, settles
 
 from .expected import from_report, sla_gauges
 from .test_pipeline import AT, LINES, SCENARIO, offline
@@ -39,9 +39,9 @@ def test_two_workers_share_then_one_takes_over(stack: Stack) -> None:
         lambda: first.consumed() + second.consumed(), lambda n: n == LINES, CATCH_UP_S, "all events counted"
     )
     expected = from_report(offline(AT))
-    eventually(
+    settles(
         lambda: union(first, second),
-        lambda got: got == expected,
+        expected,
         CATCH_UP_S,
         "both workers together = report",
     )
@@ -53,9 +53,7 @@ def test_two_workers_share_then_one_takes_over(stack: Stack) -> None:
     eventually(
         first.owned, lambda owned: sorted(owned) == [0, 1, 2, 3], REBALANCE_S, "the survivor to own all"
     )
-    eventually(
-        lambda: sla_gauges(first.metrics()), lambda got: got == expected, CATCH_UP_S, "survivor = report"
-    )
+    settles(lambda: sla_gauges(first.metrics()), expected, CATCH_UP_S, "survivor = report")
     assert exported_series(first) == {("acme", "facebook"), ("acme", "instagram"), ("zeta", "x")}
 
 
@@ -65,27 +63,23 @@ def test_restart_on_same_data_dir_and_on_empty_one(stack: Stack) -> None:
     worker = stack.worker(data_dir="kept")
     eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
     stack.produce(SCENARIO)
-    eventually(
-        lambda: sla_gauges(worker.metrics()), lambda got: got == expected, CATCH_UP_S, "first run = report"
-    )
+    settles(lambda: sla_gauges(worker.metrics()), expected, CATCH_UP_S, "first run = report")
     worker.stop()
 
     again = stack.worker(data_dir="kept")
     eventually(
         again.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the restarted worker to own 4 partitions"
     )
-    eventually(
-        lambda: sla_gauges(again.metrics()), lambda got: got == expected, CATCH_UP_S, "same data dir = report"
-    )
+    settles(lambda: sla_gauges(again.metrics()), expected, CATCH_UP_S, "same data dir = report")
     again.stop()
 
     fresh = stack.worker(data_dir="empty")
     eventually(
         fresh.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the fresh worker to own 4 partitions"
     )
-    eventually(
+    settles(
         lambda: sla_gauges(fresh.metrics()),
-        lambda got: got == expected,
+        expected,
         CATCH_UP_S,
         "empty data dir = report",
     )

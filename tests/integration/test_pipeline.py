@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from socialsla import report
 from socialsla.events import parse_time
 from socialsla.rules import DEFAULT_RULES
-from tests.harness import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually
+from tests.harness import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles
 
 from .expected import from_report, sla_gauges
 
@@ -49,9 +49,7 @@ def test_stream_equals_report(stack: Stack, store: str) -> None:
     stack.produce(SCENARIO)
     eventually(worker.consumed, lambda n: n == LINES, CATCH_UP_S, f"all {LINES} events counted")
     expected = from_report(offline(AT))
-    eventually(
-        lambda: sla_gauges(worker.metrics()), lambda got: got == expected, CATCH_UP_S, "gauges = report"
-    )
+    settles(lambda: sla_gauges(worker.metrics()), expected, CATCH_UP_S, "gauges = report")
 
 
 def test_consumed_equals_accepted_duplicate_invalid_late(stack: Stack) -> None:
