@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,14 +79,39 @@ class Pipeline:
     stale: bool = False
 
 
+class _NoDropReadOffsets(dict[Any, Any]):
+    """Faust's per-partition read offsets, made advisory: a lookup never says "already read".
+
+    Faust drops every fetched message whose offset is below the partition's read
+    offset. When a worker keeps a partition through a rebalance, records from a
+    fetch that was in flight across the seek to the committed offset move that
+    read offset ahead of the seek, and the messages re-fetched from the committed
+    offset are then dropped: never processed, never acknowledged, and the
+    partition's commit stuck below them for good (robinhood/faust#681,
+    faust-streaming/faust#318; our scale-in and SIGKILL tests lost events to it).
+    With lookups answering None nothing is dropped: a re-read message is processed
+    again, which our idempotent stages allow (duplicates are recognised, outcomes
+    are whole summaries, acknowledgements are de-duplicated by offset). Writes
+    are kept, so `get` still reports the last offset read, for the lag gauge.
+    """
+
+    def __getitem__(self, key: Any) -> None:
+        return None
+
+
+class _App(faust.App):
+    def _new_consumer(self) -> Any:
+        consumer: Any = super()._new_consumer()
+        consumer._read_offset = _NoDropReadOffsets()
+        return consumer
+
+
 def _broker_url(settings: Settings) -> str:
     return "kafka://" + ";".join(s.strip() for s in settings.bootstrap_servers.split(","))
 
 
 def _credentials(settings: Settings) -> Any:
     if settings.security_protocol.startswith("SASL"):
-        import ssl
-
         context = None
         if settings.security_protocol == "SASL_SSL":
             context = ssl.create_default_context(
@@ -98,8 +124,6 @@ def _credentials(settings: Settings) -> Any:
             ssl_context=context,
         )
     if settings.security_protocol == "SSL":
-        import ssl
-
         return faust.SSLCredentials(
             ssl.create_default_context(cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None)
         )
@@ -114,7 +138,7 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
     horizon_us = LONGEST_US + window_us
     partitions = settings.partitions
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
-    app = faust.App(
+    app = _App(
         settings.app_id,
         broker=_broker_url(settings),
         broker_credentials=_credentials(settings),
@@ -127,7 +151,9 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
         table_standby_replicas=0,
-        stream_wait_empty=False,
+        # Rebalances and shutdown wait for the events in flight, so no agent writes a table
+        # whose partition was revoked or whose store was already closed.
+        stream_wait_empty=True,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         producer_linger_ms=5,

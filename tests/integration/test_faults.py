@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import threading
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.harness import (
@@ -23,6 +21,7 @@ from tests.harness import (
     Worker,
     eventually,
     producing,
+    settles,
     write_load,
 )
 from tests.integration.expected import from_report, sla_gauges
@@ -56,21 +55,13 @@ def test_sigkill_mid_stream_then_restart_kept_and_wiped(stack: Stack, tmp_path: 
     assert producer.wait(LOAD_S) == 0
 
     again = stack.worker(data_dir="kept")
-    eventually(
-        lambda: sla_gauges(again.metrics()), lambda got: got == expected, LOAD_S, "kept store = report"
-    )
+    settles(lambda: sla_gauges(again.metrics()), expected, LOAD_S, "kept store = report")
     redone = again.consumed()
     again.stop(signal.SIGKILL)
 
-    if os.environ.get("CI"):
-        # Known bug (issue 6 left open): after SIGKILL, recovery onto a wiped store sometimes
-        # misses rows in CI; reproduce locally without CI set.
-        pytest.xfail("wiped-store recovery after SIGKILL is intermittently short of rows")
     shutil.rmtree(stack.tmp / "kept")
     fresh = stack.worker(data_dir="kept")
-    eventually(
-        lambda: sla_gauges(fresh.metrics()), lambda got: got == expected, LOAD_S, "wiped store = report"
-    )
+    settles(lambda: sla_gauges(fresh.metrics()), expected, LOAD_S, "wiped store = report")
     # figures for docs/reliability.md (shown with pytest -rP)
     print(
         f"crash: sent {total}; consumed {before_kill:.0f} before SIGKILL, {redone:.0f} after the restart "
@@ -135,7 +126,7 @@ def test_scale_out_and_in_under_load(stack: Stack, tmp_path: Path) -> None:
         assert producer.wait(LOAD_S) == 0
         expected = expected_for(first_load)
         merged = lambda: {k: v for w in (one, two, three) for k, v in sla_gauges(w.metrics()).items()}  # noqa: E731
-        eventually(merged, lambda got: got == expected, LOAD_S, "three workers = report after scale-out")
+        settles(merged, expected, LOAD_S, "three workers = report after scale-out")
 
         producer = producing(stack, second_load, rate=2000)
         two.stop()
@@ -145,9 +136,9 @@ def test_scale_out_and_in_under_load(stack: Stack, tmp_path: Path) -> None:
         )
         assert producer.wait(LOAD_S) == 0
         expected = expected_for(first_load, second_load)
-        eventually(
+        settles(
             lambda: sla_gauges(one.metrics()),
-            lambda got: got == expected,
+            expected,
             LOAD_S,
             "one worker = report after scale-in",
         )
@@ -163,9 +154,7 @@ def test_redelivery_changes_nothing(stack: Stack) -> None:
     eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
     expected = from_report(offline(AT))
     stack.produce(SCENARIO)
-    eventually(
-        lambda: sla_gauges(worker.metrics()), lambda got: got == expected, CATCH_UP_S, "gauges = report"
-    )
+    settles(lambda: sla_gauges(worker.metrics()), expected, CATCH_UP_S, "gauges = report")
     stack.produce(SCENARIO)
     eventually(worker.consumed, lambda n: n == 2 * LINES, CATCH_UP_S, "the redelivery consumed")
     assert sla_gauges(worker.metrics()) == expected
@@ -194,9 +183,7 @@ def test_consumer_offset_rewind_changes_nothing(stack: Stack) -> None:
     eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
     expected = from_report(offline(AT))
     stack.produce(SCENARIO)
-    eventually(
-        lambda: sla_gauges(worker.metrics()), lambda got: got == expected, CATCH_UP_S, "gauges = report"
-    )
+    settles(lambda: sla_gauges(worker.metrics()), expected, CATCH_UP_S, "gauges = report")
     worker.stop()
     asyncio.run(
         rewind(
@@ -207,6 +194,4 @@ def test_consumer_offset_rewind_changes_nothing(stack: Stack) -> None:
     )
     again = stack.worker(data_dir="kept")
     eventually(again.consumed, lambda n: n == LINES, CATCH_UP_S, "every event consumed a second time")
-    eventually(
-        lambda: sla_gauges(again.metrics()), lambda got: got == expected, CATCH_UP_S, "gauges unchanged"
-    )
+    settles(lambda: sla_gauges(again.metrics()), expected, CATCH_UP_S, "gauges unchanged")
