@@ -255,8 +255,11 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
                 item,
                 settings.count_automated,
             )
-            if not duplicate:
-                conversations[key] = state.to_bytes()
+            # Written on duplicates too. After a SIGKILL the local RocksDB can be ahead of the
+            # changelog (store writes are immediate, changelog sends are buffered), and the
+            # redelivered event is then a duplicate here: skipping the write would leave the
+            # changelog, and so any store rebuilt from it, without this state for good.
+            conversations[key] = state.to_bytes()
             metrics.events.labels(item.kind, "duplicate" if duplicate else "accepted").inc()
             if item.created_at > newest[0]:
                 newest[0] = item.created_at
@@ -306,7 +309,9 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
                 continue
             metrics.outcomes.inc()
             known = ledger.knows(partition, outcome.account, outcome.channel)
-            if ledger.apply(partition, outcome):
+            # As in stage 1, an unchanged record is written again (when kept), so that a
+            # changelog that fell behind the local store in a crash catches up on redelivery.
+            if ledger.apply(partition, outcome) or outcome.opened_at is not None:
                 row_key, row_value = conversation_row(outcome)
                 series_table[row_key.encode()] = row_value
             series = ledger.series_for(partition, outcome.account, outcome.channel)
