@@ -34,13 +34,19 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-def eventually(probe: Callable[[], T], accept: Callable[[T], bool], timeout: float, what: str) -> T:
-    """Poll `probe` until `accept` holds; fail naming `what` and the last value seen."""
+def eventually(
+    probe: Callable[[], T],
+    accept: Callable[[T], bool],
+    timeout: float,
+    what: str,
+    explain: Callable[[T], str] = lambda value: f"last: {value!r}",
+) -> T:
+    """Poll `probe` until `accept` holds; fail naming `what` and, through `explain`, the last value seen."""
     deadline = time.monotonic() + timeout
     value = probe()
     while not accept(value):
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {value!r}")
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; {explain(value)}")
         time.sleep(0.2)
         value = probe()
     return value
@@ -48,15 +54,9 @@ def eventually(probe: Callable[[], T], accept: Callable[[T], bool], timeout: flo
 
 def settles(probe: Callable[[], dict[K, V]], expected: dict[K, V], timeout: float, what: str) -> dict[K, V]:
     """Poll `probe` until it equals `expected`; on timeout, fail with what still differs."""
-    try:
-        return eventually(probe, lambda got: got == expected, timeout, what)
-    except AssertionError:
-        got = probe()
-        if got == expected:
-            return got
-        raise AssertionError(
-            f"timed out after {timeout:.0f}s waiting for {what}; {difference(got, expected)}"
-        ) from None
+    return eventually(
+        probe, lambda got: got == expected, timeout, what, lambda got: difference(got, expected)
+    )
 
 
 def difference(got: dict[K, V], expected: dict[K, V], shown: int = 12) -> str:
