@@ -3,19 +3,26 @@
 Topics, keys and tables, and why:
 
 * stage 1, agent `conversations`: reads `social.posts` + `social.replies` (one
-  co-partitioned channel, key = conversation_id). Table `conversations` (key
-  `account|channel|conversation_id`, value `Conversation` bytes) lives on the
-  same partitions, because every event of a conversation arrives on one
-  partition. Invalid events go to `social.deadletter` (original key and bytes,
-  reason in a header). Each accepted or duplicate event emits the conversation's
-  whole summary to `social.outcomes`, keyed `account|channel`: that is the
-  re-keying, so stage 2's table is co-partitioned with its own input.
+  co-partitioned channel, key = conversation_id) in batches (`take_events`).
+  Table `conversations` (key `account|channel|conversation_id`, value
+  `Conversation` bytes) lives on the same partitions, because every event of a
+  conversation arrives on one partition. Invalid events go to
+  `social.deadletter` (original key and bytes, reason in a header). A batch reads
+  each conversation it touches once, folds its events in memory, writes it back
+  once and sends its whole summary once, grouped per series into messages to
+  `social.outcomes` keyed `account|channel`: that is the re-keying, so stage 2's
+  table is co-partitioned with its own input.
 * stage 2, agent `series`: reads `social.outcomes`. Table `series` holds one row
   per conversation (`account|channel|id` -> [opened_at, first_reply_at]) and one
   per series (`account|channel` -> expired totals). The windows themselves are
   the in-memory tumbling buckets of `SeriesWindows`, rebuilt from the table when
   a partition is assigned and dropped when it is revoked; Prometheus reads them
   through the collector at scrape time.
+
+A batch's events are acknowledged only after the batch is processed, so input
+stays at-least-once. Faust's RocksDB store and changelog use the partition of
+the "current event", which the agent sets to the event a row belongs to before
+each read or write.
 
 Only the agents write tables (Faust writes a table's changelog to the partition
 of the event being processed), so housekeeping that deletes rows (conversation
@@ -28,22 +35,26 @@ import asyncio
 import logging
 import ssl
 import time
+import weakref
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from aiohttp import web
+from faust.streams import _current_event
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from socialsla import conversation
+from socialsla import conversation, transport
 from socialsla.clock import Clock, parse_clock
 from socialsla.conversation import Conversation
-from socialsla.events import MICROS, InvalidEvent, decode
+from socialsla.events import MICROS, Event, InvalidEvent, decode
 from socialsla.kafka import partition_of
 from socialsla.ledger import Ledger, conversation_row, totals_row
 from socialsla.metrics import PipelineMetrics, SlaCollector
-from socialsla.outcome import SEPARATOR, Outcome
+from socialsla.outcome import SEPARATOR, Outcome, chunks, encode
+from socialsla.outcome import decode as decode_outcomes
 from socialsla.rules import Rule
 from socialsla.settings import Settings
 from socialsla.windows import LONGEST_US
@@ -65,6 +76,15 @@ class _Sweep:
 
 
 @dataclass(slots=True)
+class _Fold:
+    """One conversation across a stage-1 batch: read once, folded in memory, written once."""
+
+    state: Conversation
+    event: Any  # the Faust event of the last item: its partition is the row's
+    item: Event
+
+
+@dataclass(slots=True)
 class Pipeline:
     """The app and the state around it, handed to the CLI and to tests."""
 
@@ -75,35 +95,30 @@ class Pipeline:
     metrics: PipelineMetrics
     clock: Clock
     loaded: set[int] = field(default_factory=set)
+    # Partitions loaded by stage 2 outside a completed recovery, to load again once stable.
+    reload: set[int] = field(default_factory=set)
     last_progress: float = field(default_factory=time.monotonic)
     stale: bool = False
 
 
-class _NoDropReadOffsets(dict[Any, Any]):
-    """Faust's per-partition read offsets, made advisory: a lookup never says "already read".
-
-    Faust drops every fetched message whose offset is below the partition's read
-    offset. When a worker keeps a partition through a rebalance, records from a
-    fetch that was in flight across the seek to the committed offset move that
-    read offset ahead of the seek, and the messages re-fetched from the committed
-    offset are then dropped: never processed, never acknowledged, and the
-    partition's commit stuck below them for good (robinhood/faust#681,
-    faust-streaming/faust#318; our scale-in and SIGKILL tests lost events to it).
-    With lookups answering None nothing is dropped: a re-read message is processed
-    again, which our idempotent stages allow (duplicates are recognised, outcomes
-    are whole summaries, acknowledgements are de-duplicated by offset). Writes
-    are kept, so `get` still reports the last offset read, for the lag gauge.
-    """
-
-    def __getitem__(self, key: Any) -> None:
-        return None
-
-
 class _App(faust.App):
     def _new_consumer(self) -> Any:
-        consumer: Any = super()._new_consumer()
-        consumer._read_offset = _NoDropReadOffsets()
-        return consumer
+        return transport.install_consumer(super()._new_consumer())
+
+    def _new_producer(self) -> Any:
+        return transport.complete_flush(super()._new_producer())
+
+
+def _at_partition_of(event: Any) -> None:
+    """Make `event` Faust's current event in this task, for the table reads and writes that follow.
+
+    Faust's RocksDB store and changelog use the partition of the current event.
+    In a batch the stream's own notion of it is the last event taken, so the agent
+    names the event each row belongs to. Only the task's context variable is set:
+    `Stream._set_current_event` would also overwrite the stream's attribute, which
+    the background filler of `take_events` reads to pair each value with its event.
+    """
+    _current_event.set(weakref.ref(event))
 
 
 def _broker_url(settings: Settings) -> str:
@@ -216,66 +231,93 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
                 del conversations[key]
                 metrics.expired.labels("conversations").inc()
 
+    async def screen(message: Any, now_us: int) -> Event | None:
+        """The event of a message, or None once it is dead-lettered or counted as late."""
+        if message.value is None:
+            await dead_letter(message, "empty message (tombstone)", "unknown")
+            return None
+        try:
+            item = decode(message.value, now_us)
+            if message.key != item.conversation_id.encode():
+                raise InvalidEvent("Kafka key must be the conversation_id (one partition per thread)")
+        except InvalidEvent as exc:
+            await dead_letter(message, exc.reason, "unknown")
+            return None
+        series_name = item.account + SEPARATOR + item.channel
+        if series_name not in admitted:
+            if len(admitted) >= settings.max_series:
+                metrics.series_rejected.inc()
+                await dead_letter(
+                    message,
+                    f"series limit reached: {settings.max_series} account/channel pairs "
+                    "(SOCIALSLA_MAX_SERIES)",
+                    item.kind,
+                )
+                return None
+            admitted.add(series_name)
+            metrics.series_admitted.set(len(admitted))
+        if item.created_at < now_us - horizon_us:
+            metrics.events.labels(item.kind, "late").inc()
+            return None
+        return item
+
     @app.agent(inputs, name="conversations")
     async def stage1(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             pipeline.last_progress = time.monotonic()
             now_us = clock.now_us()
-            if message.value is None:
-                await dead_letter(message, "empty message (tombstone)", "unknown")
-                continue
-            try:
-                item = decode(message.value, now_us)
-                if message.key != item.conversation_id.encode():
-                    raise InvalidEvent("Kafka key must be the conversation_id (one partition per thread)")
-            except InvalidEvent as exc:
-                await dead_letter(message, exc.reason, "unknown")
-                continue
-            series_name = item.account + SEPARATOR + item.channel
-            if series_name not in admitted:
-                if len(admitted) >= settings.max_series:
-                    metrics.series_rejected.inc()
-                    await dead_letter(
-                        message,
-                        f"series limit reached: {settings.max_series} account/channel pairs "
-                        "(SOCIALSLA_MAX_SERIES)",
-                        item.kind,
-                    )
+            folds: dict[bytes, _Fold] = {}
+            tally: Counter[tuple[str, str]] = Counter()
+            last_of_partition: dict[int, Any] = {}
+            for event in batch:
+                item = await screen(event.message, now_us)
+                if item is None:
                     continue
-                admitted.add(series_name)
-                metrics.series_admitted.set(len(admitted))
-            if item.created_at < now_us - horizon_us:
-                metrics.events.labels(item.kind, "late").inc()
-                continue
-            key = SEPARATOR.join((item.account, item.channel, item.conversation_id)).encode()
-            stored = conversations.get(key)
-            state, duplicate = conversation.apply(
-                None if stored is None else Conversation.from_bytes(stored),
-                item,
-                settings.count_automated,
-            )
-            # Written on duplicates too. After a SIGKILL the local RocksDB can be ahead of the
-            # changelog (store writes are immediate, changelog sends are buffered), and the
-            # redelivered event is then a duplicate here: skipping the write would leave the
-            # changelog, and so any store rebuilt from it, without this state for good.
-            conversations[key] = state.to_bytes()
-            metrics.events.labels(item.kind, "duplicate" if duplicate else "accepted").inc()
-            if item.created_at > newest[0]:
-                newest[0] = item.created_at
-                metrics.last_event.set(item.created_at / MICROS)
-            # Re-sent on duplicates too: outcomes are idempotent, and a redelivery after a
-            # crash may be the only chance to pass on a summary whose send was lost.
-            result = Outcome(
-                item.account,
-                item.channel,
-                item.conversation_id,
-                state.opened_at,
-                state.first_reply_at,
-                item.created_at,
-            )
-            await outcomes_topic.send(key=result.key(), value=result.to_bytes())
-            sweep(message.partition, now_us)
+                key = SEPARATOR.join((item.account, item.channel, item.conversation_id)).encode()
+                fold = folds.get(key)
+                if fold is None:
+                    # Faust's RocksDB store reads and writes the partition of the current event.
+                    _at_partition_of(event)
+                    stored = conversations.get(key)
+                    previous = None if stored is None else Conversation.from_bytes(stored)
+                else:
+                    previous = fold.state
+                state, duplicate = conversation.apply(previous, item, settings.count_automated)
+                folds[key] = _Fold(state, event, item)
+                tally[item.kind, "duplicate" if duplicate else "accepted"] += 1
+                last_of_partition[event.message.partition] = event
+                if item.created_at > newest[0]:
+                    newest[0] = item.created_at
+                    metrics.last_event.set(item.created_at / MICROS)
+            by_series: dict[bytes, list[Outcome]] = {}
+            for key, fold in folds.items():
+                _at_partition_of(fold.event)
+                # Written on duplicates too. After a SIGKILL the local RocksDB can be ahead of the
+                # changelog (store writes are immediate, changelog sends are buffered), and the
+                # redelivered event is then a duplicate here: skipping the write would leave the
+                # changelog, and so any store rebuilt from it, without this state for good.
+                conversations[key] = fold.state.to_bytes()
+                # Re-sent on duplicates too: outcomes are idempotent, and a redelivery after a
+                # crash may be the only chance to pass on a summary whose send was lost.
+                item = fold.item
+                result = Outcome(
+                    item.account,
+                    item.channel,
+                    item.conversation_id,
+                    fold.state.opened_at,
+                    fold.state.first_reply_at,
+                    item.created_at,
+                )
+                by_series.setdefault(result.key(), []).append(result)
+            for series_key, results in by_series.items():
+                for chunk in chunks(results):
+                    await outcomes_topic.send(key=series_key, value=encode(chunk))
+                metrics.outcomes_sent.inc(len(results))
+            for (kind, outcome), count in tally.items():
+                metrics.events.labels(kind, outcome).inc(count)
+            for partition, event in last_of_partition.items():
+                _at_partition_of(event)
+                sweep(partition, now_us)
 
     def load(active: set[int]) -> None:
         """Rebuild the ledger of newly owned partitions from the stage-2 table."""
@@ -296,40 +338,52 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
 
     @app.agent(outcomes_topic, name="series")
     async def stage2(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            partition = message.partition
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             pipeline.last_progress = time.monotonic()
-            if partition not in pipeline.loaded:
-                load({partition})
-            try:
-                outcome = Outcome.from_bytes(message.value or b"")
-            except ValueError as exc:
-                await dead_letter(message, str(exc)[:200], "unknown")
-                continue
-            metrics.outcomes.inc()
-            known = ledger.knows(partition, outcome.account, outcome.channel)
-            # As in stage 1, an unchanged record is written again (when kept), so that a
-            # changelog that fell behind the local store in a crash catches up on redelivery.
-            if ledger.apply(partition, outcome) or outcome.opened_at is not None:
-                row_key, row_value = conversation_row(outcome)
-                series_table[row_key.encode()] = row_value
-            series = ledger.series_for(partition, outcome.account, outcome.channel)
-            if not known:
-                # A series row from first sight on, so that a series with no opened
-                # conversation yet (brand replies only) survives a handover too.
+            for event in batch:
+                message = event.message
+                partition = message.partition
+                if partition not in pipeline.loaded:
+                    # An outcome of a partition not (or no longer) loaded: events taken
+                    # before a rebalance can reach here after its revocation, while the
+                    # table may still be recovering. Load what there is now, and load it
+                    # again, whole, once no rebalance is under way.
+                    load({partition})
+                    pipeline.reload.add(partition)
+                try:
+                    results = decode_outcomes(message.value or b"")
+                except ValueError as exc:
+                    await dead_letter(message, str(exc)[:200], "unknown")
+                    continue
+                _at_partition_of(event)
+                for outcome in results:
+                    apply_outcome(partition, outcome)
+                metrics.outcomes.inc(len(results))
+
+    def apply_outcome(partition: int, outcome: Outcome) -> None:
+        """Fold one outcome into the ledger and the table (the current event is its message)."""
+        known = ledger.knows(partition, outcome.account, outcome.channel)
+        # As in stage 1, an unchanged record is written again (when kept), so that a
+        # changelog that fell behind the local store in a crash catches up on redelivery.
+        if ledger.apply(partition, outcome) or outcome.opened_at is not None:
+            row_key, row_value = conversation_row(outcome)
+            series_table[row_key.encode()] = row_value
+        series = ledger.series_for(partition, outcome.account, outcome.channel)
+        if not known:
+            # A series row from first sight on, so that a series with no opened
+            # conversation yet (brand replies only) survives a handover too.
+            totals_key, totals_value = totals_row(series)
+            series_table[totals_key.encode()] = totals_value
+        name = outcome.key().decode()
+        if time.monotonic() - last_expiry.get(name, 0.0) >= settings.refresh_interval:
+            last_expiry[name] = time.monotonic()
+            dropped = ledger.expire(series, clock.now_us())
+            if dropped:
+                for conversation_id in dropped:
+                    del series_table[f"{name}{SEPARATOR}{conversation_id}".encode()]
                 totals_key, totals_value = totals_row(series)
                 series_table[totals_key.encode()] = totals_value
-            name = outcome.key().decode()
-            if time.monotonic() - last_expiry.get(name, 0.0) >= settings.refresh_interval:
-                last_expiry[name] = time.monotonic()
-                dropped = ledger.expire(series, clock.now_us())
-                if dropped:
-                    for conversation_id in dropped:
-                        del series_table[f"{name}{SEPARATOR}{conversation_id}".encode()]
-                    totals_key, totals_value = totals_row(series)
-                    series_table[totals_key.encode()] = totals_value
-                    metrics.expired.labels("series").inc(len(dropped))
+                metrics.expired.labels("series").inc(len(dropped))
 
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         for tp in args[0]:
@@ -357,6 +411,15 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
             if partition not in active:
                 ledger.drop(partition)
                 pipeline.loaded.discard(partition)
+        if not app.rebalancing:
+            # Faust reports a finished recovery only when a rebalance had changelogs to
+            # replay; after one with nothing to replay, owned partitions are loaded here.
+            again = pipeline.reload & active
+            pipeline.reload.clear()
+            for partition in again:
+                ledger.drop(partition)
+            pipeline.loaded -= again
+            load(active)
         metrics.set_lag(lambda: _lags(app))
         reachable = await _broker_reachable(settings.bootstrap_servers)
         metrics.broker_reachable.set(1 if reachable else 0)

@@ -171,9 +171,14 @@ class PipelineMetrics:
             "Events written to the dead-letter topic.",
             registry=registry,
         )
+        self.outcomes_sent = Counter(
+            "socialsla_outcomes_sent",
+            "Conversation summaries stage 1 sent to stage 2 (one per conversation per batch).",
+            registry=registry,
+        )
         self.outcomes = Counter(
             "socialsla_outcomes",
-            "Outcome messages applied by stage 2.",
+            "Conversation summaries stage 2 applied.",
             registry=registry,
         )
         self.expired = Counter(

@@ -49,6 +49,8 @@ class Settings:
     refresh_interval: float = 5.0
     max_series: int = 1000
     stale_after: float = 30.0
+    batch_size: int = 5000
+    batch_seconds: float = 0.1
     clock: str = "system"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -90,6 +92,8 @@ HELP: Final = {
     "refresh_interval": "seconds between housekeeping rounds (expiry, lag)",
     "max_series": "most account/channel pairs a worker admits; events of more are dead-lettered",
     "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
+    "batch_size": "most events (stage 1) or outcome messages (stage 2) an agent takes at once",
+    "batch_seconds": "longest an agent waits to fill a batch; adds at most this to freshness",
     "clock": "system, or file:PATH holding the current time (tests, replays)",
     "security_protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
     "sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
@@ -174,6 +178,10 @@ def _check(s: Settings) -> list[str]:
         problems.append(f"{PREFIX}STALE_AFTER: must be 1-86400 seconds")
     if not 0.05 <= s.refresh_interval <= 3600:
         problems.append(f"{PREFIX}REFRESH_INTERVAL: must be 0.05-3600 seconds")
+    if not 1 <= s.batch_size <= 100_000:
+        problems.append(f"{PREFIX}BATCH_SIZE: must be 1-100000, got {s.batch_size}")
+    if not 0.001 <= s.batch_seconds <= 10:
+        problems.append(f"{PREFIX}BATCH_SECONDS: must be 0.001-10 seconds")
     try:
         parse_clock(s.clock)
     except ValueError as exc:

@@ -15,7 +15,7 @@ import atheris
 
 with atheris.instrument_imports():
     from socialsla.events import InvalidEvent, decode
-    from socialsla.outcome import Outcome
+    from socialsla.outcome import decode as decode_outcomes
     from socialsla.settings import Settings
     from socialsla.traffic import route
 
@@ -27,7 +27,7 @@ def test_one_input(data: bytes) -> None:
     with contextlib.suppress(InvalidEvent):
         decode(data, NOW)
     with contextlib.suppress(ValueError):
-        Outcome.from_bytes(data)
+        decode_outcomes(data)
     route(data, SETTINGS)
 
 

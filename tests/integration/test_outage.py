@@ -74,9 +74,7 @@ def test_broker_outage_is_survived_and_flagged(own_broker: Broker, tmp_path: Pat
         )
         stack.produce(first)
         before = from_report(offline(AT, first.read_bytes().splitlines()))
-        eventually(
-            lambda: sla_gauges(worker.metrics()), lambda got: got == before, CATCH_UP_S, "first load = report"
-        )
+        settles(lambda: sla_gauges(worker.metrics()), before, CATCH_UP_S, "first load = report")
 
         load = producing(stack, second, rate=500)
         own_broker.run("stop")
@@ -95,9 +93,7 @@ def test_broker_outage_is_survived_and_flagged(own_broker: Broker, tmp_path: Pat
         ):  # the producer gave up during the outage: send again (duplicates are ignored)
             assert producing(stack, second, rate=0).wait(LOAD_S) == 0
         after = from_report(offline(AT, first.read_bytes().splitlines() + second.read_bytes().splitlines()))
-        eventually(
-            lambda: sla_gauges(worker.metrics()), lambda got: got == after, LOAD_S, "both loads = report"
-        )
+        settles(lambda: sla_gauges(worker.metrics()), after, LOAD_S, "both loads = report")
         eventually(
             worker.health, lambda h: h.get("stale") is False, CATCH_UP_S, "/healthz to say fresh again"
         )

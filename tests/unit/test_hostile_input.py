@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialsla.events import Event, InvalidEvent, decode, parse_time
-from socialsla.outcome import Outcome
+from socialsla.outcome import decode as decode_outcomes
 
 NOW = parse_time("2026-01-08T00:00:00Z")
 FIELDS = ["type", "event_id", "conversation_id", "account", "channel", "created_at", "automated", "author"]
@@ -104,12 +104,23 @@ def test_far_past_is_valid_and_left_to_lateness() -> None:
     assert isinstance(event, Event)
 
 
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=20,
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=256))
+@given(st.binary(max_size=256) | json_values.map(orjson.dumps))
 def test_outcome_reader_refuses_garbage_cleanly(raw: bytes) -> None:
-    """Stage 2's reader raises only ValueError on bytes that are not an outcome."""
+    """Stage 2's reader raises only ValueError on bytes, or JSON, that is not an outcome message."""
     with contextlib.suppress(ValueError):
-        Outcome.from_bytes(raw)
+        decode_outcomes(raw)
 
 
 def test_atheris_fuzz_session() -> None:

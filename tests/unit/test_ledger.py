@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from socialsla.events import MICROS
 from socialsla.ledger import Ledger, Totals, conversation_row, totals_row
 from socialsla.outcome import Outcome
@@ -24,15 +22,6 @@ def test_outcomes_are_idempotent() -> None:
     assert not ledger.apply(0, outcome("c1", T0, T0 + H))
     (series,) = list(ledger)
     assert len(series.windows) == 1
-
-
-def test_outcome_round_trips() -> None:
-    """An outcome survives its Kafka encoding; garbage is refused."""
-    item = outcome("c|with|bars", T0, None)
-    assert Outcome.from_bytes(item.to_bytes()) == item
-    assert item.key() == b"acme|facebook"
-    with pytest.raises(ValueError, match="not an outcome"):
-        Outcome.from_bytes(b"[1, 2]")
 
 
 def test_dropping_a_partition_removes_its_series() -> None:

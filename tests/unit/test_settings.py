@@ -85,3 +85,12 @@ def test_missing_rules_file_is_refused(tmp_path: Path) -> None:
     """A rules file that does not exist is a settings error."""
     with pytest.raises(SettingsError, match="is not a file"):
         from_env({"SOCIALSLA_RULES_FILE": str(tmp_path / "none.toml")})
+
+
+def test_batches_are_bounded() -> None:
+    """A batch of no events, or a wait longer than freshness allows, is refused with the limits."""
+    assert (from_env({"SOCIALSLA_BATCH_SIZE": "200"}).batch_size, Settings().batch_seconds) == (200, 0.1)
+    with pytest.raises(SettingsError) as caught:
+        from_env({"SOCIALSLA_BATCH_SIZE": "0", "SOCIALSLA_BATCH_SECONDS": "60"})
+    assert "SOCIALSLA_BATCH_SIZE: must be 1-100000, got 0" in str(caught.value)
+    assert "SOCIALSLA_BATCH_SECONDS: must be 0.001-10 seconds" in str(caught.value)
