@@ -7,7 +7,9 @@ memory and recovery, on the real local broker. Prints a table and writes JSON.
 
 Every figure comes from real processes: `socialsla worker` subprocesses (RocksDB
 store, a file clock so event times are fixed), an aiokafka consumer for the limit,
-and bench/naive_app.py for the naive peer. Timings are printed, never asserted.
+bench/faust_ceiling.py for what a do-nothing Faust agent reaches (with Faust's
+delivery loop and with socialsla's), and bench/naive_app.py for the naive peer.
+Timings are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -127,8 +129,8 @@ def scrape(port: int) -> dict[str, float]:
         for sample in family.samples:
             if sample.name == "socialsla_events_total":
                 totals["consumed"] = totals.get("consumed", 0) + sample.value
-                if sample.labels["outcome"] in ("accepted", "duplicate"):
-                    totals["to_stage2"] = totals.get("to_stage2", 0) + sample.value
+            elif sample.name == "socialsla_outcomes_sent_total":
+                totals["to_stage2"] = sample.value
             elif sample.name == "socialsla_outcomes_total":
                 totals["stage2"] = sample.value
     return totals
@@ -223,6 +225,32 @@ def run_ours(
     result["recovery_s"] = time.monotonic() - start
     fresh.stop()
     return result
+
+
+def run_ceiling(bootstrap: str, prefix: str, count: int, tmp: Path, drain: str) -> float:
+    """Events per second of a do-nothing Faust agent over the whole backlog, after a 10% warm-up."""
+    progress = tmp / f"{prefix}-ceiling-{drain}"
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "faust_ceiling.py"), bootstrap, prefix, str(progress), drain],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    start: tuple[int, float] | None = None
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            text = progress.read_text().split() if progress.exists() else []
+            if len(text) == 2:
+                done, at = int(text[0]), float(text[1])
+                if start is None and done >= count * 0.1:
+                    start = (done, at)
+                if done >= count and start is not None and at > start[1]:
+                    return (done - start[0]) / (at - start[1])
+            time.sleep(0.1)
+        return 0.0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
 
 
 def run_naive(bootstrap: str, prefix: str, seconds: float, tmp: Path) -> tuple[float, int]:
@@ -370,6 +398,10 @@ def main() -> None:
             )
             produce_s = asyncio.run(produce(args.bootstrap, prefix, items, partitions))
             limit = asyncio.run(raw_limit(args.bootstrap, prefix, args.events))
+            ceiling = {
+                drain: run_ceiling(args.bootstrap, prefix, args.events, tmp, drain)
+                for drain in ("faust", "socialsla")
+            }
             ours = run_ours(args.bootstrap, prefix, partitions, args.events, tmp / prefix, port)
             port += 10
             naive = 0.0
@@ -382,6 +414,8 @@ def main() -> None:
                 "conversations": conversations,
                 "produce_s": produce_s,
                 "limit_per_s": limit,
+                "faust_ceiling_per_s": ceiling["faust"],
+                "faust_ceiling_socialsla_drain_per_s": ceiling["socialsla"],
                 "naive_per_s": naive,
                 **ours,
             }
@@ -405,14 +439,16 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2))
     print(
         f"\n{'conv':>8} {'part':>4} {'ours ev/s':>10} {'limit ev/s':>10} {'ours/limit':>10} "
-        f"{'naive ev/s':>10} {'ours/naive':>10} {'RSS MiB':>8} {'store MiB':>9} {'recover s':>9}"
+        f"{'faust ev/s':>10} {'+drain':>8} {'naive ev/s':>10} {'ours/naive':>10} "
+        f"{'RSS MiB':>8} {'store MiB':>9} {'recover s':>9}"
     )
     for run in results["runs"]:
         ratio_naive = f"{run['events_per_s'] / run['naive_per_s']:.1f}" if run["naive_per_s"] else "-"
         print(
             f"{run['conversations']:>8} {run['partitions']:>4} {run['events_per_s']:>10.0f} "
             f"{run['limit_per_s']:>10.0f} {run['events_per_s'] / run['limit_per_s']:>10.3f} "
-            f"{run['naive_per_s']:>10.0f} {ratio_naive:>10} "
+            f"{run['faust_ceiling_per_s']:>10.0f} {run['faust_ceiling_socialsla_drain_per_s']:>8.0f} "
+            f"{run['naive_per_s']:>10.1f} {ratio_naive:>10} "
             f"{run['rss_mib']:>8.0f} {run['store_mib']:>9.0f} {run['recovery_s']:>9.1f}"
         )
     for fresh in results.get("freshness", []):

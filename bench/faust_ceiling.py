@@ -1,0 +1,57 @@
+"""The Faust ceiling: an agent that takes events in batches and does nothing with them.
+
+What any Faust app can reach on this machine before doing any work: the rate at
+which Faust's consumer, conductor and stream hand messages to an agent. Run with
+`faust` for Faust's own delivery loop, or `socialsla` for the one socialsla
+installs (socialsla/transport.py), to show what that change is worth.
+
+Run: python bench/faust_ceiling.py BOOTSTRAP PREFIX PROGRESS_FILE {faust,socialsla}
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from socialsla import transport
+
+
+class _SocialslaConsumerApp(faust.App):
+    def _new_consumer(self) -> Any:
+        return transport.install_consumer(super()._new_consumer())
+
+
+def main(bootstrap: str, prefix: str, progress: Path, drain: str) -> None:
+    kind = _SocialslaConsumerApp if drain == "socialsla" else faust.App
+    app = kind(
+        f"{prefix}-ceiling-{drain}",
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    source = app.topic(f"{prefix}.posts", f"{prefix}.replies", key_type=bytes, value_type=bytes)
+    done = [0]
+
+    @app.agent(source)
+    async def process(stream: Any) -> None:
+        async for batch in stream.take_events(5000, within=0.1):
+            done[0] += len(batch)
+
+    @app.timer(interval=0.25)
+    async def report() -> None:
+        progress.write_text(f"{done[0]} {time.monotonic()}")
+
+    worker = faust.Worker(app, loglevel="warning", quiet=True)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4])
