@@ -197,9 +197,10 @@ def run_ours(
     """Whole-pipeline throughput after a 10% warm-up, then memory, store size and recovery time."""
     worker = Worker(bootstrap, prefix, partitions, tmp / "data", port).start()
     assert worker.process is not None
-    warm, t0 = count * 0.1, None
+    warm, t0, peak = count * 0.1, None, 0.0
     deadline = time.monotonic() + 3600
     while time.monotonic() < deadline:
+        peak = max(peak, rss_mib(worker.process.pid))
         totals = scrape(port)
         consumed = totals.get("consumed", 0)
         if t0 is None and consumed >= warm:
@@ -215,6 +216,7 @@ def run_ours(
         "events": count,
         "events_per_s": (count - c0) / elapsed if t0 else 0.0,
         "rss_mib": rss_mib(worker.process.pid),
+        "rss_peak_mib": max(peak, rss_mib(worker.process.pid)),
         "store_mib": dir_mib(tmp / "data"),
     }
     worker.stop()
@@ -452,7 +454,7 @@ def main() -> None:
     print(
         f"\n{'conv':>8} {'part':>4} {'ours ev/s':>10} {'limit ev/s':>10} {'ours/limit':>10} "
         f"{'faust ev/s':>10} {'+drain':>8} {'naive ev/s':>10} {'ours/naive':>10} "
-        f"{'open':>9} {'RSS MiB':>8} {'store MiB':>9} {'recover s':>9}"
+        f"{'open':>9} {'RSS MiB':>8} {'peak MiB':>8} {'store MiB':>9} {'recover s':>9}"
     )
     for run in results["runs"]:
         ratio_naive = f"{run['events_per_s'] / run['naive_per_s']:.1f}" if run["naive_per_s"] else "-"
@@ -461,7 +463,8 @@ def main() -> None:
             f"{run['limit_per_s']:>10.0f} {run['events_per_s'] / run['limit_per_s']:>10.3f} "
             f"{run['faust_ceiling_per_s']:>10.0f} {run['faust_ceiling_socialsla_drain_per_s']:>8.0f} "
             f"{run['naive_per_s']:>10.1f} {ratio_naive:>10} "
-            f"{run['open_conversations']:>9.0f} {run['rss_mib']:>8.0f} {run['store_mib']:>9.0f} "
+            f"{run['open_conversations']:>9.0f} {run['rss_mib']:>8.0f} {run['rss_peak_mib']:>8.0f} "
+            f"{run['store_mib']:>9.0f} "
             f"{run['recovery_s']:>9.1f}"
         )
     for fresh in results.get("freshness", []):

@@ -186,12 +186,16 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
     outcomes_topic = app.topic(settings.topic_outcomes, **raw)
     deadletter_topic = app.topic(settings.topic_deadletter, **raw)
     schema: Any = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    conversations = app.Table(
-        "conversations", default=None, schema=schema, key_type=bytes, value_type=bytes, partitions=partitions
-    )
-    series_table = app.Table(
-        "series", default=None, schema=schema, key_type=bytes, value_type=bytes, partitions=partitions
-    )
+    table: dict[str, Any] = {
+        "default": None,
+        "schema": schema,
+        "key_type": bytes,
+        "value_type": bytes,
+        "partitions": partitions,
+    }
+    # Faust's RocksDB store pops keys from this mapping, so each table gets its own.
+    conversations = app.Table("conversations", options=settings.rocksdb_options(), **table)
+    series_table = app.Table("series", options=settings.rocksdb_options(), **table)
     ledger = Ledger(window_us)
     metrics = PipelineMetrics(registry)
     pipeline = Pipeline(settings, app, ledger, registry, metrics, clock)

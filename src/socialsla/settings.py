@@ -51,12 +51,28 @@ class Settings:
     stale_after: float = 30.0
     batch_size: int = 5000
     batch_seconds: float = 0.1
+    store_memory_mib: int = 128
     clock: str = "system"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: str | None = None
     ssl_cafile: Path | None = None
+
+    def rocksdb_options(self) -> dict[str, int]:
+        """Memtable and block-cache sizes for each RocksDB partition store.
+
+        Faust's defaults (3 x 64 MiB memtables and a 2 GiB cache per store) would
+        let RSS grow with the events seen, store by store: 2 tables x N partitions.
+        The budget is split so that one worker owning every partition stays within
+        it: half in two memtables, half in the block cache, at least 1 MiB each.
+        """
+        per_store = (self.store_memory_mib << 20) // (2 * self.partitions)
+        return {
+            "write_buffer_size": max(1 << 20, per_store // 4),
+            "max_write_buffer_number": 2,
+            "block_cache_size": max(1 << 20, per_store // 2),
+        }
 
     @property
     def response_window_us(self) -> int:
@@ -94,6 +110,7 @@ HELP: Final = {
     "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
     "batch_size": "most events (stage 1) or outcome messages (stage 2) an agent takes at once",
     "batch_seconds": "longest an agent waits to fill a batch; adds at most this to freshness",
+    "store_memory_mib": "RocksDB memtables and block cache of all of a worker's tables, in MiB",
     "clock": "system, or file:PATH holding the current time (tests, replays)",
     "security_protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
     "sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
@@ -182,6 +199,8 @@ def _check(s: Settings) -> list[str]:
         problems.append(f"{PREFIX}BATCH_SIZE: must be 1-100000, got {s.batch_size}")
     if not 0.001 <= s.batch_seconds <= 10:
         problems.append(f"{PREFIX}BATCH_SECONDS: must be 0.001-10 seconds")
+    if not 16 <= s.store_memory_mib <= 65_536:
+        problems.append(f"{PREFIX}STORE_MEMORY_MIB: must be 16-65536, got {s.store_memory_mib}")
     try:
         parse_clock(s.clock)
     except ValueError as exc:

@@ -94,3 +94,25 @@ def test_batches_are_bounded() -> None:
         from_env({"SOCIALSLA_BATCH_SIZE": "0", "SOCIALSLA_BATCH_SECONDS": "60"})
     assert "SOCIALSLA_BATCH_SIZE: must be 1-100000, got 0" in str(caught.value)
     assert "SOCIALSLA_BATCH_SECONDS: must be 0.001-10 seconds" in str(caught.value)
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 12, 1024])
+@pytest.mark.parametrize("budget", [16, 128, 4096])
+def test_rocksdb_memory_stays_within_the_budget(partitions: int, budget: int) -> None:
+    """Two tables' stores on every partition, memtables full and cache full, fit the budget.
+
+    Below 1 MiB per part the floor wins; the budget is then exceeded by at most that floor.
+    """
+    options = Settings(partitions=partitions, store_memory_mib=budget).rocksdb_options()
+    per_store = (
+        options["write_buffer_size"] * options["max_write_buffer_number"] + options["block_cache_size"]
+    )
+    floor = 3 << 20
+    assert 2 * partitions * per_store <= max(budget << 20, 2 * partitions * floor)
+    assert 2 * partitions * per_store >= min(budget << 20, 2 * partitions * floor) * 0.99
+
+
+def test_store_memory_is_bounded() -> None:
+    """A budget too small for RocksDB to work in is refused."""
+    with pytest.raises(SettingsError, match="STORE_MEMORY_MIB: must be 16-65536, got 8"):
+        from_env({"SOCIALSLA_STORE_MEMORY_MIB": "8"})
