@@ -424,6 +424,15 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
                 ledger.drop(partition)
             pipeline.loaded -= again
             load(active)
+            for tp, offset in await transport.guard_of(app.consumer).heal(time.monotonic()):
+                log.warning(
+                    "socialsla: %s[%d] read again from its committed offset %d: a message below "
+                    "acknowledged ones was never processed",
+                    tp.topic,
+                    tp.partition,
+                    offset,
+                )
+                metrics.rereads.inc()
         metrics.set_lag(lambda: _lags(app))
         reachable = await _broker_reachable(settings.bootstrap_servers)
         metrics.broker_reachable.set(1 if reachable else 0)

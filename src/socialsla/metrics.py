@@ -181,6 +181,12 @@ class PipelineMetrics:
             "Conversation summaries stage 2 applied.",
             registry=registry,
         )
+        self.rereads = Counter(
+            "socialsla_partition_rereads",
+            "Input partitions read again from their committed offset, because a message below "
+            "acknowledged ones was never processed (a hole the commit cannot pass).",
+            registry=registry,
+        )
         self.expired = Counter(
             "socialsla_conversations_expired",
             "Conversations dropped from memory after the 7d + R horizon.",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from faust.transport.consumer import Consumer
 from faust.transport.producer import ProducerBuffer
+from intervaltree import IntervalTree
 
-from socialsla.transport import NoDropReadOffsets, _Resume, complete_flush
+from socialsla.transport import HOLE_SECONDS, CommitGuard, NoDropReadOffsets, _Resume, complete_flush
 
 
 def test_read_offsets_never_say_already_read() -> None:
@@ -99,3 +102,80 @@ async def test_complete_flush_waits_for_every_message() -> None:
     buffer = ProducerBuffer()
     complete_flush(SimpleNamespace(buffer=buffer))
     assert await _flushed_after(buffer, sent) == [0, 1, 2]
+
+
+def _consumer_state(committed: int | None, acked: list[int], assigned: tuple[str, ...] = ("t",)) -> Any:
+    """The bookkeeping Faust's consumer keeps per partition, as plain containers."""
+    state = SimpleNamespace(
+        _acked=defaultdict(list, {"t": list(acked)}),
+        _acked_index=defaultdict(set, {"t": set(acked)}),
+        _committed_offset=defaultdict(lambda: None, {"t": committed}),
+        _gap=defaultdict(IntervalTree),
+        sought=[],
+    )
+    state.assignment = lambda: set(assigned)
+
+    async def seek(tp: str, offset: int) -> None:
+        state.sought.append((tp, offset))
+
+    state.seek = seek
+    return state
+
+
+@pytest.mark.parametrize(
+    ("committed", "acked", "faust"),
+    [(10, [11, 12, 13], 14), (None, [15, 16], 17), (0, [5, 6], 7)],
+)
+def test_faust_commits_past_holes(committed: int | None, acked: list[int], faust: int) -> None:
+    """Faust's rule passes a one-message hole, any hole at offset 0 or when the committed offset is unknown."""
+    assert Consumer._new_offset(_consumer_state(committed, acked), "t") == faust  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("committed", "acked", "fresh", "expected", "left"),
+    [
+        (10, [10, 11, 12, 14], False, 13, [14]),  # the run from the committed offset
+        (10, [11, 12, 13], False, None, [11, 12, 13]),  # a one-message hole holds the commit
+        (0, [5, 6], False, None, [5, 6]),
+        (None, [15, 16], False, None, [15, 16]),  # revoked or not yet sought: start unknown
+        (None, [0, 1, 3], True, 2, [3]),  # never committed in the group: Faust's rule
+        (10, [7, 8, 10], False, 11, []),  # acknowledgements below the committed offset are dropped
+    ],
+)
+def test_guard_commits_only_from_the_committed_offset(
+    committed: int | None, acked: list[int], fresh: bool, expected: int | None, left: list[int]
+) -> None:
+    """The guard's offset starts at the committed one; what it cannot commit stays acknowledged."""
+    state = _consumer_state(committed, acked)
+    guard = CommitGuard(state)
+    if fresh:
+        guard.seen_committed({"t": None})
+    assert guard.new_offset("t") == expected
+    assert state._acked["t"] == left
+    assert state._acked_index["t"] == set(left)
+
+
+@pytest.mark.asyncio
+async def test_a_lasting_hole_is_read_again_from_the_committed_offset() -> None:
+    """A hole is re-read once it has lasted HOLE_SECONDS with the same committed offset; not before."""
+    state = _consumer_state(10, [12, 13])
+    guard = CommitGuard(state)
+    assert await guard.heal(100.0) == []
+    assert await guard.heal(100.0 + HOLE_SECONDS / 2) == []
+    assert await guard.heal(100.0 + HOLE_SECONDS) == [("t", 10)]
+    assert state.sought == [("t", 10)]
+    state._committed_offset["t"] = 12  # the commit moved: a new hole starts its own clock
+    state._acked["t"] = [14]
+    assert await guard.heal(200.0) == []
+    assert await guard.heal(200.0 + HOLE_SECONDS - 0.1) == []
+
+
+@pytest.mark.asyncio
+async def test_no_hole_no_seek() -> None:
+    """Acknowledgements that start at the committed offset, or none, never cause a re-read."""
+    for committed, acked in ((10, [10, 11]), (10, []), (None, [12])):
+        state = _consumer_state(committed, acked)
+        guard = CommitGuard(state)
+        await guard.heal(0.0)
+        assert await guard.heal(HOLE_SECONDS * 10) == []
+        assert state.sought == []
