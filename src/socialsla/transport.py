@@ -110,8 +110,11 @@ class CommitGuard:
         return int(run[-1]) + 1
 
     def seen_committed(self, committed: Any) -> None:
-        """Note which partitions have no committed offset, from a `seek_to_committed` result."""
-        self.fresh = {tp for tp, offset in committed.items() if offset is None or offset < 0}
+        """Note which partitions have no committed offset Faust keeps, from a `seek_to_committed` result.
+
+        Faust keeps a committed offset of 0 (offsets reset to the start) as unknown too.
+        """
+        self.fresh = {tp for tp, offset in committed.items() if offset is None or offset <= 0}
 
     def holes_to_heal(self, now: float) -> list[tuple[Any, int]]:
         """(partition, committed offset) of every hole that has lasted HOLE_SECONDS; forgets them."""

@@ -131,25 +131,31 @@ def test_faust_commits_past_holes(committed: int | None, acked: list[int], faust
     assert Consumer._new_offset(_consumer_state(committed, acked), "t") == faust  # type: ignore[arg-type]
 
 
+def test_offsets_reset_to_the_start_still_commit() -> None:
+    """A group reset to offset 0 (which Faust keeps as "unknown") commits as a never-committed one."""
+    state = _consumer_state(None, [0, 1, 2])
+    guard = CommitGuard(state)
+    guard.seen_committed({"t": 0})
+    assert guard.new_offset("t") == 3
+
+
 @pytest.mark.parametrize(
-    ("committed", "acked", "fresh", "expected", "left"),
+    ("sought", "committed", "acked", "expected", "left"),
     [
-        (10, [10, 11, 12, 14], False, 13, [14]),  # the run from the committed offset
-        (10, [11, 12, 13], False, None, [11, 12, 13]),  # a one-message hole holds the commit
-        (0, [5, 6], False, None, [5, 6]),
-        (None, [15, 16], False, None, [15, 16]),  # revoked or not yet sought: start unknown
-        (None, [0, 1, 3], True, 2, [3]),  # never committed in the group: Faust's rule
-        (10, [7, 8, 10], False, 11, []),  # acknowledgements below the committed offset are dropped
+        (10, 10, [10, 11, 12, 14], 13, [14]),  # the run from the committed offset
+        (10, 10, [11, 12, 13], None, [11, 12, 13]),  # a one-message hole holds the commit
+        (10, 10, [7, 8, 10], 11, []),  # acknowledgements below the committed offset are dropped
+        (12, None, [15, 16], None, [15, 16]),  # revoked, or reassigned and not yet sought
+        (None, None, [0, 1, 3], 2, [3]),  # never committed in the group: Faust's rule
     ],
 )
 def test_guard_commits_only_from_the_committed_offset(
-    committed: int | None, acked: list[int], fresh: bool, expected: int | None, left: list[int]
+    sought: int | None, committed: int | None, acked: list[int], expected: int | None, left: list[int]
 ) -> None:
     """The guard's offset starts at the committed one; what it cannot commit stays acknowledged."""
     state = _consumer_state(committed, acked)
     guard = CommitGuard(state)
-    if fresh:
-        guard.seen_committed({"t": None})
+    guard.seen_committed({"t": sought})
     assert guard.new_offset("t") == expected
     assert state._acked["t"] == left
     assert state._acked_index["t"] == set(left)
