@@ -193,7 +193,7 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
         "value_type": bytes,
         "partitions": partitions,
     }
-    # Faust's RocksDB store pops keys from this mapping, so each table gets its own.
+    # Each table gets its own options mapping: Faust's RocksDB store pops keys from it.
     conversations = app.Table("conversations", options=settings.rocksdb_options(), **table)
     series_table = app.Table("series", options=settings.rocksdb_options(), **table)
     ledger = Ledger(window_us)
