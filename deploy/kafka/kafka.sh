@@ -7,7 +7,8 @@
 #   deploy/kafka/kafka.sh status   say whether it runs and where
 #   deploy/kafka/kafka.sh wipe     stop and delete its data
 #
-# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HOME (var/kafka-PORT
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (19093: clear of Prometheus 9090,
+# Alertmanager 9093/9094, node exporter 9100 and Grafana 3000), KAFKA_HOME (var/kafka-PORT
 # under the repository: data, logs, pid), KAFKA_HEAP (512m), KAFKA_CONFIG (server.properties;
 # server-sasl.properties gives a SASL/PLAIN client listener, for tests of the SASL settings).
 set -euo pipefail
@@ -15,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 port=${KAFKA_PORT:-9092}
-controller_port=${KAFKA_CONTROLLER_PORT:-9093}
+controller_port=${KAFKA_CONTROLLER_PORT:-19093}
 home=${KAFKA_HOME:-$repo/var/kafka-$port}
 heap=${KAFKA_HEAP:-512m}
 config=${KAFKA_CONFIG:-server.properties}
@@ -35,14 +36,28 @@ fetch() {
 
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
-ready() {
-    # The broker is ready when its listener accepts TCP connections.
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The broker is ready when its client listener accepts TCP connections.
+ready() { listening "$port"; }
+
+check_ports_free() {
+    local p what
+    for p in "$port" "$controller_port"; do
+        what="client port (KAFKA_PORT)"
+        [ "$p" = "$controller_port" ] && what="controller port (KAFKA_CONTROLLER_PORT)"
+        if listening "$p"; then
+            say "cannot start: 127.0.0.1:$p, the broker's $what, is already in use by another program"
+            say "free it, or pick another port: KAFKA_PORT=... / KAFKA_CONTROLLER_PORT=..."
+            exit 1
+        fi
+    done
 }
 
 start() {
     fetch
     if running; then say "already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"; return 0; fi
+    check_ports_free
     mkdir -p "$home/data" "$home/logs"
     sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@DATA@|$home/data|g" \
         "$here/$config" >"$home/server.properties"
@@ -59,7 +74,11 @@ start() {
     echo $! >"$pidfile"
     for _ in $(seq 1 120); do
         if ready; then say "ready on 127.0.0.1:$port (data in $home)"; return 0; fi
-        running || { say "broker exited during start; last log lines:"; tail -20 "$home/logs/stdout.log" >&2; exit 1; }
+        if ! running; then
+            say "broker exited during start; last log lines:"
+            tail -20 "$home/logs/stdout.log" >&2
+            exit 1
+        fi
         sleep 0.5
     done
     say "broker did not open 127.0.0.1:$port within 60 s; see $home/logs"

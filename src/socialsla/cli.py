@@ -14,6 +14,7 @@ from pathlib import Path
 from socialsla import live, report, twcs
 from socialsla.duration import parse_seconds
 from socialsla.events import MICROS, InvalidEvent, encode, parse_time
+from socialsla.files import InputFileError, check_input
 from socialsla.rules import RuleError, load_rules
 
 
@@ -37,22 +38,19 @@ def _progress(done: int) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     rules = load_rules(args.rules)
-    try:
-        result = report.run(
-            args.events,
-            args.at,
-            rules,
-            response_window_us=args.response_window,
-            count_automated=args.count_automated,
-            progress=_progress if sys.stderr.isatty() else None,
-        )
-    except FileNotFoundError:
-        print(f"socialsla report: {args.events}: no such file", file=sys.stderr)
-        return 1
+    check_input(args.events)
+    result = report.run(
+        args.events,
+        args.at,
+        rules,
+        response_window_us=args.response_window,
+        count_automated=args.count_automated,
+        progress=_progress if sys.stderr.isatty() else None,
+    )
     out = report.to_json(result) if args.format == "json" else report.to_table(result).encode()
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
-    print(result.tally.summary(), file=sys.stderr)
+    print(result.tally.summary(None if args.all_reasons else 5), file=sys.stderr)
     return 0
 
 
@@ -70,14 +68,12 @@ def _rules_check(args: argparse.Namespace) -> int:
 
 def _import_twcs(args: argparse.Namespace) -> int:
     tally = twcs.ImportTally()
+    check_input(args.csv)
     try:
         with open(args.csv, "rb") as raw, twcs.open_csv(raw) as text:
             out = sys.stdout.buffer
             for event in twcs.convert(text, tally):
                 out.write(encode(event) + b"\n")
-    except FileNotFoundError:
-        print(f"socialsla import twcs: {args.csv}: no such file", file=sys.stderr)
-        return 1
     except (twcs.TwcsFormatError, UnicodeDecodeError) as exc:
         print(f"socialsla import twcs: {args.csv}: {exc}", file=sys.stderr)
         return 1
@@ -91,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="socialsla",
         description="First-reply time and response rate of social customer care, "
-        "against badge-style rules (Facebook's 'very responsive': >= 90%% answered, "
+        "against badge-style rules (Facebook's 'very responsive': at least 90% answered, "
         "<= 15 min average first reply, over 7 days).",
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -118,6 +114,11 @@ def parser() -> argparse.ArgumentParser:
         default=report.DEFAULT_RESPONSE_WINDOW_US,
         metavar="DURATION",
         help="R: a post unanswered this long is missed (default 24h)",
+    )
+    rep.add_argument(
+        "--all-reasons",
+        action="store_true",
+        help="list every reason an input line was invalid (default: the 5 commonest)",
     )
     rep.add_argument(
         "--count-automated",
@@ -155,8 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except RuleError as exc:
-        print(f"socialsla: {exc}", file=sys.stderr)
+    except (RuleError, InputFileError) as exc:
+        print(f"socialsla {args.command}: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0

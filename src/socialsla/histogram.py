@@ -3,7 +3,8 @@
 The quantiles are estimated from bucket counts exactly as Prometheus's
 `histogram_quantile` does (promql/quantile.go, `bucketQuantile`), so that a p90
 on the wall, in the offline report and in a PromQL query over the exported
-histogram agree.
+histogram agree, up to SPEC §3's cap at the largest latency (applied by
+`windows.WindowStats.quantile_seconds`, which knows the max).
 """
 
 from __future__ import annotations

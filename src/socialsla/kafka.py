@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -42,17 +43,38 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-async def ensure_topics(settings: Settings, attempts: int = 30) -> None:
-    """Create the four topics when missing; refuse input topics that are not co-partitioned."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    for attempt in range(attempts):
+class TopicsError(Exception):
+    """The topics cannot be used as they are (or the broker cannot be reached); the message says why."""
+
+
+async def _started_admin(settings: Settings, wait_seconds: float) -> AIOKafkaAdminClient:
+    """An admin client once a bootstrap broker answers, retrying for up to `wait_seconds`."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        admin = AIOKafkaAdminClient(**client_options(settings))
         try:
             await admin.start()
-            break
+            return admin
         except KafkaConnectionError:
-            if attempt == attempts - 1:
-                raise
+            await admin.close()
+            if time.monotonic() >= deadline:
+                raise TopicsError(
+                    f"no Kafka broker answers at {settings.bootstrap_servers}"
+                    + (f" (tried for {wait_seconds:.0f}s)" if wait_seconds >= 1 else "")
+                    + "; start one (deploy/kafka/kafka.sh start) or set SOCIALSLA_BOOTSTRAP_SERVERS"
+                ) from None
             await asyncio.sleep(1)
+
+
+async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
+    """Create the four topics when missing; refuse input topics that are not co-partitioned.
+
+    This is the one place topics are made: the worker, `produce`, `generate` and
+    `demo` all call it before anything is sent, and the project's broker does not
+    auto-create topics, so a producer that comes first cannot leave a one-partition
+    topic behind.
+    """
+    admin = await _started_admin(settings, wait_seconds)
     try:
         names = [
             settings.topic_posts,
@@ -70,17 +92,23 @@ async def ensure_topics(settings: Settings, attempts: int = 30) -> None:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
         # Just-created topics can describe with no partitions until metadata settles.
+        counts: dict[str, int] = {}
         for _ in range(50):
             described = await admin.describe_topics(names[:3])
             counts = {d["topic"]: len(d["partitions"]) for d in described}
             if all(counts.get(name) for name in names[:3]):
                 break
             await asyncio.sleep(0.2)
-        wrong = {name: n for name, n in counts.items() if n != settings.partitions}
+        wrong = sorted((name, n) for name, n in counts.items() if n != settings.partitions)
         if wrong:
-            raise KafkaError(
-                "topics must have SOCIALSLA_PARTITIONS="
-                f"{settings.partitions} partitions to stay co-partitioned, found {wrong}"
+            found = ", ".join(f"{name} has {n}" for name, n in wrong)
+            raise TopicsError(
+                f"topics must have SOCIALSLA_PARTITIONS={settings.partitions} partitions to stay "
+                f"co-partitioned, but {found}; a producer that ran before the topics were made may "
+                "have had them auto-created: delete them (on the project's broker: "
+                "deploy/kafka/kafka.sh wipe) or set SOCIALSLA_PARTITIONS to match"
             )
+    except KafkaError as exc:
+        raise TopicsError(f"cannot prepare topics on {settings.bootstrap_servers}: {exc}") from None
     finally:
         await admin.close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import math
 import os
 import signal
 import subprocess
@@ -20,15 +22,38 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+from aiokafka.errors import KafkaError
 
 from socialsla import summary
 from socialsla.clock import parse_clock
 from socialsla.duration import parse_seconds
 from socialsla.events import parse_time
+from socialsla.files import InputFileError, check_input
 from socialsla.report import iter_lines
-from socialsla.rules import load_rules
+from socialsla.rules import Rule, load_rules
 from socialsla.settings import HELP, Settings, SettingsError, from_env
 from socialsla.traffic import TrafficShape, replay, send_generated, shifted
+
+#: How long the worker waits for a broker that is still starting (a container, a restart).
+_WORKER_BROKER_WAIT_S = 30.0
+#: How long the traffic tools wait: a person at a terminal wants to hear soon that nothing answers.
+_TOOL_BROKER_WAIT_S = 3.0
+
+
+async def _topics_ready(settings: Settings, command: str, wait_seconds: float) -> bool:
+    """Create or check the topics (kafka.ensure_topics); on failure print one line and say False."""
+    from socialsla.kafka import TopicsError, ensure_topics
+
+    # aiokafka logs each failed connection attempt; the one line below says it all.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        await ensure_topics(settings, wait_seconds)
+    except TopicsError as exc:
+        print(f"socialsla {command}: {exc}", file=sys.stderr)
+        return False
+    finally:
+        logging.getLogger("aiokafka").setLevel(logging.NOTSET)
+    return True
 
 
 def _settings() -> Settings:
@@ -53,17 +78,10 @@ def _worker(args: argparse.Namespace) -> int:
     import faust  # deferred: the offline commands must not pay for Faust's import
 
     from socialsla.app import build
-    from socialsla.kafka import ensure_topics
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(ensure_topics(settings))
-    except Exception as exc:
-        print(
-            f"socialsla worker: cannot prepare topics on {settings.bootstrap_servers}: {exc}",
-            file=sys.stderr,
-        )
+    if not loop.run_until_complete(_topics_ready(settings, "worker", _WORKER_BROKER_WAIT_S)):
         return 1
     pipeline = build(settings, rules)
     shown = ", ".join(f"{k}={v}" for k, v in settings.describe() if v)
@@ -80,6 +98,11 @@ def _produce(args: argparse.Namespace) -> int:
     settings = _settings()
     offset = 0
     path = args.events
+    try:
+        check_input(path)
+    except InputFileError as exc:
+        print(f"socialsla produce: {exc}", file=sys.stderr)
+        return 1
     if args.shift_to_now:
         if path == "-":
             print(
@@ -95,12 +118,9 @@ def _produce(args: argparse.Namespace) -> int:
                     latest = at if latest is None else max(latest, at)
         if latest is not None:
             offset = parse_clock("system").now_us() - latest
-    stream: BinaryIO
-    try:
-        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        print(f"socialsla produce: {path}: no such file", file=sys.stderr)
+    if not asyncio.run(_topics_ready(settings, "produce", _TOOL_BROKER_WAIT_S)):
         return 1
+    stream: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115 - closed below
     try:
         lines = (shifted(line, offset) if offset else line for line in iter_lines(stream))
 
@@ -108,6 +128,9 @@ def _produce(args: argparse.Namespace) -> int:
             print(f"... sent {n:,}", file=sys.stderr, flush=True)
 
         sent = asyncio.run(replay(lines, settings, args.rate, progress))
+    except KafkaError as exc:
+        print(f"socialsla produce: sending to {settings.bootstrap_servers} failed: {exc}", file=sys.stderr)
+        return 1
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -129,6 +152,8 @@ def _shape(args: argparse.Namespace) -> TrafficShape:
 def _generate(args: argparse.Namespace) -> int:
     settings = _settings()
     clock = parse_clock(settings.clock)
+    if not asyncio.run(_topics_ready(settings, "generate", _TOOL_BROKER_WAIT_S)):
+        return 1
     started = time.monotonic()
 
     def on_sent(n: int) -> None:
@@ -145,6 +170,9 @@ def _generate(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+    except KafkaError as exc:
+        print(f"socialsla generate: sending to {settings.bootstrap_servers} failed: {exc}", file=sys.stderr)
+        return 1
     print(f"socialsla generate: sent {sent} events", file=sys.stderr)
     return 0
 
@@ -157,8 +185,24 @@ def _fetch(url: str) -> str | None:
         return None
 
 
+#: How long the demo waits for its worker to stop after SIGTERM before killing it.
+_WORKER_STOP_S = 30.0
+
+
+def _tail(path: Path, lines: int = 8) -> str:
+    """The last lines of a log, indented, for a failure message on the screen."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "  (no log)"
+    return "\n".join("  " + line for line in text.splitlines()[-lines:])
+
+
 def _demo(args: argparse.Namespace) -> int:
     settings = _settings()
+    rules = load_rules(settings.rules_file)
+    if not asyncio.run(_topics_ready(settings, "demo", _TOOL_BROKER_WAIT_S)):
+        return 1
     log_dir = Path(args.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     worker_log = log_dir / "worker.log"
@@ -166,72 +210,141 @@ def _demo(args: argparse.Namespace) -> int:
     env.setdefault("SOCIALSLA_DATA_DIR", str(log_dir / "data"))
     url = f"http://{settings.web_host}:{settings.web_port}/metrics"
     with open(worker_log, "ab") as log:
+        # A session of its own: Ctrl-C reaches the demo only, which stops the generator and
+        # then the worker in order, and can tell a stop it asked for from a crash.
         worker = subprocess.Popen(
-            [sys.executable, "-m", "socialsla.cli", "worker"], env=env, stdout=log, stderr=log
+            [sys.executable, "-m", "socialsla.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
     print(f"worker started (pid {worker.pid}); log: {worker_log}\nmetrics: {url}", flush=True)
-    loop = asyncio.new_event_loop()
+    try:
+        failure = asyncio.run(_demo_screen(args, settings, rules, worker, worker_log, url))
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=_WORKER_STOP_S)
+            except subprocess.TimeoutExpired:
+                print(f"the worker did not stop within {_WORKER_STOP_S:.0f}s; killed it", file=sys.stderr)
+                worker.kill()
+                worker.wait()
+    if failure is not None:
+        print(f"socialsla demo: {failure}", file=sys.stderr)
+        return 1
+    print("\nstopped: generator and worker", flush=True)
+    return 0
+
+
+async def _demo_screen(
+    args: argparse.Namespace,
+    settings: Settings,
+    rules: tuple[Rule, ...],
+    worker: subprocess.Popen[bytes],
+    worker_log: Path,
+    url: str,
+) -> str | None:
+    """Generate traffic and refresh the summary until stopped (None) or something fails (why)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     sent = [0]
 
     def on_sent(n: int) -> None:
         sent[0] = n
 
-    traffic = loop.create_task(
-        send_generated(_shape(args), settings, parse_clock(settings.clock).now_us,
-                       args.backfill, 0.0, on_sent)
-    )  # fmt: skip
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
+    traffic = asyncio.create_task(
+        send_generated(
+            _shape(args), settings, parse_clock(settings.clock).now_us, args.backfill, 0.0, on_sent
+        )
+    )
     try:
-        while not stopping:
-            loop.run_until_complete(asyncio.sleep(args.refresh))
-            if traffic.done() and traffic.exception() is not None:
-                print(f"traffic generator failed: {traffic.exception()}", file=sys.stderr)
-                break
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), args.refresh)
+            if stop.is_set():
+                return None
+            if traffic.done():
+                error = traffic.exception()
+                return f"the traffic generator failed: {error!r}" if error else "the traffic generator ended"
             if worker.poll() is not None:
-                print(f"the worker exited ({worker.returncode}); see {worker_log}", file=sys.stderr)
-                break
-            text = _fetch(url)
+                code = worker.returncode
+                return f"the worker exited ({code}); last lines of {worker_log}:\n{_tail(worker_log)}"
+            text = await loop.run_in_executor(None, _fetch, url)
             screen = ["\x1b[2J\x1b[H" if sys.stdout.isatty() else "",
                       f"socialsla demo: {sent[0]:,} events sent; {url}; Ctrl-C stops\n"]  # fmt: skip
             if text is None:
-                screen.append("(waiting for the worker's /metrics ...)")
+                screen.append("(waiting for the worker's /metrics: it is starting and joining its group ...)")
             else:
-                screen.append(summary.render(summary.parse(text)))
+                screen.append(summary.render(summary.parse(text), rules))
             print("\n".join(screen), flush=True)
-    except KeyboardInterrupt:
-        pass
+        return None
     finally:
         traffic.cancel()
         with contextlib.suppress(BaseException):
-            loop.run_until_complete(traffic)
-        loop.close()
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        print("\nstopped: generator and worker", flush=True)
-    return 0
+            await traffic
+
+
+def _number(text: str, low: float, high: float = math.inf, low_included: bool = True) -> float:
+    """A float flag within bounds, or argparse's clean usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    above = value >= low if low_included else value > low
+    if not (above and value <= high) or math.isnan(value):
+        bound = f"at least {low:g}" if low_included else f"more than {low:g}"
+        if high != math.inf:
+            bound += f" and at most {high:g}"
+        raise argparse.ArgumentTypeError(f"{text} must be {bound}")
+    return value
+
+
+def _positive_rate(text: str) -> float:
+    return _number(text, 0.0, low_included=False)
+
+
+def _rate_or_unlimited(text: str) -> float:
+    return _number(text, 0.0)
+
+
+def _share(text: str) -> float:
+    return _number(text, 0.0, 1.0)
+
+
+def _duration_or_none(text: str) -> float:
+    """A duration flag where 0 means none (no backfill, no end)."""
+    if text.strip() in ("0", "0s"):
+        return 0.0
+    try:
+        return parse_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or 0") from None
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _traffic_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--accounts", default="acme,globex,initech", help="comma-separated brand accounts")
     command.add_argument("--channels", default="facebook,instagram,x", help="comma-separated channels")
-    command.add_argument("--rate", type=float, default=2.0, help="new conversations per second (default 2)")
-    command.add_argument("--median-reply", type=parse_seconds, default=420.0, metavar="DURATION",
+    command.add_argument("--rate", type=_positive_rate, default=2.0,
+                         help="new conversations per second, more than 0 (default 2)")  # fmt: skip
+    command.add_argument("--median-reply", type=_duration, default=420.0, metavar="DURATION",
                          help="median first-reply latency (log-normal; default 7m)")  # fmt: skip
-    command.add_argument("--unanswered", type=float, default=0.05, help="share never answered (default 0.05)")
-    command.add_argument("--seed", type=int, default=1, help="random seed (same seed, same traffic)")
+    command.add_argument("--unanswered", type=_share, default=0.05,
+                         help="share never answered, 0 to 1 (default 0.05)")  # fmt: skip
+    command.add_argument("--seed", type=int, default=1, help="random seed (same seed, same traffic shape)")
     command.add_argument(
         "--backfill",
-        type=parse_seconds,
+        type=_duration_or_none,
         default=3600.0,
         metavar="DURATION",
         help="history sent at once before live traffic (default 1h; 0 for none)",
@@ -259,7 +372,8 @@ def register(commands: Any) -> None:
         "conversation_id. Invalid lines are sent as they are (the worker dead-letters them).",
     )
     produce.add_argument("events", help="JSON Lines file, or - for stdin")
-    produce.add_argument("--rate", type=float, default=0.0, help="events per second (default: no limit)")
+    produce.add_argument("--rate", type=_rate_or_unlimited, default=0.0,
+                         help="events per second (default 0: no limit)")  # fmt: skip
     produce.add_argument("--shift-to-now", action="store_true",
                          help="move every created_at so that the newest event is now")  # fmt: skip
     produce.set_defaults(run=_produce)
@@ -272,8 +386,8 @@ def register(commands: Any) -> None:
         "and invalid events.",
     )
     _traffic_flags(generate)
-    generate.add_argument("--duration", type=parse_seconds, default=0.0, metavar="DURATION",
-                          help="stop after this long (default: run until Ctrl-C)")  # fmt: skip
+    generate.add_argument("--duration", type=_duration_or_none, default=0.0, metavar="DURATION",
+                          help="stop after this long (default 0: run until Ctrl-C)")  # fmt: skip
     generate.set_defaults(run=_generate)
 
     demo = commands.add_parser(
@@ -283,6 +397,7 @@ def register(commands: Any) -> None:
         "and show each account/channel against the badge rule. Ctrl-C stops everything.",
     )
     _traffic_flags(demo)
-    demo.add_argument("--refresh", type=float, default=2.0, help="seconds between screen updates")
+    demo.add_argument("--refresh", type=_positive_rate, default=2.0,
+                      help="seconds between screen updates (default 2)")  # fmt: skip
     demo.add_argument("--log-dir", default="var/demo", help="worker log and data (default var/demo)")
     demo.set_defaults(run=_demo)

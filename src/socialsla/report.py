@@ -52,8 +52,8 @@ class Tally:
         if len(lines) < _FIRST_LINES:
             lines.append(line)
 
-    def summary(self, top: int = 5) -> str:
-        """A few lines for stderr: counts, then the commonest reasons with first line numbers."""
+    def summary(self, top: int | None = 5) -> str:
+        """A few lines for stderr: counts, then the commonest reasons (all when `top` is None)."""
         head = (
             f"events: {self.accepted} accepted, {self.duplicate} duplicate, "
             f"{self.invalid} invalid, {self.late} late"
@@ -66,8 +66,8 @@ class Tally:
         for reason, count in self.reasons.most_common(top):
             lines = ", ".join(str(n) for n in self.first_lines[reason])
             out.append(f"  {count} x {reason} (line {lines}{', ...' if count > _FIRST_LINES else ''})")
-        if len(self.reasons) > top:
-            out.append(f"  ... and {len(self.reasons) - top} more reasons")
+        if top is not None and len(self.reasons) > top:
+            out.append(f"  ... and {len(self.reasons) - top} more reasons (--all-reasons lists them)")
         return "\n".join(out)
 
 

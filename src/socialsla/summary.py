@@ -1,7 +1,10 @@
 """The live terminal summary: a worker's /metrics text turned into one line per series.
 
 It reads the exported metrics rather than the worker's memory, so what the
-terminal shows is exactly what Prometheus, Grafana and the alerts see.
+terminal shows is exactly what Prometheus, Grafana and the alerts see. A team
+lead reads it at a glance, so it shows what the gauges alone leave open: the
+worst-case rate beside the rate (pending posts counted as missed), which
+condition of a lost rule failed and by how much, and the error budget.
 """
 
 from __future__ import annotations
@@ -12,73 +15,129 @@ from dataclasses import dataclass, field
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialsla.duration import human
+from socialsla.rules import Rule
+
+
+@dataclass(slots=True)
+class WindowRow:
+    """What the summary knows of one window of one series."""
+
+    inbound: float = 0.0
+    pending: float = 0.0
+    rate: float | None = None
+    worst: float | None = None
+    avg: float | None = None
+    p90: float | None = None
 
 
 @dataclass(slots=True)
 class Row:
     """What the summary shows of one (account, channel)."""
 
-    inbound: float = 0.0
-    pending: float = 0.0
-    rate: float | None = None
-    avg: float | None = None
+    windows: dict[str, WindowRow] = field(default_factory=lambda: defaultdict(WindowRow))
     oldest: float | None = None
     verdicts: dict[str, float] = field(default_factory=dict)
+    budgets: dict[str, float] = field(default_factory=dict)
 
 
-def parse(text: str, window: str = "7d") -> dict[tuple[str, str], Row]:
+_STATS = {"avg": "avg", "p90": "p90"}
+
+
+def parse(text: str) -> dict[tuple[str, str], Row]:
     """Rows keyed by (account, channel) from exposition text."""
     rows: dict[tuple[str, str], Row] = defaultdict(Row)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
-            if "account" not in labels:
+            if "account" not in labels or labels.get("clock", "wall") != "wall":
                 continue
             row = rows[(labels["account"], labels["channel"])]
-            if labels.get("window", window) != window:
-                continue
-            name = sample.name
-            if name == "socialsla_conversations":
+            name, value = sample.name, sample.value
+            window = row.windows[labels["window"]] if "window" in labels else None
+            if name == "socialsla_conversations" and window is not None:
                 if labels["state"] == "inbound":
-                    row.inbound = sample.value
+                    window.inbound = value
                 elif labels["state"] == "pending":
-                    row.pending = sample.value
-            elif name == "socialsla_response_rate":
-                row.rate = sample.value
-            elif name == "socialsla_first_reply_seconds" and labels["stat"] == "avg":
-                row.avg = sample.value
+                    window.pending = value
+            elif name == "socialsla_response_rate" and window is not None:
+                window.rate = value
+            elif name == "socialsla_response_rate_worst" and window is not None:
+                window.worst = value
+            elif name == "socialsla_first_reply_seconds" and window is not None:
+                if labels["stat"] in _STATS:
+                    setattr(window, _STATS[labels["stat"]], value)
             elif name == "socialsla_oldest_unanswered_seconds":
-                row.oldest = sample.value
+                row.oldest = value
             elif name == "socialsla_rule_ok":
-                row.verdicts[labels["rule"]] = sample.value
+                row.verdicts[labels["rule"]] = value
+            elif name == "socialsla_rule_error_budget":
+                row.budgets[labels["rule"]] = value
     return dict(rows)
 
 
-def render(rows: dict[tuple[str, str], Row], window: str = "7d") -> str:
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def failed_conditions(rule: Rule, row: Row) -> list[str]:
+    """The conditions of `rule` that the row's figures break, each with both sides: `avg 17.4m > 15m`."""
+    window = row.windows.get(rule.window, WindowRow())
+    out = []
+    if rule.min_response_rate is not None and window.rate is not None and window.rate < rule.min_response_rate:
+        out.append(f"rate {_percent(window.rate)} < {_percent(float(rule.min_response_rate))}")
+    checks = (
+        ("avg", window.avg, rule.max_avg_first_reply_seconds),
+        ("p90", window.p90, rule.max_p90_first_reply_seconds),
+        ("oldest wait", row.oldest, rule.max_oldest_unanswered_seconds),
+    )
+    for label, value, limit in checks:
+        if limit is not None and value is not None and value > limit:
+            out.append(f"{label} {human(value)} > {human(float(limit))}")
+    return out
+
+
+def _badge(row: Row, rules: dict[str, Rule]) -> str:
+    if not row.verdicts:
+        return "no verdict yet"
+    parts = []
+    for name, verdict in sorted(row.verdicts.items(), key=lambda item: (item[1], item[0])):
+        budget = row.budgets.get(name)
+        shown = "" if budget is None else f" (budget {budget:+.0f})"
+        if verdict == 1:
+            parts.append(f"OK {name}{shown}")
+            continue
+        rule = rules.get(name)
+        why = failed_conditions(rule, row) if rule is not None else []
+        parts.append(f"LOST {name}: {', '.join(why) or 'see /metrics'}{shown}")
+    return "; ".join(parts)
+
+
+def render(rows: dict[tuple[str, str], Row], rules: tuple[Rule, ...] = (), window: str = "7d") -> str:
     """A fixed-width table, worst series first (breached, then by response rate)."""
     header = (
         f"{'account':<16} {'channel':<10} {'inbound':>8} {'pending':>8} "
-        f"{'rate ' + window:>9} {'avg reply':>10} {'oldest wait':>12}  badge"
+        f"{'rate ' + window:>9} {'worst':>7} {'avg reply':>10} {'oldest wait':>12}  badge"
     )
     lines = [header, "-" * len(header)]
+    by_name = {rule.name: rule for rule in rules}
 
     def order(item: tuple[tuple[str, str], Row]) -> tuple[int, float, tuple[str, str]]:
         key, row = item
         breached = any(v == 0 for v in row.verdicts.values())
-        return (0 if breached else 1, row.rate if row.rate is not None else 2.0, key)
+        rate = row.windows.get(window, WindowRow()).rate
+        return (0 if breached else 1, rate if rate is not None else 2.0, key)
 
     for (account, channel), row in sorted(rows.items(), key=order):
-        if not row.verdicts:
-            badge = "no verdict yet"
-        elif all(v == 1 for v in row.verdicts.values()):
-            badge = "OK"
-        else:
-            badge = "LOST: " + ", ".join(k for k, v in sorted(row.verdicts.items()) if v == 0)
-        rate = "-" if row.rate is None else f"{row.rate * 100:.1f}%"
+        w = row.windows.get(window, WindowRow())
         lines.append(
-            f"{account:<16} {channel:<10} {row.inbound:>8.0f} {row.pending:>8.0f} {rate:>9} "
-            f"{human(row.avg):>10} {human(row.oldest):>12}  {badge}"
+            f"{account:<16} {channel:<10} {w.inbound:>8.0f} {w.pending:>8.0f} {_percent(w.rate):>9} "
+            f"{_percent(w.worst):>7} {human(w.avg):>10} {human(row.oldest):>12}  {_badge(row, by_name)}"
         )
     if not rows:
         lines.append("(no series yet: waiting for the worker to own partitions and see events)")
+    else:
+        lines.append(
+            f"\nrate = answered / decided; worst = answered / all, pending counted as missed; "
+            "budget = misses the rule can still take"
+        )
     return "\n".join(lines)

@@ -78,8 +78,16 @@ class WindowStats:
         return None if self.latency_max_us is None else self.latency_max_us / MICROS
 
     def quantile_seconds(self, q: float) -> float | None:
-        """The histogram_quantile estimate of the q-quantile in seconds."""
-        return histogram.quantile(q, self.latency_buckets)
+        """The histogram_quantile estimate of the q-quantile in seconds, capped at the max (SPEC §3).
+
+        Interpolating inside a wide bucket can land above the slowest reply the
+        bucket holds (`p90 102.0m, max 92.8m`); a summary never exceeds what it
+        summarises, so the report, the gauges and rules all read the capped value.
+        """
+        estimate = histogram.quantile(q, self.latency_buckets)
+        if estimate is None or self.latency_max_us is None:
+            return estimate
+        return min(estimate, self.latency_max_us / MICROS)
 
 
 @dataclass(frozen=True, slots=True)

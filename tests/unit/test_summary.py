@@ -3,35 +3,66 @@
 from __future__ import annotations
 
 from socialsla import summary
+from socialsla.rules import DEFAULT_RULES, parse_rules
 
 TEXT = """\
 socialsla_conversations{account="acme",channel="facebook",state="inbound",window="7d"} 10
 socialsla_conversations{account="acme",channel="facebook",state="pending",window="7d"} 2
 socialsla_conversations{account="acme",channel="facebook",state="inbound",window="1h"} 99
-socialsla_response_rate{account="acme",channel="facebook",window="7d"} 0.8
-socialsla_first_reply_seconds{account="acme",channel="facebook",stat="avg",window="7d"} 1200
+socialsla_response_rate{account="acme",channel="facebook",window="7d"} 0.875
+socialsla_response_rate_worst{account="acme",channel="facebook",window="7d"} 0.7
+socialsla_first_reply_seconds{account="acme",channel="facebook",stat="avg",window="7d"} 1044
+socialsla_first_reply_seconds{account="acme",channel="facebook",stat="p90",window="7d"} 1700
 socialsla_oldest_unanswered_seconds{account="acme",channel="facebook"} 300
 socialsla_rule_ok{account="acme",channel="facebook",rule="facebook_very_responsive"} 0
-socialsla_conversations{account="zeta",channel="x",state="inbound",window="7d"} 4
+socialsla_rule_error_budget{account="acme",channel="facebook",rule="facebook_very_responsive"} -1
+socialsla_conversations{account="zeta",channel="x",state="inbound",window="7d"} 1183
+socialsla_conversations{account="zeta",channel="x",state="pending",window="7d"} 640
 socialsla_response_rate{account="zeta",channel="x",window="7d"} 1
+socialsla_response_rate_worst{account="zeta",channel="x",window="7d"} 0.459
 socialsla_rule_ok{account="zeta",channel="x",rule="facebook_very_responsive"} 1
+socialsla_rule_error_budget{account="zeta",channel="x",rule="facebook_very_responsive"} 60
 """
 
 
-def test_rows_take_the_7d_window() -> None:
-    """Parsed rows carry the 7d figures, not other windows'."""
-    rows = summary.parse(TEXT)
-    acme = rows[("acme", "facebook")]
-    assert (acme.inbound, acme.pending, acme.rate, acme.avg, acme.oldest) == (10, 2, 0.8, 1200, 300)
+def test_rows_take_each_window() -> None:
+    """Parsed rows keep every window apart, and the series-wide oldest wait."""
+    acme = summary.parse(TEXT)[("acme", "facebook")]
+    seven = acme.windows["7d"]
+    assert (seven.inbound, seven.pending, seven.rate, seven.worst, seven.avg, seven.p90) == (
+        10, 2, 0.875, 0.7, 1044, 1700,
+    )  # fmt: skip
+    assert acme.windows["1h"].inbound == 99
+    assert acme.oldest == 300
 
 
-def test_breached_series_come_first() -> None:
-    """A lost badge is listed before healthy series, with the rule named."""
-    lines = summary.render(summary.parse(TEXT)).splitlines()
+def test_breached_series_come_first_with_the_failed_conditions() -> None:
+    """A lost badge comes first and says which conditions failed, by how much, and its budget."""
+    lines = summary.render(summary.parse(TEXT), DEFAULT_RULES).splitlines()
     assert lines[2].startswith("acme")
-    assert "LOST: facebook_very_responsive" in lines[2]
+    assert "LOST facebook_very_responsive: rate 87.5% < 90.0%, avg 17.4m > 15.0m (budget -1)" in lines[2]
     assert lines[3].startswith("zeta")
-    assert lines[3].endswith("OK")
+    assert lines[3].endswith("OK facebook_very_responsive (budget +60)")
+
+
+def test_worst_case_rate_stands_beside_the_rate() -> None:
+    """A 100% rate with most posts pending shows the worst case beside it."""
+    zeta = next(line for line in summary.render(summary.parse(TEXT)).splitlines() if line.startswith("zeta"))
+    assert "100.0%" in zeta
+    assert "45.9%" in zeta
+
+
+def test_only_named_conditions_are_blamed() -> None:
+    """A rule on p90 alone names the p90, not the average it does not judge."""
+    rule = parse_rules('[[rule]]\nname = "p90"\nwindow = "7d"\nmax_p90_first_reply_seconds = 1500\n')
+    row = summary.parse(TEXT)[("acme", "facebook")]
+    assert summary.failed_conditions(rule[0], row) == ["p90 28.3m > 25.0m"]
+
+
+def test_a_rule_the_demo_does_not_know_is_still_shown_lost() -> None:
+    """A verdict from a rule missing in the local rules file says where to look."""
+    line = summary.render(summary.parse(TEXT)).splitlines()[2]
+    assert "LOST facebook_very_responsive: see /metrics (budget -1)" in line
 
 
 def test_empty_scrape_says_so() -> None:

@@ -125,3 +125,26 @@ def test_lifetime_window_counts_everything_kept() -> None:
     stats = windows.evaluate(T0, lifetime=True)
     assert (stats.windows["all"].responded, stats.windows["all"].inbound) == (1, 2)
     assert "all" not in windows.evaluate(T0).windows
+
+
+def test_quantiles_are_capped_at_the_slowest_reply() -> None:
+    """One 92.8-minute reply interpolates to p90 114m in its bucket; SPEC §3 caps it at the max."""
+    windows = SeriesWindows(R)
+    windows.set("c", T0, T0 + 5_568 * MICROS)
+    week = windows.evaluate(T0 + 2 * H).windows["7d"]
+    assert week.max_seconds == 5_568.0
+    assert week.quantile_seconds(0.9) == 5_568.0
+    assert week.quantile_seconds(0.5) == 5_400.0  # 3600 + 3600 * 0.5: under the max, kept
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=30 * H), min_size=1, max_size=30))
+def test_quantiles_never_exceed_the_max(delays: list[int]) -> None:
+    """Whatever the latencies, p50 <= p90 <= max."""
+    windows = SeriesWindows(R)
+    for key, delay in enumerate(delays):
+        windows.set(str(key), T0, T0 + delay)
+    week = windows.evaluate(T0 + 31 * H).windows["7d"]
+    p50, p90, top = week.quantile_seconds(0.5), week.quantile_seconds(0.9), week.max_seconds
+    assert p50 is not None and p90 is not None and top is not None
+    assert p50 <= p90 <= top
