@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,6 +57,26 @@ async def _topics_ready(settings: Settings, command: str, wait_seconds: float) -
     return True
 
 
+def _web_port_taken(settings: Settings, command: str) -> bool:
+    """Whether /metrics cannot bind its address; if so, say which and what to do, in one line.
+
+    Checked before anything starts: a worker would crash deep inside Faust, and a
+    demo would show the numbers of whichever process holds the port.
+    """
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.web_host, settings.web_port))
+        except OSError as exc:
+            print(
+                f"socialsla {command}: cannot serve /metrics on {settings.web_host}:{settings.web_port}: "
+                f"{exc.strerror} (another worker or demo running?); stop it or set SOCIALSLA_WEB_PORT",
+                file=sys.stderr,
+            )
+            return True
+    return False
+
+
 def _settings() -> Settings:
     try:
         return from_env(os.environ)
@@ -79,6 +100,8 @@ def _worker(args: argparse.Namespace) -> int:
 
     from socialsla.app import build
 
+    if _web_port_taken(settings, "worker"):
+        return 1
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if not loop.run_until_complete(_topics_ready(settings, "worker", _WORKER_BROKER_WAIT_S)):
@@ -201,6 +224,8 @@ def _tail(path: Path, lines: int = 8) -> str:
 def _demo(args: argparse.Namespace) -> int:
     settings = _settings()
     rules = load_rules(settings.rules_file)
+    if _web_port_taken(settings, "demo"):
+        return 1
     if not asyncio.run(_topics_ready(settings, "demo", _TOOL_BROKER_WAIT_S)):
         return 1
     log_dir = Path(args.log_dir)

@@ -83,8 +83,9 @@ def failed_conditions(rule: Rule, row: Row) -> list[str]:
     """The conditions of `rule` that the row's figures break, each with both sides: `avg 17.4m > 15m`."""
     window = row.windows.get(rule.window, WindowRow())
     out = []
-    if rule.min_response_rate is not None and window.rate is not None and window.rate < rule.min_response_rate:
-        out.append(f"rate {_percent(window.rate)} < {_percent(float(rule.min_response_rate))}")
+    floor = rule.min_response_rate
+    if floor is not None and window.rate is not None and window.rate < floor:
+        out.append(f"rate {_percent(window.rate)} < {_percent(float(floor))}")
     checks = (
         ("avg", window.avg, rule.max_avg_first_reply_seconds),
         ("p90", window.p90, rule.max_p90_first_reply_seconds),
@@ -137,7 +138,7 @@ def render(rows: dict[tuple[str, str], Row], rules: tuple[Rule, ...] = (), windo
         lines.append("(no series yet: waiting for the worker to own partitions and see events)")
     else:
         lines.append(
-            f"\nrate = answered / decided; worst = answered / all, pending counted as missed; "
+            "\nrate = answered / decided; worst = answered / all, pending counted as missed; "
             "budget = misses the rule can still take"
         )
     return "\n".join(lines)

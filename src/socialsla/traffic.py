@@ -121,13 +121,13 @@ class TrafficShape:
 
 
 def _conversation(
-    shape: TrafficShape, rng: random.Random, opened_us: int, number: int
+    shape: TrafficShape, rng: random.Random, opened_us: int, run: str, number: int
 ) -> list[tuple[int, bytes]]:
     account = rng.choice(shape.accounts)
     channel = rng.choice(shape.channels)
     # A few series are slower, so the wall shows both badge states.
     slow = 1 + 3 * (zlib.crc32(f"{account}|{channel}".encode()) % 4 == 0)
-    cid = f"gen-{shape.seed}-{number}"
+    cid = f"gen-{shape.seed}-{run}-{number}"
     events = [
         Event("post", f"{cid}-p", cid, account, channel, opened_us),
     ]
@@ -158,11 +158,18 @@ async def generate(
     backfill_seconds: float = 0.0,
     duration_seconds: float = 0.0,
 ) -> AsyncIterator[bytes]:
-    """Yield event lines in real time (after a backfill of recent history, sent at once)."""
+    """Yield event lines in real time (after a backfill of recent history, sent at once).
+
+    Ids carry the run's start second besides the seed: a second run (a demo
+    started again the next day) makes new conversations, where reused ids would
+    all count as duplicates of the first run's; the same start gives the same
+    events, so tests and benchmarks stay reproducible.
+    """
     rng = random.Random(shape.seed)
     pending: list[tuple[int, int, bytes]] = []
     sequence = 0
     start = now_us()
+    run = f"{start // MICROS:x}"
     opened = start - round(backfill_seconds * MICROS)
     end = None if duration_seconds <= 0 else start + round(duration_seconds * MICROS)
     number = 0
@@ -170,7 +177,7 @@ async def generate(
         now = now_us()
         while opened <= now:
             number += 1
-            for at, line in _conversation(shape, rng, opened, number):
+            for at, line in _conversation(shape, rng, opened, run, number):
                 sequence += 1
                 heapq.heappush(pending, (at, sequence, line))
             rate = _rate_at(shape, opened / MICROS)

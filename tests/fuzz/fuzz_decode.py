@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing (atheris) of everything that reads bytes from Kafka.
 
 Run: python tests/fuzz/fuzz_decode.py -atheris_runs=200000
-tests/unit/test_hostile_input.py runs a bounded session of it on every test run.
+tests/fuzz/test_fuzz.py runs a bounded session of it on every test run.
 The property: bytes in, a value or the project's own rejection out, never another
 exception (a worker would crash on it).
 """

@@ -54,3 +54,21 @@ def test_generator_is_deterministic_and_mostly_valid() -> None:
         valid += 1
         assert event.created_at <= now
     assert valid >= 0.98 * len(first)
+
+
+def test_a_later_run_makes_new_conversations() -> None:
+    """Two runs started at different times share no event id, so a second demo is not all duplicates."""
+    shape = TrafficShape(rate=5.0, seed=1)
+
+    def ids(start: str) -> set[str]:
+        now = parse_time(start)
+
+        async def run() -> list[bytes]:
+            return [line async for line in generate(shape, lambda: now, 600, 0.000001)]
+
+        return {orjson.loads(line)["event_id"] for line in asyncio.run(run())}
+
+    first, second = ids("2026-01-08T00:00:00Z"), ids("2026-01-09T00:00:00Z")
+    assert first
+    assert second
+    assert not first & second

@@ -146,5 +146,7 @@ def test_quantiles_never_exceed_the_max(delays: list[int]) -> None:
         windows.set(str(key), T0, T0 + delay)
     week = windows.evaluate(T0 + 31 * H).windows["7d"]
     p50, p90, top = week.quantile_seconds(0.5), week.quantile_seconds(0.9), week.max_seconds
-    assert p50 is not None and p90 is not None and top is not None
+    assert p50 is not None
+    assert p90 is not None
+    assert top is not None
     assert p50 <= p90 <= top
