@@ -89,7 +89,9 @@ def _settings_epilog() -> str:
     lines = ["settings (environment variables, read once at start):"]
     for variable, value in Settings().describe():
         name = variable.removeprefix("SOCIALSLA_").lower()
-        lines.append(f"  {variable:<32} {HELP[name]} [default: {value or 'unset'}]")
+        # A help text that says its own default (rules_file) is not followed by "[default: unset]".
+        shown = "" if not value and "default" in HELP[name] else f" [default: {value or 'unset'}]"
+        lines.append(f"  {variable:<32} {HELP[name]}{shown}")
     return "\n".join(lines)
 
 

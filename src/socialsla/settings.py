@@ -129,6 +129,20 @@ def _bool(text: str) -> bool:
     raise ValueError(f"{text!r} is not true or false")
 
 
+def _whole(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a number of seconds (e.g. 5 or 0.5), got {text!r}") from None
+
+
 def from_env(env: Mapping[str, str]) -> Settings:
     """Build and validate settings from an environment mapping."""
     defaults = Settings()
@@ -148,9 +162,9 @@ def from_env(env: Mapping[str, str]) -> Settings:
             if isinstance(default, bool):
                 values[item.name] = _bool(raw)
             elif isinstance(default, int):
-                values[item.name] = int(raw)
+                values[item.name] = _whole(raw)
             elif isinstance(default, float):
-                values[item.name] = float(raw)
+                values[item.name] = _seconds(raw)
             elif item.name in ("data_dir", "rules_file", "ssl_cafile"):
                 values[item.name] = Path(raw) if raw else None
             else:

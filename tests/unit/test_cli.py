@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from socialsla.cli import main
+from socialsla.cli import main, parser
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -71,3 +76,120 @@ def test_help_explains(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "--at" in text
     assert "--response-window" in text
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real console command in a child process, as a person at a terminal runs it."""
+    return subprocess.run([sys.executable, "-m", "socialsla.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60, check=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "--rate", "0"], "0 must be more than 0"),
+        (["generate", "--rate", "-1"], "-1 must be more than 0"),
+        (["generate", "--rate", "fast"], "'fast' is not a number"),
+        (["generate", "--unanswered", "1.5"], "1.5 must be at least 0 and at most 1"),
+        (["generate", "--backfill", "soon"], "is not a duration like 90s, 15m, 24h or 7d, or 0"),
+        (["produce", "x.jsonl", "--rate", "-5"], "-5 must be at least 0"),
+        (["demo", "--refresh", "0"], "0 must be more than 0"),
+    ],
+    ids=[
+        "rate-zero",
+        "rate-negative",
+        "rate-word",
+        "share-above-one",
+        "backfill-word",
+        "produce-negative",
+        "refresh-zero",
+    ],
+)
+def test_bad_traffic_flags_are_usage_errors(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Out-of-range traffic flags exit 2 with the reason, before anything connects."""
+    with pytest.raises(SystemExit) as caught:
+        parser().parse_args(args)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "0s"], ids=["zero", "zero-seconds"])
+def test_backfill_zero_means_none(value: str) -> None:
+    """--backfill 0 is accepted, as its help says: no history."""
+    assert parser().parse_args(["generate", "--backfill", value, "--duration", value]).backfill == 0.0
+
+
+def test_directory_is_refused_by_every_file_command(tmp_path: Path) -> None:
+    """report, import twcs and produce name a directory as one, in one line, exit 1."""
+    for args in (["report", str(tmp_path)], ["import", "twcs", str(tmp_path)], ["produce", str(tmp_path)]):
+        done = run(*args)
+        assert done.returncode == 1, args
+        assert done.stderr.strip().endswith(f"{tmp_path}: is a directory; give a file"), done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_compressed_file_is_named(tmp_path: Path) -> None:
+    """A gzip file is called compressed, with what to do, not thousands of invalid lines."""
+    packed = tmp_path / "events.jsonl.gz"
+    packed.write_bytes(gzip.compress((DATA / "scenario.jsonl").read_bytes()))
+    done = run("report", str(packed))
+    assert done.returncode == 1
+    assert "gzip-compressed: decompress it first" in done.stderr
+
+
+def test_every_invalid_reason_on_request(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """--all-reasons lists each of the scenario's 9 reasons instead of '... and 4 more'."""
+    assert main(["report", str(DATA / "scenario.jsonl"), "--all-reasons"]) == 0
+    err = capsysbinary.readouterr()[1].decode()
+    assert "more reasons" not in err
+    assert len([line for line in err.splitlines() if line.startswith("  1 x ")]) == 9
+    assert main(["report", str(DATA / "scenario.jsonl")]) == 0
+    assert "... and 4 more reasons (--all-reasons lists them)" in capsysbinary.readouterr()[1].decode()
+
+
+@pytest.mark.parametrize("command", ["produce", "generate"])
+def test_no_broker_is_one_line(command: str, tmp_path: Path) -> None:
+    """With nothing listening at the bootstrap address, the traffic tools say so in one line, exit 1."""
+    events = tmp_path / "e.jsonl"
+    events.write_bytes((DATA / "scenario.jsonl").read_bytes())
+    args = [command, str(events)] if command == "produce" else [command, "--duration", "1s"]
+    done = run(*args, env={"SOCIALSLA_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()}"})
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"socialsla {command}: no Kafka broker answers at 127.0.0.1:" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["worker", "demo"])
+def test_metrics_port_in_use_is_one_line(command: str) -> None:
+    """A worker or demo whose /metrics port is taken says which port, before touching Kafka."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = run(
+            command, env={"SOCIALSLA_WEB_PORT": str(port), "SOCIALSLA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+        )
+    assert done.returncode == 1
+    assert f"cannot serve /metrics on 127.0.0.1:{port}" in done.stderr
+    assert "SOCIALSLA_WEB_PORT" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_has_no_formatting_glitches(capsys: pytest.CaptureFixture[str]) -> None:
+    """Top-level help reads '90%' (not '90%%'); the rules file shows one default, not two."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "90% answered" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["worker", "--help"])
+    rules_line = next(line for line in capsys.readouterr().out.splitlines() if "SOCIALSLA_RULES_FILE" in line)
+    assert rules_line.count("default") == 1
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -45,11 +45,13 @@ def test_every_problem_is_reported_at_once() -> None:
                 "SOCIALSLA_TOPIC_POSTS": "bad topic",
                 "SOCIALSLA_CLOCK": "ntp",
                 "SOCIALSLA_PORT": "1",
+                "SOCIALSLA_STALE_AFTER": "half a minute",
             }
         )
     message = str(caught.value)
     for part in (
-        "SOCIALSLA_PARTITIONS: invalid literal",
+        "SOCIALSLA_PARTITIONS: expected a whole number, got 'many'",
+        "SOCIALSLA_STALE_AFTER: expected a number of seconds (e.g. 5 or 0.5), got 'half a minute'",
         "SOCIALSLA_STORE: must be rocksdb:// or memory://",
         "SOCIALSLA_BOOTSTRAP_SERVERS: expected host:port",
         "SOCIALSLA_RESPONSE_WINDOW: 'soon' is not a duration",
