@@ -1,0 +1,190 @@
+"""The main command as a newcomer runs it: `deploy/run demo` from a wiped broker, twice, then Ctrl-C.
+
+The broker here is the demo's own (deploy/run starts it in an empty KAFKA_HOME
+on free ports and stops it at the end), so the test starts exactly where a
+fresh clone does: no topics, no group, no store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.harness import Samples, eventually, free_port, parse_metrics
+
+REPO = Path(__file__).resolve().parents[2]
+#: The demo's first screen with every series: a broker from scratch, Faust's start, the backfill.
+DEMO_READY_S = 180.0
+STOP_S = 90.0
+#: What `socialsla demo` generates by default: 3 accounts x 3 channels.
+SERIES = {(a, c) for a in ("acme", "globex", "initech") for c in ("facebook", "instagram", "x")}
+
+
+@dataclass
+class Demo:
+    """One `deploy/run demo` process group, with its ports and broker home."""
+
+    process: subprocess.Popen[bytes]
+    output: Path
+    ports: dict[str, int]
+    kafka_home: Path
+
+    def metrics(self) -> Samples:
+        try:
+            with socket.create_connection(("127.0.0.1", self.ports["web"]), timeout=2):
+                pass
+            import urllib.request
+
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['web']}/metrics", timeout=3) as r:
+                return parse_metrics(r.read().decode())
+        except OSError:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"the demo exited ({self.process.returncode}):\n{self.text()[-3000:]}"
+                ) from None
+            return {}
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def interrupt(self) -> int:
+        """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=STOP_S)
+
+
+def inbound(samples: Samples) -> dict[tuple[str, str], float]:
+    """7-day inbound conversations per (account, channel)."""
+    out = {}
+    for (name, labels), value in samples.items():
+        found = dict(labels)
+        if name == "socialsla_conversations" and found["state"] == "inbound" and found["window"] == "7d":
+            out[(found["account"], found["channel"])] = value
+    return out
+
+
+def events(samples: Samples, outcome: str) -> float:
+    return sum(
+        v
+        for (name, labels), v in samples.items()
+        if name == "socialsla_events_total" and ("outcome", outcome) in labels
+    )
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], dict[str, int], Path]]:
+    ports = {"kafka": free_port(), "controller": free_port(), "web": free_port()}
+    home = tmp_path / "kafka"
+    # Nothing of the test run's own broker or settings leaks in: the demo runs on its embedded defaults.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALSLA_", "KAFKA_"))}
+    env |= {"KAFKA_PORT": str(ports["kafka"]), "KAFKA_CONTROLLER_PORT": str(ports["controller"]),
+            "KAFKA_HOME": str(home), "SOCIALSLA_WEB_PORT": str(ports["web"])}  # fmt: skip
+    yield env, ports, home
+    # Whatever happened, leave no broker behind.
+    subprocess.run(["bash", str(REPO / "deploy" / "kafka" / "kafka.sh"), "stop"], env=env, check=False,
+                   capture_output=True)  # fmt: skip
+
+
+def start_demo(env: dict[str, str], ports: dict[str, int], home: Path, output: Path) -> Demo:
+    log_dir = output.parent / "demo"
+    process = subprocess.Popen(
+        ["bash", str(REPO / "deploy" / "run"), "demo", "--log-dir", str(log_dir)],
+        cwd=REPO,
+        env=env,
+        stdout=open(output, "wb"),  # noqa: SIM115 - the child holds it
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    return Demo(process, output, ports, home)
+
+
+def gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie awaiting its reaper counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+def bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
+    demo_env: tuple[dict[str, str], dict[str, int], Path], tmp_path: Path
+) -> None:
+    """deploy/run demo on an empty broker shows every generated series; a second run shows new
+    conversations, not duplicates; Ctrl-C exits 0 and leaves no process and no bound port."""
+    env, ports, home = demo_env
+    first = start_demo(env, ports, home, tmp_path / "first.out")
+    seen = eventually(first.metrics, lambda s: set(inbound(s)) == SERIES and min(inbound(s).values()) > 0,
+                      DEMO_READY_S, "every generated series with inbound > 0 on /metrics")  # fmt: skip
+    worker_pid = int(re.search(r"worker started \(pid (\d+)\)", first.text()).group(1))  # type: ignore[union-attr]
+    broker_pid = int((home / "kafka.pid").read_text())
+    assert first.interrupt() == 0, first.text()[-3000:]
+    assert "stopped: generator and worker" in first.text()
+    assert gone(worker_pid)
+    assert gone(broker_pid)
+    assert all(bindable(port) for port in ports.values()), ports
+
+    # The next day, as it were: the same broker data and worker store, a new generator run.
+    before = inbound(seen)
+    second = start_demo(env, ports, home, tmp_path / "second.out")
+    later = eventually(second.metrics, lambda s: events(s, "accepted") > 1000, DEMO_READY_S,
+                       "the second run's events to be accepted")  # fmt: skip
+    assert events(later, "duplicate") < events(later, "accepted") / 10
+    grown = eventually(second.metrics, lambda s: sum(inbound(s).values()) > sum(before.values()) + 1000,
+                       DEMO_READY_S, "the second run's conversations on top of the first's")  # fmt: skip
+    assert set(inbound(grown)) == SERIES
+    assert second.interrupt() == 0, second.text()[-3000:]
+    assert all(bindable(port) for port in ports.values()), ports
+
+
+def test_demo_exits_1_with_the_reason_when_its_worker_dies(broker: str, tmp_path: Path) -> None:
+    """When the worker dies under it, the demo stops, says so with the worker's last log lines, exits 1."""
+    from tests.harness import Stack
+
+    stack = Stack.create(tmp_path)
+    env = {**stack.env, "SOCIALSLA_WEB_PORT": str(free_port()), "SOCIALSLA_CLOCK": "system"}
+    output = tmp_path / "demo.out"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "socialsla.cli",
+            "demo",
+            "--log-dir",
+            str(tmp_path / "demo"),
+            "--refresh",
+            "0.5",
+        ],
+        env=env,
+        stdout=open(output, "wb"),  # noqa: SIM115 - the child holds it
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    found = eventually(lambda: re.search(r"worker started \(pid (\d+)\)", output.read_text()), bool, 60,
+                       "the demo to start its worker")  # fmt: skip
+    assert found is not None
+    time.sleep(1.0)  # let it get going; the kill is the point, not its timing
+    os.kill(int(found.group(1)), signal.SIGKILL)
+    assert process.wait(timeout=STOP_S) == 1
+    text = output.read_text()
+    assert "socialsla demo: the worker exited (-9); last lines of" in text
