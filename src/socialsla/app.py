@@ -408,6 +408,8 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
 
     series_table.on_recover(on_recovered)
 
+    inputs_of = frozenset((settings.topic_posts, settings.topic_replies, settings.topic_outcomes))
+
     @app.timer(interval=settings.refresh_interval)
     async def housekeeping() -> None:
         active = active_partitions()
@@ -433,10 +435,10 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
                     offset,
                 )
                 metrics.rereads.inc()
-        metrics.set_lag(lambda: _lags(app))
+        metrics.set_lag(lambda: _lags(app, inputs_of))
         reachable = await _broker_reachable(settings.bootstrap_servers)
         metrics.broker_reachable.set(1 if reachable else 0)
-        behind = any(lag > 0 for _, _, lag in _lags(app))
+        behind = any(lag > 0 for _, _, lag in _lags(app, inputs_of))
         idle = time.monotonic() - pipeline.last_progress > settings.stale_after
         pipeline.stale = not reachable or (behind and idle)
         metrics.stale.set(1 if pipeline.stale else 0)
@@ -461,16 +463,28 @@ async def _broker_reachable(servers: str) -> bool:
     return False
 
 
-def _lags(app: Any) -> Iterator[tuple[str, int, int]]:
+def _lags(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:
+    """(topic, partition, lag) of the owned partitions of the topics the agents read.
+
+    Only those: changelog partitions are read during recovery only, so their read
+    position never moves afterwards and a caught-up worker looked hundreds of
+    thousands of records behind. A partition with nothing read since the
+    assignment (a restart with a kept store, an idle topic) is as far as its
+    committed offset, not at 0.
+    """
     consumer = app.consumer
     for tp in app.assignor.assigned_actives():
+        if tp.topic not in topics:
+            continue
         try:
             high = consumer.highwater(tp)
         except Exception:
             continue
+        if high is None:
+            continue
         read = consumer._read_offset.get(tp)
-        if high is not None:
-            yield tp.topic, tp.partition, max(0, high - (read + 1 if read is not None else 0))
+        position = max(read + 1 if read is not None else 0, consumer._committed_offset.get(tp) or 0)
+        yield tp.topic, tp.partition, max(0, high - position)
 
 
 async def _serve(pipeline: Pipeline) -> None:
