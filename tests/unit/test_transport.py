@@ -185,3 +185,55 @@ async def test_no_hole_no_seek() -> None:
         await guard.heal(0.0)
         assert await guard.heal(HOLE_SECONDS * 10) == []
         assert state.sought == []
+
+
+@pytest.mark.asyncio
+async def test_a_commit_under_way_is_not_a_hole() -> None:
+    """While a commit runs, the run it took out of the acknowledgements is not read as a hole, however long."""
+    state = _consumer_state(10, [10, 11, 12, 14])
+    guard = CommitGuard(state)
+
+    async def slow_commit() -> bool:
+        assert guard.new_offset("t") == 13  # 10-12 leave the acknowledgements; committed is still 10
+        assert await guard.heal(100.0) == []
+        assert await guard.heal(100.0 + HOLE_SECONDS * 10) == []
+        state._committed_offset["t"] = 13  # what Faust records once the broker has answered
+        return True
+
+    assert await guard.force_commit(slow_commit) is True
+    assert await guard.heal(200.0 + HOLE_SECONDS * 10) == []
+    assert state.sought == []
+
+
+@pytest.mark.asyncio
+async def test_a_commit_that_recorded_nothing_leaves_a_hole_that_heals() -> None:
+    """A commit that ended without recording its offset (it failed) leaves a real hole, re-read in time."""
+    state = _consumer_state(10, [10, 11, 12, 14])
+    guard = CommitGuard(state)
+
+    async def failed_commit() -> bool:
+        guard.new_offset("t")
+        raise RuntimeError("commit failed")
+
+    with pytest.raises(RuntimeError):
+        await guard.force_commit(failed_commit)
+    assert await guard.heal(300.0) == []
+    assert await guard.heal(300.0 + HOLE_SECONDS) == [("t", 10)]
+
+
+@pytest.mark.asyncio
+async def test_canary_every_faust_commit_goes_through_force_commit() -> None:
+    """Faust's Consumer.commit calls self.force_commit: the guard wraps that to know a commit is under way."""
+    calls: list[object] = []
+
+    async def no_wait() -> bool:
+        return False
+
+    async def force_commit(topics: object = None, start_new_transaction: bool = True) -> bool:
+        calls.append(topics)
+        return True
+
+    fake = SimpleNamespace(app=SimpleNamespace(client_only=False), _commit_fut=None, loop=asyncio.get_running_loop(),
+                           maybe_wait_for_commit_to_finish=no_wait, force_commit=force_commit)  # fmt: skip
+    assert await Consumer.commit(fake) is True  # type: ignore[arg-type]
+    assert calls == [None]
