@@ -46,7 +46,7 @@ from aiohttp import web
 from faust.streams import _current_event
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from socialsla import conversation, transport
+from socialsla import conversation, transport, waits
 from socialsla.clock import Clock, parse_clock
 from socialsla.conversation import Conversation
 from socialsla.events import MICROS, Event, InvalidEvent, decode
@@ -212,7 +212,10 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
             ("reason", reason.encode()),
             ("source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
         ]
-        await deadletter_topic.send(key=message.key, value=message.value or b"", headers=headers)
+        await waits.logged(
+            deadletter_topic.send(key=message.key, value=message.value or b"", headers=headers),
+            lambda: f"the Kafka client to take a dead letter for {settings.topic_deadletter}",
+        )
         metrics.events.labels(kind, "invalid").inc()
         metrics.deadletters.inc()
 
@@ -315,7 +318,13 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
                 by_series.setdefault(result.key(), []).append(result)
             for series_key, results in by_series.items():
                 for chunk in chunks(results):
-                    await outcomes_topic.send(key=series_key, value=encode(chunk))
+                    await waits.logged(
+                        outcomes_topic.send(key=series_key, value=encode(chunk)),
+                        lambda: (
+                            f"the Kafka client to take an outcome message for {settings.topic_outcomes} "
+                            f"(its batch for the partition is full until the broker answers)"
+                        ),
+                    )
                 metrics.outcomes_sent.inc(len(results))
             for (kind, outcome), count in tally.items():
                 metrics.events.labels(kind, outcome).inc(count)
