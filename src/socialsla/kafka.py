@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import sys
 import time
 from typing import Any
 
@@ -43,6 +44,10 @@ def client_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+#: Waits at least this long are announced: a worker starting before its broker says why it is quiet.
+_SAY_WAITING_AFTER_S = 5.0
+
+
 class TopicsError(Exception):
     """The topics cannot be used as they are (or the broker cannot be reached); the message says why."""
 
@@ -50,6 +55,7 @@ class TopicsError(Exception):
 async def _started_admin(settings: Settings, wait_seconds: float) -> AIOKafkaAdminClient:
     """An admin client once a bootstrap broker answers, retrying for up to `wait_seconds`."""
     deadline = time.monotonic() + wait_seconds
+    told = False
     while True:
         admin = AIOKafkaAdminClient(**client_options(settings))
         try:
@@ -57,6 +63,14 @@ async def _started_admin(settings: Settings, wait_seconds: float) -> AIOKafkaAdm
             return admin
         except KafkaConnectionError:
             await admin.close()
+            if not told and wait_seconds >= _SAY_WAITING_AFTER_S:
+                told = True
+                print(
+                    f"socialsla: no Kafka broker answers at {settings.bootstrap_servers} yet; "
+                    f"trying for up to {wait_seconds:.0f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if time.monotonic() >= deadline:
                 raise TopicsError(
                     f"no Kafka broker answers at {settings.bootstrap_servers}"
