@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.e2e.conftest import EndToEnd
 from tests.harness import eventually
@@ -20,8 +21,9 @@ def grafana_to_promql(expr: str) -> str:
     return expr.replace("$account", ".*").replace("$channel", ".*").replace("$__rate_interval", "1m")
 
 
-def test_every_panel_query_returns_data(e2e: EndToEnd, tmp_path: Path) -> None:
-    """Each panel's query, as Grafana would send it, has at least one series."""
+@pytest.fixture(scope="module")
+def wall(e2e: EndToEnd, tmp_path_factory: pytest.TempPathFactory) -> EndToEnd:
+    """The stack with the data every panel needs, produced once for this module's tests, in any order."""
     lines = [
         {"type": "post", "event_id": f"d{i}-p", "conversation_id": f"d{i}", "account": "globex",
          "channel": "x", "created_at": f"2026-01-07T23:{10 + i}:00Z"}
@@ -32,9 +34,14 @@ def test_every_panel_query_returns_data(e2e: EndToEnd, tmp_path: Path) -> None:
         for i in range(4)
     ] + [{"type": "post", "event_id": "junk", "conversation_id": "junk", "account": "globex",
           "channel": "X!", "created_at": "2026-01-07T23:00:00Z"}]  # fmt: skip
-    path = tmp_path / "wall.jsonl"
+    path = tmp_path_factory.mktemp("wall") / "wall.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
     e2e.stack.produce(path)
+    return e2e
+
+
+def test_every_panel_query_returns_data(wall: EndToEnd) -> None:
+    """Each panel's query, as Grafana would send it, has at least one series."""
     board = json.loads(DASHBOARD.read_text())
     queries = [
         (panel["title"], grafana_to_promql(target["expr"]))
@@ -44,11 +51,14 @@ def test_every_panel_query_returns_data(e2e: EndToEnd, tmp_path: Path) -> None:
     assert len(queries) >= 12
     for title, expr in queries:
         eventually(
-            lambda expr=expr: e2e.observability.query(expr), bool, DATA_S, f"data for panel {title!r}: {expr}"
+            lambda expr=expr: wall.observability.query(expr),
+            bool,
+            DATA_S,
+            f"data for panel {title!r}: {expr}",
         )
 
 
-def test_variables_resolve(e2e: EndToEnd) -> None:
+def test_variables_resolve(wall: EndToEnd) -> None:
     """The account and channel variables' label_values queries find the exported values."""
     board = json.loads(DASHBOARD.read_text())
     for variable in board["templating"]["list"]:
@@ -57,7 +67,7 @@ def test_variables_resolve(e2e: EndToEnd) -> None:
         selector, label = grafana_to_promql(match.group(1)), match.group(2)
         query = f"count by ({label}) ({selector})"
         found = eventually(
-            lambda query=query: e2e.observability.query(query),
+            lambda query=query: wall.observability.query(query),
             bool,
             DATA_S,
             f"values of ${variable['name']}",
