@@ -28,7 +28,7 @@ def broker() -> str:
     """The broker must be up: `deploy/run test` starts it; a test never fakes it.
 
     Without one, broker tests are skipped with the reason (a plain `pytest` on a
-    laptop); `deploy/run test` and CI set SOCIALSLA_REQUIRE_BROKER, so there a
+    laptop); `deploy/run test` and CI set TESTS_REQUIRE_BROKER, so there a
     missing broker fails instead of passing quietly as skips.
     """
     host, port = BOOTSTRAP.split(",")[0].rsplit(":", 1)
@@ -36,7 +36,7 @@ def broker() -> str:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError:
         reason = f"no Kafka broker at {BOOTSTRAP}: start it with deploy/kafka/kafka.sh start"
-        if os.environ.get("SOCIALSLA_REQUIRE_BROKER"):
+        if os.environ.get("TESTS_REQUIRE_BROKER"):
             pytest.fail(reason)
         pytest.skip(reason)
     return BOOTSTRAP

@@ -92,6 +92,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def bindable(port: int) -> bool:
+    """Whether a loopback port is free again: nothing left listening on it."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

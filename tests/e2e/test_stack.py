@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import eventually, free_port
+from tests.harness import bindable, eventually, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 #: A new broker, Faust's start and Prometheus's first scrape (15 s interval, as shipped).
@@ -31,16 +31,6 @@ def get(url: str) -> Any:
         return json.loads(body)
     except ValueError:
         return body.decode()
-
-
-def bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_stack_scrapes_the_worker_loads_the_rules_and_stops_on_ctrl_c(tmp_path: Path) -> None:

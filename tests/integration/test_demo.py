@@ -11,17 +11,17 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.harness import Samples, eventually, free_port, parse_metrics
+from tests.harness import Samples, bindable, eventually, free_port, parse_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 #: The demo's first screen with every series: a broker from scratch, Faust's start, the backfill.
@@ -42,10 +42,6 @@ class Demo:
 
     def metrics(self) -> Samples:
         try:
-            with socket.create_connection(("127.0.0.1", self.ports["web"]), timeout=2):
-                pass
-            import urllib.request
-
             with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['web']}/metrics", timeout=3) as r:
                 return parse_metrics(r.read().decode())
         except OSError:
@@ -134,16 +130,6 @@ def gone(pid: int) -> bool:
     except FileNotFoundError:
         return True
     return state == "Z"
-
-
-def bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
