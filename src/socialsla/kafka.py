@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -52,32 +54,77 @@ class TopicsError(Exception):
     """The topics cannot be used as they are (or the broker cannot be reached); the message says why."""
 
 
+class _Errors(logging.Handler):
+    """Collects aiokafka's error lines: its exceptions only say "Unable to bootstrap", its log says why."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _aiokafka_errors() -> Iterator[_Errors]:
+    """aiokafka's error lines while connecting, kept from the terminal (the caller says it in one line)."""
+    logger = logging.getLogger("aiokafka")
+    errors = _Errors()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(errors)
+    logger.setLevel(logging.ERROR)
+    logger.propagate = False
+    try:
+        yield errors
+    finally:
+        logger.removeHandler(errors)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def _refused_login(lines: list[str]) -> str | None:
+    """The broker's answer when it refused our credentials, which no retry will change."""
+    for line in reversed(lines):
+        if "AuthenticationFailed" in line or "Authentication failed" in line:
+            return line.split(": ", 1)[1] if ": " in line else line
+    return None
+
+
 async def _started_admin(settings: Settings, wait_seconds: float) -> AIOKafkaAdminClient:
     """An admin client once a bootstrap broker answers, retrying for up to `wait_seconds`."""
     deadline = time.monotonic() + wait_seconds
     told = False
     while True:
         admin = AIOKafkaAdminClient(**client_options(settings))
-        try:
-            await admin.start()
-            return admin
-        except KafkaConnectionError:
-            await admin.close()
-            if not told and wait_seconds >= _SAY_WAITING_AFTER_S:
-                told = True
-                print(
-                    f"socialsla: no Kafka broker answers at {settings.bootstrap_servers} yet; "
-                    f"trying for up to {wait_seconds:.0f}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            if time.monotonic() >= deadline:
-                raise TopicsError(
-                    f"no Kafka broker answers at {settings.bootstrap_servers}"
-                    + (f" (tried for {wait_seconds:.0f}s)" if wait_seconds >= 1 else "")
-                    + "; start one (deploy/kafka/kafka.sh start) or set SOCIALSLA_BOOTSTRAP_SERVERS"
-                ) from None
-            await asyncio.sleep(1)
+        with _aiokafka_errors() as errors:
+            try:
+                await admin.start()
+                return admin
+            except KafkaConnectionError:
+                await admin.close()
+        refused = _refused_login(errors.lines)
+        if refused is not None:
+            raise TopicsError(
+                f"Kafka at {settings.bootstrap_servers} refused the login: {refused}; check "
+                "SOCIALSLA_SASL_USERNAME, SOCIALSLA_SASL_PASSWORD and SOCIALSLA_SASL_MECHANISM"
+            )
+        if not told and wait_seconds >= _SAY_WAITING_AFTER_S:
+            told = True
+            print(
+                f"socialsla: no Kafka broker answers at {settings.bootstrap_servers} yet; "
+                f"trying for up to {wait_seconds:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+        if time.monotonic() >= deadline:
+            last = errors.lines[-1] if errors.lines else "no answer"
+            raise TopicsError(
+                f"no Kafka broker answers at {settings.bootstrap_servers}"
+                + (f" (tried for {wait_seconds:.0f}s)" if wait_seconds >= 1 else "")
+                + f"; last error: {last}; start one (deploy/kafka/kafka.sh start) or set "
+                "SOCIALSLA_BOOTSTRAP_SERVERS"
+            )
+        await asyncio.sleep(1)
 
 
 async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import math
 import os
 import signal
@@ -45,15 +44,11 @@ async def _topics_ready(settings: Settings, command: str, wait_seconds: float) -
     """Create or check the topics (kafka.ensure_topics); on failure print one line and say False."""
     from socialsla.kafka import TopicsError, ensure_topics
 
-    # aiokafka logs each failed connection attempt; the one line below says it all.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         await ensure_topics(settings, wait_seconds)
     except TopicsError as exc:
         print(f"socialsla {command}: {exc}", file=sys.stderr)
         return False
-    finally:
-        logging.getLogger("aiokafka").setLevel(logging.NOTSET)
     return True
 
 

@@ -145,5 +145,8 @@ def test_wrong_sasl_password_is_refused_clearly(sasl_broker: Broker, tmp_path: P
         check=False,
     )
     assert done.returncode == 1
-    assert "cannot prepare topics" in done.stderr
+    # The broker's own reason, at once: a refused login is not "no broker", and no retry changes it.
+    assert "refused the login: [Error 58] SaslAuthenticationFailed: Authentication failed" in done.stderr
+    assert "SOCIALSLA_SASL_PASSWORD" in done.stderr
+    assert "no Kafka broker answers" not in done.stderr
     assert "not-the-password" not in done.stdout + done.stderr
