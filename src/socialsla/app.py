@@ -444,10 +444,11 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
                     offset,
                 )
                 metrics.rereads.inc()
-        metrics.set_lag(lambda: _lags(app, inputs_of))
+        lags = list(_lags(app, inputs_of))
+        metrics.set_lag(lags)
         reachable = await _broker_reachable(settings.bootstrap_servers)
         metrics.broker_reachable.set(1 if reachable else 0)
-        behind = any(lag > 0 for _, _, lag in _lags(app, inputs_of))
+        behind = any(lag > 0 for _, _, lag in lags)
         idle = time.monotonic() - pipeline.last_progress > settings.stale_after
         pipeline.stale = not reachable or (behind and idle)
         metrics.stale.set(1 if pipeline.stale else 0)

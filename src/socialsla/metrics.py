@@ -11,7 +11,7 @@ registry, which is passed in so that tests use a fresh one.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -223,8 +223,8 @@ class PipelineMetrics:
             registry=registry,
         )
 
-    def set_lag(self, lags: Callable[[], Iterable[tuple[str, int, int]]]) -> None:
+    def set_lag(self, lags: Iterable[tuple[str, int, int]]) -> None:
         """Replace the lag series with the current (topic, partition, lag) triples."""
         self.lag.clear()
-        for topic, partition, lag in lags():
+        for topic, partition, lag in lags:
             self.lag.labels(topic, str(partition)).set(lag)

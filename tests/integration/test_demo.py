@@ -70,14 +70,6 @@ def inbound(samples: Samples) -> dict[tuple[str, str], float]:
     return out
 
 
-def events(samples: Samples, outcome: str) -> float:
-    return sum(
-        v
-        for (name, labels), v in samples.items()
-        if name == "socialsla_events_total" and ("outcome", outcome) in labels
-    )
-
-
 @pytest.fixture
 def demo_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], dict[str, int], Path]]:
     ports = {"kafka": free_port(), "controller": free_port(), "web": free_port()}
@@ -153,13 +145,16 @@ def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
     # The next day, as it were: the same broker data and worker store, a new generator run.
     before = inbound(seen)
     second = start_demo(env, ports, home, tmp_path / "second.out", request)
-    later = eventually(second.metrics, lambda s: events(s, "accepted") > 1000, DEMO_READY_S,
-                       "the second run's events to be accepted")  # fmt: skip
-    # Reused ids made the whole backfill duplicates (18,618 against 1,004 accepted); what is left is
-    # the first run's last uncommitted events, redelivered, and the generator's own 1% duplicates.
-    assert events(later, "duplicate") < events(later, "accepted") / 2
-    grown = eventually(second.metrics, lambda s: sum(inbound(s).values()) > sum(before.values()) + 1000,
-                       DEMO_READY_S, "the second run's conversations on top of the first's")  # fmt: skip
+    # A new run's backfill adds about as many conversations as the first run saw. Reused ids (the old
+    # generator) added only conversations numbered past the first run's last, at the live rate: the
+    # backfill counted as duplicates (18,618 against 1,004 accepted) and the screen froze.
+    grown = eventually(
+        second.metrics,
+        lambda s: sum(inbound(s).values()) >= 1.5 * sum(before.values()),
+        DEMO_READY_S,
+        "the second run's conversations on top of the first's",
+        lambda s: f"7-day inbound {sum(inbound(s).values()):.0f}, first run {sum(before.values()):.0f}",
+    )
     assert set(inbound(grown)) == SERIES
     assert second.interrupt() == 0, second.text()[-3000:]
     assert all(bindable(port) for port in ports.values()), ports
