@@ -325,7 +325,7 @@ def _number(text: str, low: float, high: float = math.inf, low_included: bool = 
     return value
 
 
-def _positive_rate(text: str) -> float:
+def _positive(text: str) -> float:
     return _number(text, 0.0, low_included=False)
 
 
@@ -357,7 +357,7 @@ def _duration(text: str) -> float:
 def _traffic_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--accounts", default="acme,globex,initech", help="comma-separated brand accounts")
     command.add_argument("--channels", default="facebook,instagram,x", help="comma-separated channels")
-    command.add_argument("--rate", type=_positive_rate, default=2.0,
+    command.add_argument("--rate", type=_positive, default=2.0,
                          help="new conversations per second, more than 0 (default 2)")  # fmt: skip
     command.add_argument("--median-reply", type=_duration, default=420.0, metavar="DURATION",
                          help="median first-reply latency (log-normal; default 7m)")  # fmt: skip
@@ -419,7 +419,7 @@ def register(commands: Any) -> None:
         "and show each account/channel against the badge rule. Ctrl-C stops everything.",
     )
     _traffic_flags(demo)
-    demo.add_argument("--refresh", type=_positive_rate, default=2.0,
+    demo.add_argument("--refresh", type=_positive, default=2.0,
                       help="seconds between screen updates (default 2)")  # fmt: skip
     demo.add_argument("--log-dir", default="var/demo", help="worker log and data (default var/demo)")
     demo.set_defaults(run=_demo)

@@ -40,9 +40,6 @@ class Row:
     budgets: dict[str, float] = field(default_factory=dict)
 
 
-_STATS = {"avg": "avg", "p90": "p90"}
-
-
 def parse(text: str) -> dict[tuple[str, str], Row]:
     """Rows keyed by (account, channel) from exposition text."""
     rows: dict[tuple[str, str], Row] = defaultdict(Row)
@@ -64,8 +61,8 @@ def parse(text: str) -> dict[tuple[str, str], Row]:
             elif name == "socialsla_response_rate_worst" and window is not None:
                 window.worst = value
             elif name == "socialsla_first_reply_seconds" and window is not None:
-                if labels["stat"] in _STATS:
-                    setattr(window, _STATS[labels["stat"]], value)
+                if labels["stat"] in ("avg", "p90"):  # the fields of WindowRow the rules judge
+                    setattr(window, labels["stat"], value)
             elif name == "socialsla_oldest_unanswered_seconds":
                 row.oldest = value
             elif name == "socialsla_rule_ok":
