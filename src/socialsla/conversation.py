@@ -104,17 +104,25 @@ def apply(
     return Conversation(opened, first, early, seen, last), False
 
 
+def decide(opened: int, first: int | None, at: int, window: int) -> tuple[Status, int | None]:
+    """SPEC §2 for an open conversation at time `at`: its status, and the first-reply latency seen by then.
+
+    The one place the rule is written: the windows, the expiry totals and
+    `status_at` all ask here. A reply after the window still has a latency (it
+    counts in the latency statistics) and makes the conversation missed.
+    """
+    if first is not None and first <= at:
+        latency = first - opened
+        return (Status.RESPONDED if latency <= window else Status.MISSED), latency
+    return (Status.MISSED if at >= opened + window else Status.PENDING), None
+
+
 def status_at(state: Conversation, at: int, response_window: int) -> Status:
     """The SPEC §2 status at time `at` (microseconds), seeing only events up to `at`."""
     opened = state.opened_at
     if opened is None or opened > at:
         return Status.NOT_OPEN
-    first = state.first_reply_at
-    if first is not None and first <= at and first - opened <= response_window:
-        return Status.RESPONDED
-    if at >= opened + response_window:
-        return Status.MISSED
-    return Status.PENDING
+    return decide(opened, state.first_reply_at, at, response_window)[0]
 
 
 def expired(state: Conversation, at: int, horizon: int) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from socialsla import histogram
+from socialsla.conversation import Status, decide
 from socialsla.events import MICROS
 
 #: Window names and lengths in seconds, newest (shortest) first.
@@ -117,22 +118,20 @@ class _Sum:
 
     def add(self, opened: int, first: int | None, at: int, window: int) -> None:
         self.inbound += 1
-        if first is not None and first <= at:
-            latency = first - opened
-            if latency <= window:
-                self.responded += 1
-            else:
-                self.missed += 1
-            self.count += 1
-            self.sum += latency
-            if self.max is None or latency > self.max:
-                self.max = latency
-            self.buckets[histogram.bucket_of(latency)] += 1
-            return
-        if at >= opened + window:
+        status, latency = decide(opened, first, at, window)
+        if status is Status.RESPONDED:
+            self.responded += 1
+        elif status is Status.MISSED:
             self.missed += 1
-        if self.oldest is None or opened < self.oldest:
-            self.oldest = opened
+        if latency is None:
+            if self.oldest is None or opened < self.oldest:
+                self.oldest = opened
+            return
+        self.count += 1
+        self.sum += latency
+        if self.max is None or latency > self.max:
+            self.max = latency
+        self.buckets[histogram.bucket_of(latency)] += 1
 
     def merge(self, other: _Sum) -> None:
         self.inbound += other.inbound
