@@ -38,14 +38,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import types
+import weakref
 from collections.abc import Awaitable, Coroutine, Generator
+from dataclasses import dataclass
 from typing import Any
 
+from faust.streams import _current_event
 from faust.transport.consumer import CONSUMER_FETCHING
-from faust.utils.functional import consecutive_numbers
 
 from socialsla import waits
+
+log = logging.getLogger("socialsla")
 
 #: Messages delivered synchronously before the drain loop yields to the event loop.
 _YIELD_EVERY = 1000
@@ -75,88 +80,222 @@ class NoDropReadOffsets(dict[Any, Any]):
         return None
 
 
-class CommitGuard:
-    """Commit input offsets only from the committed offset on; re-read partitions left with a hole.
+@dataclass(frozen=True, slots=True)
+class Span:
+    """What one fetch moved a partition's position over: [start, end), and the records it returned.
 
-    Installed as the consumer's `_new_offset` (the offset Faust commits for a
-    partition) and around `seek_to_committed` (which tells the committed offsets
-    after each rebalance). A partition the group never committed has no known
-    start; Faust's rule applies to it until its first commit.
+    Every offset in the span that is not one of `offsets` holds no message the
+    consumer will ever see: a transaction marker, an aborted transaction's
+    record (under read_committed), or a record compacted or deleted away.
+    """
+
+    start: int
+    end: int
+    offsets: range | tuple[int, ...]
+
+
+def _offsets(records: list[Any]) -> range | tuple[int, ...]:
+    first, last = records[0].offset, records[-1].offset
+    if last - first + 1 == len(records):
+        return range(first, last + 1)
+    return tuple(record.offset for record in records)
+
+
+class CommitGuard:
+    """Commit each input partition up to where everything fetched has been processed.
+
+    Faust commits runs of consecutive acknowledged offsets, which has two faults:
+
+    * offsets that hold no message never get acknowledged. A transactional
+      upstream writes a marker after every transaction, and the records of
+      aborted ones are skipped under read_committed: the commit stopped at the
+      first marker of every partition for good, and the old guard read such a
+      "hole" as lost messages and re-read the partition every few seconds
+      forever. Faust's own fix (`_add_gap`, faust-streaming/faust#401) covers
+      gaps between two delivered messages only, never the marker after the last one.
+    * it commits a run that does not start at the committed offset: a hole of
+      one message, and any hole while the committed offset is unknown, which is
+      the case from a revocation until the seek that ends the next recovery.
+      Messages fetched around a rebalance and never processed were committed
+      over and lost (our scale test, about one run in eight).
+
+    Here the commit follows the consumer's *fetch position* instead of message
+    offsets: every fetch records the span of offsets it moved the position
+    over (`record_fetch`, in the consumer's thread), and a partition is committed
+    from its committed offset through consecutive spans whose records are all
+    acknowledged. Markers and aborted records lie inside spans, so they are
+    passed; a message fetched and not processed keeps its span, and so the
+    commit, where it is. A partition whose spans no longer join up with its
+    committed offset while later messages were processed (a delivery Faust
+    dropped around a rebalance) is read again from the committed offset once
+    that has lasted HOLE_SECONDS (`heal`).
     """
 
     def __init__(self, consumer: Any) -> None:
         self.consumer = consumer
-        #: Assigned partitions with no committed offset in the group yet.
-        self.fresh: set[Any] = set()
-        #: Partitions with a hole: (committed offset, monotonic time first seen).
+        #: Per partition, the spans fetched since its last seek, by start offset.
+        self.spans: dict[Any, dict[int, Span]] = {}
+        #: Where each partition was sought to at the last rebalance (None: never committed).
+        self.starts: dict[Any, int | None] = {}
+        #: Seeks started so far: a fetch that overlapped one cannot tell where it started.
+        self.seeks = 0
+        #: Partitions that cannot advance: (committed offset, monotonic time first seen).
         self.holes: dict[Any, tuple[int, float]] = {}
-        #: Commits under way (Faust runs one at a time; a counter stays right if that changes).
-        self.committing = 0
+        #: (partition, committed offset, log start) of input deleted unread; the worker drains it.
+        self.skipped: list[tuple[Any, int, int]] = []
 
-    async def force_commit(self, commit: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one of Faust's commits, noting that it is under way.
+    # -- in the consumer's thread -------------------------------------------------------------
 
-        From `new_offset` (early in a commit), which takes the run it returns out
-        of the acknowledgements, until Faust records the committed offset (at the
-        end, after the producer flush and the broker's answer), the partition
-        looks exactly like one with a hole. A commit lasts seconds when the
-        broker is slow or frozen, or the producer has thousands of records to
-        flush: `holes_to_heal` must not read that as a hole.
-        """
-        self.committing += 1
-        try:
-            return await commit(*args, **kwargs)
-        finally:
-            self.committing -= 1
+    def record_fetch(
+        self,
+        positions: dict[Any, int | None],
+        after: dict[Any, int | None],
+        fetched: dict[Any, list[Any]],
+        seeks_before: int,
+    ) -> None:
+        """Note the span of each partition a fetch moved, given its positions before and after."""
+        trusted = self.seeks == seeks_before
+        for tp, end in after.items():
+            if end is None:
+                continue
+            records = fetched.get(tp)
+            start = positions.get(tp)
+            if records:
+                first = records[0].offset
+                if not trusted or start is None or start > first:
+                    start = first  # what lay before the first record is not known: no claim on it
+                self.spans.setdefault(tp, {})[start] = Span(start, end, _offsets(records))
+            elif trusted and start is not None and end > start:
+                self.spans.setdefault(tp, {})[start] = Span(start, end, ())  # markers only
+
+    # -- in the event loop --------------------------------------------------------------------
+
+    def _start(self, tp: Any) -> int | None:
+        committed = self.consumer._committed_offset.get(tp)
+        if committed is not None:
+            return int(committed)
+        if tp not in self.starts:
+            return None  # revoked, or assigned and not yet sought: the start is not known
+        sought = self.starts[tp]
+        if sought is not None and sought > 0:
+            return sought
+        spans = self.spans.get(tp)
+        return min(spans) if spans else None  # never committed: from where the reset put it
+
+    def _reach(self, tp: Any, start: int) -> int:
+        """The end of the consecutive, wholly acknowledged spans from `start`."""
+        spans = self.spans.get(tp, {})
+        acked = self.consumer._acked_index.get(tp) or ()
+        position = start
+        while (span := spans.get(position)) is not None:
+            offsets = span.offsets
+            if offsets and not (offsets[-1] in acked and all(o in acked for o in offsets)):
+                break
+            position = span.end
+        return position
+
+    def _forget_below(self, tp: Any, start: int) -> None:
+        spans = self.spans.get(tp)
+        if spans:
+            for key in [key for key, span in list(spans.items()) if span.end <= start]:
+                spans.pop(key, None)
+        acked = self.consumer._acked.get(tp)
+        if acked and min(acked) < start:
+            below = [offset for offset in acked if offset < start]
+            acked[:] = [offset for offset in acked if offset >= start]
+            self.consumer._acked_index[tp].difference_update(below)
 
     def new_offset(self, tp: Any) -> int | None:
-        """The offset to commit for `tp`, or None: acknowledged offsets from the committed one on, no gap."""
-        consumer = self.consumer
-        acked = consumer._acked[tp]
-        if not acked:
+        """The offset to commit for `tp` (Faust's `_new_offset`), or None."""
+        start = self._start(tp)
+        if start is None:
             return None
-        committed = consumer._committed_offset[tp]
-        if committed is None and tp not in self.fresh:
-            return None  # revoked, or reassigned and not yet sought: the start is not known
-        acked.sort()
-        if committed is not None:
-            stale = [offset for offset in acked if offset < committed]
-            if stale:
-                acked[: len(stale)] = []
-                consumer._acked_index[tp].difference_update(stale)
-            if not acked or acked[0] != committed:
-                return None  # a hole at the head: nothing can be committed past it
-        self.fresh.discard(tp)
-        run = next(consecutive_numbers(acked))
-        acked[: len(run)] = []
-        consumer._acked_index[tp].difference_update(run)
-        return int(run[-1]) + 1
+        self._forget_below(tp, start)
+        reach = self._reach(tp, start)
+        return reach if reach > start else None
 
-    def seen_committed(self, committed: Any) -> None:
-        """Note which partitions have no committed offset Faust keeps, from a `seek_to_committed` result.
+    def pending(self, topics: Any = None) -> Any:
+        """Partitions that may have something to commit (Faust's `_filter_tps_with_pending_acks`).
 
-        Faust keeps a committed offset of 0 (offsets reset to the start) as unknown too.
+        Faust looks only at partitions with acknowledgements; a partition whose
+        last fetch moved over a marker alone has none, and must still commit.
         """
-        self.fresh = {tp for tp, offset in committed.items() if offset is None or offset <= 0}
+        consumer = self.consumer
+        tps = set(consumer._acked) | set(self.spans)
+        return (tp for tp in tps if topics is None or tp in topics or tp.topic in topics)
+
+    async def seek_to_committed(self, seek: Any) -> Any:
+        """Run Faust's seek to the committed offsets, then start every partition's spans afresh."""
+        self.seeks += 1
+        committed = await seek()
+        self.starts = {tp: (None if offset is None or offset < 0 else int(offset))
+                       for tp, offset in committed.items()}  # fmt: skip
+        self.spans = {}
+        self.seeks += 1
+        await self._note_deleted(committed)
+        return committed
+
+    async def _note_deleted(self, committed: Any) -> None:
+        """Note partitions whose log now starts past their committed offset (`skipped`).
+
+        Retention deleted what lay between while no worker read it. The consumer
+        then resumes at the log start (auto_offset_reset=earliest) and the commit
+        moves past the gap, so those events are gone from the numbers for good:
+        that must be said and counted, not passed over.
+        """
+        consumer = self.consumer
+        acks_enabled_for = consumer.app.topics.acks_enabled_for
+        known = {tp: offset for tp, offset in committed.items()
+                 if offset is not None and offset > 0 and acks_enabled_for(tp.topic)}  # fmt: skip
+        if not known:
+            return
+        try:
+            starts = await consumer.earliest_offsets(*known)
+        except Exception as exc:  # the broker went away mid-rebalance: the next rebalance looks again
+            log.warning(
+                "socialsla: could not read the log start offsets of %d partitions: %r", len(known), exc
+            )
+            return
+        for tp, offset in known.items():
+            start = starts.get(tp)
+            if start is not None and start > offset:
+                self.skipped.append((tp, int(offset), int(start)))
+
+    def _stuck(self, tp: Any, committed: int) -> bool:
+        """Whether a message was processed past one the commit waits for that is not in process.
+
+        Messages of a partition are processed in order, so the acknowledged
+        offsets past the committed one are a prefix of what was fetched; an
+        acknowledgement past a message that is not acknowledged means that
+        message was dropped, or never fetched, and will never be.
+        """
+        acked = self.consumer._acked.get(tp)
+        if not acked:
+            return False
+        reach = self._reach(tp, committed)
+        span = self.spans.get(tp, {}).get(reach)
+        if span is None:
+            return bool(max(acked) >= reach)
+        index = self.consumer._acked_index.get(tp) or ()
+        waiting = next((offset for offset in span.offsets if offset not in index), None)
+        return waiting is not None and max(acked) > waiting
 
     def holes_to_heal(self, now: float) -> list[tuple[Any, int]]:
-        """(partition, committed offset) of every hole that has lasted HOLE_SECONDS; forgets them.
+        """(partition, committed offset) of every partition stuck for HOLE_SECONDS; forgets them.
 
-        Judged only between commits. Judging during one once made every commit
-        longer than HOLE_SECONDS re-read all input partitions from the committed
-        offset (about 9,400 events read twice in a 20 s broker freeze under load):
-        more changelog writes, a fuller producer buffer, slower commits, more
-        re-reads, which stalled a starved worker.
+        Judged from acknowledgements only (`_stuck`), never from time spent
+        processing or committing: a commit slowed by a frozen broker or a full
+        producer buffer once read as a hole made the worker re-read every input
+        partition every few seconds, which stalled it.
         """
-        if self.committing:
-            return []
         consumer = self.consumer
         due = []
         current = {}
         for tp in consumer.assignment():
             committed = consumer._committed_offset.get(tp)
-            acked = consumer._acked.get(tp)
-            if committed is None or not acked or min(acked) <= committed:
+            if committed is None:
+                continue
+            if not self._stuck(tp, committed):
                 continue
             since = self.holes.get(tp)
             first = since[1] if since is not None and since[0] == committed else now
@@ -168,14 +307,17 @@ class CommitGuard:
         return due
 
     async def heal(self, now: float) -> list[tuple[Any, int]]:
-        """Seek every partition whose hole has lasted back to its committed offset; returns them.
+        """Seek every stuck partition back to its committed offset; returns them.
 
         The messages from there on are read and processed again (both stages are
-        idempotent), and the hole's messages with them, so the commit moves on.
+        idempotent), and the ones never processed with them, so the commit moves on.
         """
         due = self.holes_to_heal(now)
         for tp, committed in due:
+            self.seeks += 1
+            self.spans.pop(tp, None)
             await self.consumer.seek(tp, committed)
+            self.seeks += 1
         return due
 
 
@@ -247,23 +389,89 @@ async def drain_messages(self: Any, fetcher: Any) -> None:
         self.diag.unset_flag(CONSUMER_FETCHING)
 
 
+def _positions(aio: Any, tps: Any) -> dict[Any, int | None]:
+    """The aiokafka consumer's fetch position of each partition (None while it awaits a reset)."""
+    assignment = aio._subscription.subscription.assignment if aio._subscription.subscription else None
+    if assignment is None:
+        return {}
+    out: dict[Any, int | None] = {}
+    for tp in tps if tps is not None else assignment.tps:
+        try:
+            state = assignment.state_value(tp)
+        except Exception:  # not assigned (any more)
+            continue
+        out[tp] = state.position if state is not None and state.has_valid_position else None
+    return out
+
+
+def read_committed(consumer: Any) -> None:
+    """Read input with isolation `read_committed`: aborted transactions are never delivered.
+
+    Faust chooses `read_committed` only in its own exactly-once mode, whatever
+    the upstream does, so a transactional upstream's aborted events were counted.
+    """
+    thread = consumer._thread
+    create = thread._create_consumer
+
+    def create_committed(*args: Any, **kwargs: Any) -> Any:
+        aio = create(*args, **kwargs)
+        aio._isolation_level = "read_committed"  # read by AIOKafkaConsumer.start to build its fetcher
+        return aio
+
+    thread._create_consumer = create_committed
+
+
 def install_consumer(consumer: Any) -> Any:
     """Apply the consumer changes to a consumer Faust has just built; returns it."""
+    read_committed(consumer)
     consumer._read_offset = NoDropReadOffsets()
     consumer._drain_messages = types.MethodType(drain_messages, consumer)
     guard = CommitGuard(consumer)
     consumer._new_offset = guard.new_offset
-    consumer.force_commit = functools.partial(guard.force_commit, consumer.force_commit)
-    seek_to_committed = consumer.seek_to_committed
+    consumer._filter_tps_with_pending_acks = guard.pending
+    consumer.seek_to_committed = functools.partial(guard.seek_to_committed, consumer.seek_to_committed)
+    thread = consumer._thread
+    fetch_records = thread._fetch_records
+    acks_enabled_for = consumer.app.topics.acks_enabled_for
 
-    async def seek_noting_committed() -> Any:
-        committed = await seek_to_committed()
-        guard.seen_committed(committed)
-        return committed
+    async def fetch_noting_spans(aio: Any, active: Any, *args: Any, **kwargs: Any) -> Any:
+        seeks = guard.seeks
+        before = _positions(aio, active)
+        fetched = await fetch_records(aio, active, *args, **kwargs)
+        after = {tp: end for tp, end in _positions(aio, before).items() if acks_enabled_for(tp.topic)}
+        guard.record_fetch(before, after, fetched, seeks)
+        return fetched
 
-    consumer.seek_to_committed = seek_noting_committed
+    thread._fetch_records = fetch_noting_spans
     consumer.commit_guard = guard
     return consumer
+
+
+def at_partition_of(event: Any) -> None:
+    """Make `event` Faust's current event in this task, for the table reads and writes that follow.
+
+    Faust's RocksDB store and changelog use the partition of the current event.
+    In a batch the stream's own notion of it is the last event taken, so the agent
+    names the event each row belongs to. Only the task's context variable is set:
+    `Stream._set_current_event` would also overwrite the stream's attribute, which
+    the background filler of `take_events` reads to pair each value with its event
+    (one message processed twice, its neighbour never: found by test_outage.py).
+    """
+    _current_event.set(weakref.ref(event))
+
+
+def end_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset a caught-up reader of `tp` reaches: the last stable offset, under read_committed.
+
+    The high watermark counts records of transactions still open, which a
+    read_committed consumer cannot see yet: lag against it never reaches 0
+    while an upstream transaction is open.
+    """
+    aio = consumer._thread._consumer
+    if aio is None:
+        return None
+    stable = aio.last_stable_offset(tp)
+    return int(stable) if stable is not None else consumer.highwater(tp)
 
 
 def guard_of(consumer: Any) -> CommitGuard:
