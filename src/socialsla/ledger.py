@@ -13,13 +13,14 @@ monotonic after expiry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
 
-from socialsla import histogram
-from socialsla.outcome import Outcome, series_key, split_series
+from socialsla import histogram, rows
+from socialsla.conversation import Status, decide
+from socialsla.outcome import Outcome, series_key
 from socialsla.windows import ALL, LONGEST_US, SeriesStats, SeriesWindows
 
 
@@ -66,6 +67,10 @@ class Series:
     windows: SeriesWindows
     expired: Totals = field(default_factory=Totals)
 
+    def totals_key(self, partition: int) -> bytes:
+        """The stage-2 table key of this series' totals row."""
+        return rows.series_key(partition, self.account, self.channel)
+
     def lifetime(self, stats: SeriesStats) -> Lifetime:
         """Lifetime counters from stats evaluated with lifetime=True."""
         kept = stats.windows[ALL]
@@ -79,12 +84,35 @@ class Series:
         )
 
 
+@dataclass(slots=True)
+class Writes:
+    """Stage-2 table rows to write: a key is in at most one of `puts` and `deletes`."""
+
+    puts: dict[bytes, bytes] = field(default_factory=dict)
+    deletes: set[bytes] = field(default_factory=set)
+    #: Conversations moved into their series' totals.
+    expired: int = 0
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Write `value` under `key`, replacing a delete of it."""
+        self.deletes.discard(key)
+        self.puts[key] = value
+
+    def delete(self, key: bytes) -> None:
+        """Delete `key`, replacing a put of it."""
+        self.puts.pop(key, None)
+        self.deletes.add(key)
+
+
 class Ledger:
     """The series of the partitions this worker actively owns."""
 
-    def __init__(self, response_window_us: int) -> None:
+    def __init__(self, response_window_us: int, expire_every_us: int = 0) -> None:
         self.response_window_us = response_window_us
+        self.expire_every_us = expire_every_us
         self.partitions: dict[int, dict[str, Series]] = {}
+        #: When each series last expired conversations, by the SLA clock.
+        self.last_expiry: dict[tuple[int, str], int] = {}
 
     def series_for(self, partition: int, account: str, channel: str) -> Series:
         """The series, created empty on first sight."""
@@ -95,29 +123,55 @@ class Ledger:
             series = owned[key] = Series(account, channel, SeriesWindows(self.response_window_us))
         return series
 
-    def knows(self, partition: int, account: str, channel: str) -> bool:
-        """Whether the series already exists (so its first sight can be persisted)."""
-        return series_key(account, channel) in self.partitions.get(partition, {})
+    def apply(self, partition: int, outcomes: Iterable[Outcome], now_us: int) -> Writes:
+        """Stage 2: fold a partition's outcomes into its series; returns the table rows to write.
 
-    def apply(self, partition: int, outcome: Outcome) -> bool:
-        """Fold one outcome in; returns whether the series' records changed."""
-        series = self.series_for(partition, outcome.account, outcome.channel)
-        return series.windows.set(outcome.conversation_id, outcome.opened_at, outcome.first_reply_at)
+        A conversation's record is written even when unchanged (when kept), so
+        that a changelog that fell behind the local store in a crash catches up
+        on redelivery. A series gets its totals row at first sight, so that a
+        series with no opened conversation yet (brand replies only) survives a
+        handover too. Each series expires what is past the horizon at most once
+        per `expire_every_us` of the clock.
+        """
+        writes = Writes()
+        owned = self.partitions.setdefault(partition, {})
+        for outcome in outcomes:
+            name = series_key(outcome.account, outcome.channel)
+            series = owned.get(name)
+            if series is None:
+                series = self.series_for(partition, outcome.account, outcome.channel)
+                writes.put(series.totals_key(partition), series.expired.to_bytes())
+            changed = series.windows.set(outcome.conversation_id, outcome.opened_at, outcome.first_reply_at)
+            if changed or outcome.opened_at is not None:
+                writes.put(
+                    rows.series_key(partition, outcome.account, outcome.channel, outcome.conversation_id),
+                    rows.record_value(outcome.opened_at, outcome.first_reply_at),
+                )
+            last = self.last_expiry.get((partition, name))
+            if last is None or now_us - last >= self.expire_every_us or now_us < last:
+                self.last_expiry[partition, name] = now_us
+                dropped = self.expire(series, now_us)
+                for conversation_id in dropped:
+                    writes.delete(rows.series_key(partition, series.account, series.channel, conversation_id))
+                if dropped:
+                    writes.put(series.totals_key(partition), series.expired.to_bytes())
+                    writes.expired += len(dropped)
+        return writes
 
-    def restore(self, partition: int, table_key: str, value: bytes) -> None:
+    def restore(self, key: bytes, value: bytes) -> None:
         """Load one stage-2 table row (a conversation or a series' totals) after assignment."""
-        prefix, _, conversation_id = _split_row(table_key)
-        account, channel = split_series(prefix)
-        series = self.series_for(partition, account, channel)
-        if conversation_id is None:
+        row = rows.parse_series_key(key)
+        series = self.series_for(row.partition, row.account, row.channel)
+        if row.conversation_id is None:
             series.expired = Totals.from_bytes(value)
         else:
-            opened, first = orjson.loads(value)
-            series.windows.set(conversation_id, opened, first)
+            series.windows.set(row.conversation_id, *rows.parse_record_value(value))
 
     def drop(self, partition: int) -> None:
         """Forget a revoked partition: its series leave this worker's output."""
         self.partitions.pop(partition, None)
+        for key in [key for key in self.last_expiry if key[0] == partition]:
+            del self.last_expiry[key]
 
     def expire(self, series: Series, now_us: int) -> list[str]:
         """Move conversations past the horizon into the totals; returns their keys."""
@@ -128,33 +182,17 @@ class Ledger:
         window = self.response_window_us
         totals = series.expired
         for _, opened, first in dropped:
-            if first is not None and first <= now_us:
-                latency = first - opened
+            status, latency = decide(opened, first, now_us, window)
+            if latency is not None:
                 totals.latency_count += 1
                 totals.latency_sum_us += latency
                 totals.buckets[histogram.bucket_of(latency)] += 1
-                if latency <= window:
-                    totals.responded += 1
-                    continue
-            totals.missed += 1
+            if status is Status.RESPONDED:
+                totals.responded += 1
+            else:
+                totals.missed += 1  # past the horizon nothing is pending any more
         return [key for key, _, _ in dropped]
 
     def __iter__(self) -> Iterator[Series]:
         for owned in self.partitions.values():
             yield from owned.values()
-
-
-def conversation_row(outcome: Outcome) -> tuple[str, bytes]:
-    """The stage-2 table row of a conversation: key `account|channel|id`, value [o, f]."""
-    key = f"{series_key(outcome.account, outcome.channel)}|{outcome.conversation_id}"
-    return key, orjson.dumps([outcome.opened_at, outcome.first_reply_at])
-
-
-def totals_row(series: Series) -> tuple[str, bytes]:
-    """The stage-2 table row of a series' expired totals: key `account|channel`."""
-    return series_key(series.account, series.channel), series.expired.to_bytes()
-
-
-def _split_row(key: str) -> tuple[str, str, str | None]:
-    account, channel, *rest = key.split("|", 2)
-    return f"{account}|{channel}", "|", rest[0] if rest else None

@@ -187,6 +187,12 @@ class PipelineMetrics:
             "acknowledged ones was never processed (a hole the commit cannot pass).",
             registry=registry,
         )
+        self.skipped = Counter(
+            "socialsla_input_skipped",
+            "Input offsets deleted by retention before this worker read them: events lost to the numbers.",
+            ["topic"],
+            registry=registry,
+        )
         self.expired = Counter(
             "socialsla_conversations_expired",
             "Conversations dropped from memory after the 7d + R horizon.",

@@ -20,8 +20,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from socialsla import conversation
-from socialsla.conversation import Conversation
+from socialsla import stages
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
 from socialsla.rules import Rule, Verdict, judge
@@ -124,32 +123,29 @@ def build(
     response_window_us: int = DEFAULT_RESPONSE_WINDOW_US,
     count_automated: bool = False,
 ) -> Report:
-    """Fold every line into conversations, then evaluate windows and rules at `at`."""
+    """Fold every line into conversations (`stages.fold`, as the live stage 1), then evaluate at `at`."""
     tally = Tally()
-    conversations: dict[tuple[str, str, str], Conversation] = {}
     horizon = at - (LONGEST_US + response_window_us)
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
-            tally.blank += 1
-            continue
-        try:
-            event: Event = decode(raw, now_us)
-        except InvalidEvent as exc:
-            tally.reject(number, exc.reason)
-            continue
-        if event.created_at > at:
-            tally.after_at += 1
-            continue
-        if event.created_at < horizon:
-            tally.late += 1
-            continue
-        key = (event.account, event.channel, event.conversation_id)
-        state, duplicate = conversation.apply(conversations.get(key), event, count_automated)
-        conversations[key] = state
-        if duplicate:
-            tally.duplicate += 1
-        else:
-            tally.accepted += 1
+
+    def events() -> Iterator[Event]:
+        for number, raw in enumerate(lines, 1):
+            if not raw.strip():
+                tally.blank += 1
+                continue
+            try:
+                event = decode(raw, now_us)
+            except InvalidEvent as exc:
+                tally.reject(number, exc.reason)
+                continue
+            if event.created_at > at:
+                tally.after_at += 1
+                continue
+            yield event
+
+    folded = stages.fold({}, events(), horizon, count_automated)
+    for (_, outcome), count in folded.tally.items():
+        setattr(tally, outcome, getattr(tally, outcome) + count)
+    conversations = folded.states
     windows: dict[tuple[str, str], SeriesWindows] = {}
     for (account, channel, conversation_id), state in conversations.items():
         series = windows.get((account, channel))

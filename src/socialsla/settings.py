@@ -47,6 +47,7 @@ class Settings:
     response_window: str = "24h"
     count_automated: bool = False
     refresh_interval: float = 5.0
+    purge_interval: float = 600.0
     max_series: int = 1000
     stale_after: float = 30.0
     batch_size: int = 5000
@@ -106,6 +107,7 @@ HELP: Final = {
     "response_window": "R: a post unanswered this long is missed (e.g. 24h)",
     "count_automated": "let automated replies count as first replies (true/false)",
     "refresh_interval": "seconds between housekeeping rounds (expiry, lag)",
+    "purge_interval": "seconds between purges of a partition's expired conversation rows",
     "max_series": "most account/channel pairs a worker admits; events of more are dead-lettered",
     "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
     "batch_size": "most events (stage 1) or outcome messages (stage 2) an agent takes at once",
@@ -209,6 +211,8 @@ def _check(s: Settings) -> list[str]:
         problems.append(f"{PREFIX}STALE_AFTER: must be 1-86400 seconds")
     if not 0.05 <= s.refresh_interval <= 3600:
         problems.append(f"{PREFIX}REFRESH_INTERVAL: must be 0.05-3600 seconds")
+    if not 0.05 <= s.purge_interval <= 86_400:
+        problems.append(f"{PREFIX}PURGE_INTERVAL: must be 0.05-86400 seconds")
     if not 1 <= s.batch_size <= 100_000:
         problems.append(f"{PREFIX}BATCH_SIZE: must be 1-100000, got {s.batch_size}")
     if not 0.001 <= s.batch_seconds <= 10:

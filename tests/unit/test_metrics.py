@@ -25,8 +25,7 @@ class FixedClock:
 
 def registry_with(*outcomes: Outcome, at: int = T0) -> tuple[CollectorRegistry, FixedClock, Ledger]:
     ledger = Ledger(R)
-    for item in outcomes:
-        ledger.apply(0, item)
+    ledger.apply(0, outcomes, at)
     registry = CollectorRegistry()
     clock = FixedClock(at)
     registry.register(SlaCollector(ledger, DEFAULT_RULES, clock))

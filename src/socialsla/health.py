@@ -1,0 +1,118 @@
+"""Housekeeping between batches: ownership, stuck partitions, lag, broker reachability, staleness.
+
+Runs on a timer in the worker's event loop, every `SOCIALSLA_REFRESH_INTERVAL`
+seconds; `/healthz` and the `socialsla_data_stale` gauge read what it found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from socialsla import transport
+from socialsla.metrics import PipelineMetrics
+from socialsla.ownership import Ownership
+from socialsla.settings import Settings
+
+log = logging.getLogger("socialsla")
+
+
+@dataclass(slots=True)
+class Health:
+    """What `/healthz` says: when an agent last took a batch, and whether the data is stale."""
+
+    last_progress: float = field(default_factory=time.monotonic)
+    stale: bool = False
+
+    def progress(self) -> None:
+        """An agent took a batch."""
+        self.last_progress = time.monotonic()
+
+
+class Housekeeping:
+    """One round of upkeep, called by the worker's timer."""
+
+    def __init__(self, app: Any, settings: Settings, ownership: Ownership, health: Health,
+                 metrics: PipelineMetrics) -> None:  # fmt: skip
+        self.app = app
+        self.settings = settings
+        self.ownership = ownership
+        self.health = health
+        self.metrics = metrics
+        self.inputs = frozenset((settings.topic_posts, settings.topic_replies, settings.topic_outcomes))
+
+    async def round(self) -> None:
+        """Settle ownership, re-read stuck partitions, then measure lag and staleness."""
+        self.ownership.settle()
+        guard = transport.guard_of(self.app.consumer)
+        while guard.skipped:
+            tp, committed, start = guard.skipped.pop(0)
+            log.error(
+                "socialsla: %s[%d] offsets %d-%d were deleted by retention before they were read; "
+                "their events are missing from every number (raise the topic's retention.ms, or keep "
+                "a worker running)",
+                tp.topic,
+                tp.partition,
+                committed,
+                start - 1,
+            )
+            self.metrics.skipped.labels(tp.topic).inc(start - committed)
+        if not self.app.rebalancing:
+            for tp, offset in await guard.heal(time.monotonic()):
+                log.warning(
+                    "socialsla: %s[%d] read again from its committed offset %d: a message below "
+                    "acknowledged ones was never processed",
+                    tp.topic,
+                    tp.partition,
+                    offset,
+                )
+                self.metrics.rereads.inc()
+        lags = list(lags_of(self.app, self.inputs))
+        self.metrics.set_lag(lags)
+        reachable = await broker_reachable(self.settings.bootstrap_servers)
+        self.metrics.broker_reachable.set(1 if reachable else 0)
+        behind = any(lag > 0 for _, _, lag in lags)
+        idle = time.monotonic() - self.health.last_progress > self.settings.stale_after
+        self.health.stale = not reachable or (behind and idle)
+        self.metrics.stale.set(1 if self.health.stale else 0)
+
+
+async def broker_reachable(servers: str) -> bool:
+    """Whether any bootstrap broker accepts a TCP connection within a second."""
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
+        except (TimeoutError, OSError):
+            continue
+        writer.close()
+        return True
+    return False
+
+
+def lags_of(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:
+    """(topic, partition, lag) of the owned partitions of the topics the agents read.
+
+    Only those: changelog partitions are read during recovery only, so their read
+    position never moves afterwards and a caught-up worker looked hundreds of
+    thousands of records behind. A partition with nothing read since the
+    assignment (a restart with a kept store, an idle topic) is as far as its
+    committed offset, not at 0.
+    """
+    consumer = app.consumer
+    for tp in app.assignor.assigned_actives():
+        if tp.topic not in topics:
+            continue
+        try:
+            high = transport.end_offset(consumer, tp)
+        except Exception:
+            continue
+        if high is None:
+            continue
+        read = consumer._read_offset.get(tp)
+        position = max(read + 1 if read is not None else 0, consumer._committed_offset.get(tp) or 0)
+        yield tp.topic, tp.partition, max(0, high - position)

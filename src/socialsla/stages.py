@@ -1,0 +1,77 @@
+"""Stage 1 as a pure function: events in, conversation states, outcomes and counts out.
+
+The offline report (`report.build`) and the live agent (`agents.py`) both call
+`fold`, so they cannot disagree on which events count, which are duplicates or
+late, or what a conversation's summary is; the agent only reads the states it
+needs from its table first, and writes back and sends what `fold` returns.
+Stage 2 is `Ledger.apply` (ledger.py), for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from socialsla import conversation
+from socialsla.conversation import Conversation
+from socialsla.events import Event
+from socialsla.outcome import Outcome
+from socialsla.rows import ConversationKey
+
+
+def key_of(event: Event) -> ConversationKey:
+    """The conversation an event belongs to."""
+    return ConversationKey(event.account, event.channel, event.conversation_id)
+
+
+@dataclass(slots=True)
+class Folded:
+    """What a fold changed: the new state and summary of every conversation it touched, and counts."""
+
+    states: dict[ConversationKey, Conversation] = field(default_factory=dict)
+    #: The created_at of the last event folded into each touched conversation.
+    last_event: dict[ConversationKey, int] = field(default_factory=dict)
+    #: (type, outcome) -> events, outcome one of accepted, duplicate, late (SPEC §6).
+    tally: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def outcomes(self) -> list[Outcome]:
+        """One whole summary per touched conversation, duplicates included.
+
+        A summary is re-sent after a duplicate too: outcomes are idempotent, and
+        a redelivery after a crash may be the only chance to pass on a summary
+        whose send was lost.
+        """
+        return [
+            Outcome(key.account, key.channel, key.conversation_id, state.opened_at, state.first_reply_at,
+                    self.last_event[key])
+            for key, state in self.states.items()
+        ]  # fmt: skip
+
+
+def fold(
+    states: Mapping[ConversationKey, Conversation],
+    events: Iterable[Event],
+    not_before: int,
+    count_automated: bool = False,
+) -> Folded:
+    """Fold events into the conversations they belong to (SPEC §2); `states` is not changed.
+
+    An event created before `not_before` (7 days + R before the evaluation
+    time) can no longer change any window: it is counted late and skipped.
+    """
+    out = Folded()
+    touched = out.states
+    for event in events:
+        if event.created_at < not_before:
+            out.tally[event.kind, "late"] += 1
+            continue
+        key = key_of(event)
+        previous = touched.get(key)
+        if previous is None:
+            previous = states.get(key)
+        state, duplicate = conversation.apply(previous, event, count_automated)
+        touched[key] = state
+        out.last_event[key] = event.created_at
+        out.tally[event.kind, "duplicate" if duplicate else "accepted"] += 1
+    return out
