@@ -42,9 +42,20 @@ class Ownership:
         if not fresh:
             return
         starts = tuple(rows.prefix(partition) for partition in fresh)
+        foreign = 0
         for key, value in list(self.table.items()):
             if key.startswith(starts):
                 self.ledger.restore(key, value)
+            elif not key[:1].isdigit():
+                foreign += 1
+        if foreign:
+            log.error(
+                "socialsla: %d rows of table %s have keys without an input partition, the format before "
+                "socialsla 0.2; they are ignored. Start the worker with a new SOCIALSLA_APP_ID to rebuild "
+                "every table from the input topics.",
+                foreign,
+                self.table.name,
+            )
         self.loaded |= fresh
         log.info("socialsla: loaded partitions %s of %s", sorted(fresh), self.topic)
 
