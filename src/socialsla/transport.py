@@ -1,30 +1,30 @@
-"""Four changes to Faust's Kafka transport, made where Faust builds its consumer and producer.
+"""Every workaround of a Faust (or aiokafka) behaviour, made where Faust builds its consumer and producer.
 
-All replace Faust internals of faust-streaming 0.15 (pinned below 0.16 in
-pyproject.toml; an upgrade has to re-check them):
+Each is a named piece with the reason it exists, and each assumption about
+faust-streaming 0.15.3 / aiokafka 0.14.0 (pinned exactly in pyproject.toml and
+requirements.lock) has a canary test in tests/unit/test_transport.py that fails
+when an upgrade changes it, so an upgrade shows which workaround can go:
 
-* `NoDropReadOffsets`: Faust drops fetched messages below a per-partition "read
-  offset", which after a rebalance can drop re-fetched input for good (see its
-  docstring). Lookups answer "nothing read", so nothing is dropped.
+* `read_committed`: Faust reads input `read_uncommitted` unless its own
+  exactly-once mode is on, so a transactional upstream's aborted events counted.
+* `CommitGuard`: Faust commits runs of consecutive acknowledged offsets. It
+  committed over messages fetched around a rebalance and never processed (a
+  one-message hole, or any hole while the committed offset is unknown; the scale
+  test lost events about one run in eight), and it can never commit past an
+  offset that holds no message: a transactional upstream's markers stopped the
+  commit of every input partition for good (Faust's `_add_gap`,
+  faust-streaming/faust#401, covers gaps between two delivered messages only).
+  The guard commits through the spans of offsets each fetch moved over, once all
+  their records are processed, and re-reads a partition left with a hole.
 * `drain_messages`: Faust hands each fetched message to the streams through
-  `Service.wait_first(callback(message), suspend_flow.wait())`, which creates
-  four tasks and an `asyncio.wait` per message, so that a delivery blocked by a
-  rebalance can be abandoned. That is the ceiling of any Faust agent on this
-  machine (about 7,000 messages/s for an agent doing nothing; see
-  BENCHMARKS.md). Here the delivery is first run synchronously; only when it
-  would block (flow suspended for a rebalance, a full stream buffer, a full
-  producer buffer) does it continue under the same `wait_first`, so the
-  rebalance behaviour is Faust's.
-* `CommitGuard`: Faust commits the first run of consecutive acknowledged
-  offsets even when it does not start at the committed offset: it tolerates a
-  hole of one message, and any hole at all while it does not know the committed
-  offset, which is the case from a revocation until the seek that ends the next
-  recovery. Acknowledgements of in-flight events arrive in that window, so a
-  hole (messages fetched but never processed, which a rebalance can leave) was
-  committed over and lost for good; the scale test showed it about one run in
-  eight. The guard commits only from the committed offset on, and re-reads a
-  partition from its committed offset when a hole has lasted (`heal`), judged
-  between commits only (a commit under way looks like a hole).
+  `Service.wait_first(callback(message), suspend_flow.wait())`: four tasks and
+  an `asyncio.wait` per message, the ceiling of any Faust agent on this machine.
+  Here the delivery is first run synchronously, and only when it would block
+  continues under the same `wait_first`, so the rebalance behaviour is Faust's.
+  It also never drops a message below Faust's per-partition "read offset", which
+  Faust's loop does, and which after a rebalance dropped re-fetched input for
+  good (robinhood/faust#681, faust-streaming/faust#318). Kept for speed: the
+  bench's same-run comparison with Faust's loop is in BENCHMARKS.md.
 * `complete_flush`: before committing input offsets Faust flushes its producer
   buffer (table changelog records wait there), but that flush returns as soon as
   one message takes over 0.1 s to hand over, and ignores the message being
@@ -32,6 +32,9 @@ pyproject.toml; an upgrade has to re-check them):
   in memory, and a SIGKILL loses them for good. Here the flush waits until the
   buffer is empty and nothing is in hand, and logs what it waits for while it
   lasts (the Kafka client's request timeout bounds each record's delivery).
+* `at_partition_of`: Faust's stores and changelogs use the partition of the
+  "current event", which in a batch is the last event taken; the agents name
+  the event each row belongs to.
 """
 
 from __future__ import annotations
@@ -58,26 +61,6 @@ _YIELD_EVERY = 1000
 _FLUSH_POLL_S = 0.002
 #: How long a hole below acknowledged offsets may last before its partition is re-read.
 HOLE_SECONDS = 3.0
-
-
-class NoDropReadOffsets(dict[Any, Any]):
-    """Faust's per-partition read offsets, made advisory: a lookup never says "already read".
-
-    Faust drops every fetched message whose offset is below the partition's read
-    offset. When a worker keeps a partition through a rebalance, records from a
-    fetch that was in flight across the seek to the committed offset move that
-    read offset ahead of the seek, and the messages re-fetched from the committed
-    offset are then dropped: never processed, never acknowledged, and the
-    partition's commit stuck below them for good (robinhood/faust#681,
-    faust-streaming/faust#318; our scale-in and SIGKILL tests lost events to it).
-    With lookups answering None nothing is dropped: a re-read message is processed
-    again, which our idempotent stages allow (duplicates are recognised, outcomes
-    are whole summaries, acknowledgements are de-duplicated by offset). Writes
-    are kept, so `get` still reports the last offset read, for the lag gauge.
-    """
-
-    def __getitem__(self, key: Any) -> None:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,7 +407,6 @@ def read_committed(consumer: Any) -> None:
 def install_consumer(consumer: Any) -> Any:
     """Apply the consumer changes to a consumer Faust has just built; returns it."""
     read_committed(consumer)
-    consumer._read_offset = NoDropReadOffsets()
     consumer._drain_messages = types.MethodType(drain_messages, consumer)
     guard = CommitGuard(consumer)
     consumer._new_offset = guard.new_offset

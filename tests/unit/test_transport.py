@@ -21,21 +21,60 @@ from intervaltree import IntervalTree
 from socialsla.transport import (
     HOLE_SECONDS,
     CommitGuard,
-    NoDropReadOffsets,
     Span,
     _Resume,
     at_partition_of,
     complete_flush,
+    drain_messages,
     read_committed,
 )
 
 
-def test_read_offsets_never_say_already_read() -> None:
-    """Lookups answer None (nothing is dropped); what was written stays readable for the lag gauge."""
-    offsets = NoDropReadOffsets()
-    offsets["tp"] = 41
-    assert offsets["tp"] is None
-    assert offsets.get("tp") == 41
+def _draining(read_offset: int, offsets: list[int]) -> tuple[Any, Any, list[int]]:
+    """A consumer and fetcher with just what a drain loop uses, fetching `offsets` of one partition once."""
+    delivered: list[int] = []
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+
+    async def getmany(timeout: float) -> Any:
+        for offset in offsets:
+            yield "t", SimpleNamespace(offset=offset, topic="t", key=b"", value=b"")
+        fetcher._stopped.set()
+
+    async def callback(message: Any) -> None:
+        delivered.append(message.offset)
+
+    async def wait_first(*coros: Any) -> None:
+        await coros[0]
+        for other in coros[1:]:
+            other.close()
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def add_gap(tp: Any, start: int, end: int) -> None:
+        return None
+
+    consumer = SimpleNamespace(
+        callback=callback, getmany=getmany, _stopped=asyncio.Event(), _read_offset={"t": read_offset},
+        diag=SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None), _commit_every=None,
+        app=SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True)), sleep=sleep,
+        should_stop=False, _add_gap=add_gap, _n_acked=0, wait_first=wait_first,
+        suspend_flow=asyncio.Event(), log=SimpleNamespace(dev=lambda *args: None),
+        consumer_stopped_errors=(), transport=SimpleNamespace(app=SimpleNamespace(should_stop=False)),
+    )  # fmt: skip
+    return consumer, fetcher, delivered
+
+
+@pytest.mark.asyncio
+async def test_canary_fausts_drain_drops_messages_below_its_read_offset() -> None:
+    """Faust's loop drops re-fetched messages below the read offset (faust#681); `drain_messages` delivers them."""
+    consumer, fetcher, delivered = _draining(read_offset=10, offsets=[8, 9, 10, 11])
+    await Consumer._drain_messages(consumer, fetcher)  # type: ignore[arg-type]
+    assert delivered == [10, 11]
+    consumer, fetcher, delivered = _draining(read_offset=10, offsets=[8, 9, 10, 11])
+    await drain_messages(consumer, fetcher)
+    assert delivered == [8, 9, 10, 11]
+    assert consumer._read_offset == {"t": 11}
 
 
 @pytest.mark.asyncio
