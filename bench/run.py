@@ -154,7 +154,16 @@ def dir_mib(path: Path) -> float:
 
 
 class Worker:
-    def __init__(self, bootstrap: str, prefix: str, partitions: int, data: Path, port: int) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        partitions: int,
+        data: Path,
+        port: int,
+        variant: str = "ours",
+        group: str = "",
+    ) -> None:
         data.parent.mkdir(parents=True, exist_ok=True)
         clock = data.parent / "clock"
         clock.write_text(CLOCK)
@@ -173,13 +182,23 @@ class Worker:
             "SOCIALSLA_WEB_PORT": str(port),
             "SOCIALSLA_CLOCK": f"file:{clock}",
         }
+        self.command = [sys.executable, "-m", "socialsla.cli", "worker"]
+        if variant != "ours":
+            # Its own group and stage-2 topics; the same input topics, produced once for all variants.
+            tag = variant.rsplit("/", 1)[-1].replace("=", "-") + group
+            self.env["SOCIALSLA_APP_ID"] = f"{prefix}-{tag}"
+            self.env["SOCIALSLA_TOPIC_OUTCOMES"] = f"{prefix}-{tag}.outcomes"
+            self.env["SOCIALSLA_TOPIC_DEADLETTER"] = f"{prefix}-{tag}.deadletter"
+        if variant.startswith("baseline="):
+            # Another checkout's source first on the path: the same bench, the earlier code.
+            self.env["PYTHONPATH"] = str(Path(variant.split("=", 1)[1]).resolve() / "src")
+        elif variant == "stock-drain":
+            self.command = [sys.executable, str(HERE / "stock_drain_worker.py"), "worker"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
         log = open(self.data.parent / f"worker-{self.port}.log", "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "socialsla.cli", "worker"], env=self.env, stdout=log, stderr=log
-        )
+        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=log)
         return self
 
     def stop(self) -> None:
@@ -192,10 +211,18 @@ class Worker:
 
 
 def run_ours(
-    bootstrap: str, prefix: str, partitions: int, count: int, tmp: Path, port: int
+    bootstrap: str,
+    prefix: str,
+    partitions: int,
+    count: int,
+    tmp: Path,
+    port: int,
+    variant: str = "ours",
+    recover: bool = True,
+    group: str = "",
 ) -> dict[str, Any]:
     """Whole-pipeline throughput after a 10% warm-up, then memory, store size and recovery time."""
-    worker = Worker(bootstrap, prefix, partitions, tmp / "data", port).start()
+    worker = Worker(bootstrap, prefix, partitions, tmp / "data", port, variant, group).start()
     assert worker.process is not None
     warm, t0, peak = count * 0.1, None, 0.0
     deadline = time.monotonic() + 3600
@@ -221,6 +248,8 @@ def run_ours(
     }
     worker.stop()
     shutil.rmtree(tmp / "data")
+    if not recover:
+        return result
     start = time.monotonic()
     fresh = Worker(bootstrap, prefix, partitions, tmp / "data", port + 1).start()
     while time.monotonic() - start < 1800:
@@ -235,6 +264,36 @@ def run_ours(
     result["recovery_s"] = time.monotonic() - start
     fresh.stop()
     return result
+
+
+def compare(
+    args: argparse.Namespace, prefix: str, partitions: int, tmp: Path, port: int, first: float
+) -> dict[str, Any]:
+    """Throughput of ours and each variant in interleaved rounds, and each variant's ratio to ours.
+
+    The machine drifts during a run (page cache, CPU boost, the broker's own
+    state), so the order flips every round and ratios are taken only over these
+    rounds, never against the first run of ours, which came before them.
+    """
+    rates: dict[str, list[float]] = {}
+    for round_ in range(args.repeat):
+        order = [*args.variants, "ours"]
+        for variant in order if round_ % 2 == 0 else order[::-1]:
+            run = run_ours(
+                args.bootstrap, prefix, partitions, args.events, tmp / f"{prefix}-{round_}-{len(rates)}",
+                port, variant if variant != "ours" else "ours-again", recover=False, group=f"-{round_}",
+            )  # fmt: skip
+            port += 10
+            rates.setdefault(variant, []).append(run["events_per_s"])
+            print(f"... {variant}: {run['events_per_s']:,.0f} events/s", flush=True)
+    mean = {name: statistics.mean(values) for name, values in rates.items()}
+    return {
+        "first_run_of_ours_per_s": first,
+        **{
+            name: {"events_per_s": values, "ratio_to_ours": mean[name] / mean["ours"]}
+            for name, values in rates.items()
+        },
+    }
 
 
 def run_ceiling(bootstrap: str, prefix: str, count: int, tmp: Path, drain: str) -> float:
@@ -389,6 +448,17 @@ def main() -> None:
     parser.add_argument(
         "--skip-ceiling", action="store_true", help="skip the do-nothing Faust agents (long memory runs)"
     )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=[],
+        metavar="VARIANT",
+        help="also run these workers on the same input, interleaved with ours, and print each one's "
+        "throughput as a ratio to ours from the same run: `stock-drain` (Faust's own delivery "
+        "loop) or `baseline=DIR` (the code of another checkout, e.g. a git worktree of main)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of ours + each variant")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs and data")
     args = parser.parse_args()
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
@@ -418,6 +488,9 @@ def main() -> None:
             }
             ours = run_ours(args.bootstrap, prefix, partitions, args.events, tmp / prefix, port)
             port += 10
+            if args.variants:
+                ours["variants"] = compare(args, prefix, partitions, tmp, port, ours["events_per_s"])
+                port += 10 * (len(args.variants) + 1) * args.repeat
             naive = 0.0
             if not args.quick and partitions == args.partitions[0] and conversations == args.conversations[0]:
                 naive_prefix = f"naive{uuid.uuid4().hex[:8]}"
@@ -467,6 +540,13 @@ def main() -> None:
             f"{run['store_mib']:>9.0f} "
             f"{run['recovery_s']:>9.1f}"
         )
+    for run in results["runs"]:
+        for name, figures in run.get("variants", {}).items():
+            if not isinstance(figures, dict):
+                continue
+            rates = ", ".join(f"{rate:,.0f}" for rate in figures["events_per_s"])
+            print(f"{run['partitions']} partition(s): {name:>24}: {rates} events/s, "
+                  f"{figures['ratio_to_ours']:.3f} x ours (same run)")  # fmt: skip
     for fresh in results.get("freshness", []):
         print(
             f"freshness at {fresh['target_per_s']:.0f}/s (achieved {fresh['produced_per_s']:.0f}/s): "
@@ -474,7 +554,10 @@ def main() -> None:
             f"({fresh['probes_seen']} probes seen, {fresh['probes_unseen']} not)"
         )
     print(f"results: {args.out}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    if args.keep_logs:
+        print(f"worker logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

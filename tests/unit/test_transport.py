@@ -486,3 +486,32 @@ def test_canary_rocksdb_rows_go_to_the_partition_of_the_current_event(tmp_path: 
     store._set(b"key", b"value")
     assert store._key_index[b"key"] == 3
     assert 3 in store._dbs
+
+
+class _Positions:
+    """aiokafka's subscription state, as far as `CommitGuard.fetch` reads it."""
+
+    def __init__(self, positions: dict[Any, int]) -> None:
+        self.positions = positions
+        assignment = SimpleNamespace(tps=set(positions), state_value=self.state)
+        self._subscription = SimpleNamespace(subscription=SimpleNamespace(assignment=assignment))
+
+    def state(self, tp: Any) -> Any:
+        return SimpleNamespace(position=self.positions[tp], has_valid_position=True)
+
+
+@pytest.mark.asyncio
+async def test_a_fetch_for_an_empty_active_set_still_notes_its_spans() -> None:
+    """Faust at times fetches with no active partitions (aiokafka: all of them); the spans are noted all the same."""
+    guard = CommitGuard(_consumer_state(None, []))
+    t, changelog = TP("t", 0), TP("app-table-changelog", 0)
+    aio = _Positions({t: 10, changelog: 3})
+
+    async def fetch_records(aio: Any, active: Any, timeout: float) -> dict[Any, list[Any]]:
+        aio.positions[t] = 12
+        aio.positions[changelog] = 5
+        return {t: [_record(10), _record(11)], changelog: [_record(3), _record(4)]}
+
+    fetched = await guard.fetch(fetch_records, lambda topic: topic == "t", aio, set(), timeout=1.0)
+    assert set(fetched) == {t, changelog}
+    assert guard.spans == {t: {10: Span(10, 12, range(10, 12))}}  # changelogs are never committed: no spans
