@@ -192,8 +192,9 @@ class Worker:
         if variant.startswith("baseline="):
             # Another checkout's source first on the path: the same bench, the earlier code.
             self.env["PYTHONPATH"] = str(Path(variant.split("=", 1)[1]).resolve() / "src")
-        elif variant == "stock-drain":
-            self.command = [sys.executable, str(HERE / "stock_drain_worker.py"), "worker"]
+        elif variant in ("stock-drain", "spinner"):
+            # Without one of transport.py's performance workarounds (bench/variant_worker.py).
+            self.command = [sys.executable, str(HERE / "variant_worker.py"), variant, "worker"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
@@ -455,7 +456,8 @@ def main() -> None:
         metavar="VARIANT",
         help="also run these workers on the same input, interleaved with ours, and print each one's "
         "throughput as a ratio to ours from the same run: `stock-drain` (Faust's own delivery "
-        "loop) or `baseline=DIR` (the code of another checkout, e.g. a git worktree of main)",
+        "loop), `spinner` (Faust's terminal spinner left on) or `baseline=DIR` (the code of "
+        "another checkout, e.g. a git worktree of main)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of ours + each variant")
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs and data")

@@ -95,6 +95,7 @@ def _worker(args: argparse.Namespace) -> int:
     rules = load_rules(settings.rules_file)
     import faust  # deferred: the offline commands must not pay for Faust's import
 
+    from socialsla import transport
     from socialsla.app import build
 
     if _web_port_taken(settings, "worker"):
@@ -107,9 +108,7 @@ def _worker(args: argparse.Namespace) -> int:
     shown = ", ".join(f"{k}={v}" for k, v in settings.describe() if v)
     print(f"socialsla worker: {shown}", file=sys.stderr, flush=True)
     worker = faust.Worker(pipeline.app, loop=loop, loglevel=args.loglevel, quiet=True)
-    # Faust's terminal spinner puts the root logger at DEBUG to spin on every record, which makes
-    # every debug call in Faust and aiokafka build a log record: a quarter of the CPU in a profile.
-    worker.spinner = None
+    transport.no_spinner(worker)
     worker.execute_from_commandline()
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 from collections import defaultdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,6 +27,7 @@ from socialsla.transport import (
     at_partition_of,
     complete_flush,
     drain_messages,
+    no_spinner,
     read_committed,
 )
 
@@ -515,3 +517,19 @@ async def test_a_fetch_for_an_empty_active_set_still_notes_its_spans() -> None:
     fetched = await guard.fetch(fetch_records, lambda topic: topic == "t", aio, set(), timeout=1.0)
     assert set(fetched) == {t, changelog}
     assert guard.spans == {t: {10: Span(10, 12, range(10, 12))}}  # changelogs are never committed: no spans
+
+
+@pytest.mark.asyncio
+async def test_canary_fausts_spinner_puts_the_root_logger_at_debug() -> None:
+    """A quiet Faust worker still has a spinner, and a spinner sets its logger to DEBUG: `no_spinner` removes it."""
+    worker = faust.Worker(_faust_app(), loop=asyncio.get_running_loop(), quiet=True)
+    assert worker.spinner is not None
+    logger = logging.getLogger("socialsla-canary")
+    logger.addHandler(logging.NullHandler())
+    logger.setLevel(logging.WARNING)
+    worker._setup_spinner_handler(logger, logging.WARNING)
+    assert logger.level == logging.DEBUG
+    no_spinner(worker)
+    logger.setLevel(logging.WARNING)
+    worker._setup_spinner_handler(logger, logging.WARNING)
+    assert logger.level == logging.WARNING

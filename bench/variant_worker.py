@@ -1,0 +1,58 @@
+"""`socialsla worker` without one of transport.py's performance workarounds, for same-run comparisons.
+
+    python bench/variant_worker.py stock-drain worker   # Faust's own delivery loop
+    python bench/variant_worker.py spinner worker       # Faust's terminal spinner left on
+
+Run by `bench/run.py --variants stock-drain spinner`, which prints each one's
+throughput as a ratio to socialsla's in the same run: a workaround stays only
+while that ratio shows its worth.
+
+Faust's delivery loop drops messages below its per-partition read offset and
+records gaps for its own commit rule, so `stock-drain` also answers read-offset
+lookups with "nothing read" and records no gaps (the commit guard neither reads
+nor chops them).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from socialsla import cli, transport
+
+
+class _NoDropReadOffsets(dict[Any, Any]):
+    def __getitem__(self, key: Any) -> None:
+        return None
+
+
+async def _no_gap(tp: Any, offset_from: int, offset_to: int) -> None:
+    return None
+
+
+def _with_fausts_drain(install: Any) -> Any:
+    def install_with_fausts_drain(consumer: Any) -> Any:
+        fausts_drain = consumer._drain_messages
+        installed = install(consumer)
+        installed._drain_messages = fausts_drain
+        installed._read_offset = _NoDropReadOffsets()
+        installed._add_gap = _no_gap
+        return installed
+
+    return install_with_fausts_drain
+
+
+def _keep_spinner(worker: Any) -> None:
+    return None
+
+
+VARIANTS = {
+    "stock-drain": lambda: setattr(
+        transport, "install_consumer", _with_fausts_drain(transport.install_consumer)
+    ),
+    "spinner": lambda: setattr(transport, "no_spinner", _keep_spinner),
+}
+
+if __name__ == "__main__":
+    VARIANTS[sys.argv.pop(1)]()
+    sys.exit(cli.main())
