@@ -61,6 +61,7 @@ class Housekeeping:
                 start - 1,
             )
             self.metrics.skipped.labels(tp.topic).inc(start - committed)
+            self.metrics.skipped_at.labels(tp.topic).set(time.time())
         if not self.app.rebalancing:
             for tp, offset in await guard.heal(time.monotonic()):
                 log.warning(

@@ -193,6 +193,12 @@ class PipelineMetrics:
             ["topic"],
             registry=registry,
         )
+        self.skipped_at = Gauge(
+            "socialsla_input_skipped_timestamp_seconds",
+            "When this worker last found input deleted by retention before it was read (epoch seconds).",
+            ["topic"],
+            registry=registry,
+        )
         self.expired = Counter(
             "socialsla_conversations_expired",
             "Conversations dropped from memory after the 7d + R horizon.",
