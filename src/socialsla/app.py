@@ -21,7 +21,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from socialsla import transport, web
+from socialsla import rows, transport, web
 from socialsla.agents import Conversations, Screen, Series
 from socialsla.clock import Clock, parse_clock
 from socialsla.health import Health, Housekeeping
@@ -133,8 +133,8 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
     inputs = app.topic(settings.topic_posts, settings.topic_replies, partitions=settings.partitions, **_RAW)
     outcomes = app.topic(settings.topic_outcomes, partitions=settings.partitions, **_RAW)
     deadletters = app.topic(settings.topic_deadletter, partitions=settings.partitions, **_RAW)
-    conversations = _table(app, "conversations", settings)
-    series = _table(app, "series", settings)
+    conversations = _table(app, rows.CONVERSATIONS, settings)
+    series = _table(app, rows.SERIES, settings)
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000))
     metrics = PipelineMetrics(registry)
     registry.register(SlaCollector(ledger, rules, clock))

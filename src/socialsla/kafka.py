@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
+from socialsla import rows
 from socialsla.settings import Settings
 
 
@@ -127,37 +128,51 @@ async def _started_admin(settings: Settings, wait_seconds: float) -> AIOKafkaAdm
         await asyncio.sleep(1)
 
 
+def changelog_topics(settings: Settings) -> list[str]:
+    """The changelog topics of the worker's tables, named as Faust names them."""
+    return [f"{settings.app_id}-{table}-changelog" for table in rows.TABLES]
+
+
 async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
-    """Create the four topics when missing; refuse input topics that are not co-partitioned.
+    """Create the four topics and the tables' changelogs when missing; refuse any not co-partitioned.
 
     This is the one place topics are made: the worker, `produce`, `generate` and
     `demo` all call it before anything is sent, and the project's broker does not
     auto-create topics, so a producer that comes first cannot leave a one-partition
-    topic behind.
+    topic behind. The changelogs are made here too, before the worker subscribes:
+    left to Faust, they were created at the worker's start, and a first table
+    write could find one in the consumer's metadata with 0 partitions, which Faust
+    takes for a partition mismatch and crashes the agent on (seen once in a full
+    CI run: stage 2 lost its first batch until new outcomes arrived).
     """
     admin = await _started_admin(settings, wait_seconds)
     try:
-        names = [
-            settings.topic_posts,
-            settings.topic_replies,
-            settings.topic_outcomes,
-            settings.topic_deadletter,
-        ]
+        names = [settings.topic_posts, settings.topic_replies, settings.topic_outcomes]
+        changelogs = changelog_topics(settings)
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, settings.partitions, settings.replication)
-            for name in names
+            for name in (*names, settings.topic_deadletter)
+            if name not in existing
+        ]
+        missing += [
+            # as Faust makes a table's changelog: compacted, one partition per input partition
+            NewTopic(
+                name, settings.partitions, settings.replication, topic_configs={"cleanup.policy": "compact"}
+            )
+            for name in changelogs
             if name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
+        names += changelogs
         # Just-created topics can describe with no partitions until metadata settles.
         counts: dict[str, int] = {}
         for _ in range(50):
-            described = await admin.describe_topics(names[:3])
+            described = await admin.describe_topics(names)
             counts = {d["topic"]: len(d["partitions"]) for d in described}
-            if all(counts.get(name) for name in names[:3]):
+            if all(counts.get(name) for name in names):
                 break
             await asyncio.sleep(0.2)
         wrong = sorted((name, n) for name, n in counts.items() if n != settings.partitions)

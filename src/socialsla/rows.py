@@ -21,6 +21,10 @@ import orjson
 from socialsla.outcome import SEPARATOR
 
 _SEP = SEPARATOR.encode()
+#: The worker's two tables.
+CONVERSATIONS = "conversations"
+SERIES = "series"
+TABLES = (CONVERSATIONS, SERIES)
 
 
 class ConversationKey(NamedTuple):
