@@ -275,5 +275,7 @@ def test_input_deleted_by_retention_while_the_worker_is_down_is_counted(stack: S
         f"the {skipped} deleted offsets counted in socialsla_input_skipped_total",
     )
     assert _metric(restarted.metrics(), "socialsla_events_total") == len(survived)
-    assert _metric(restarted.metrics(), "socialsla_input_skipped_timestamp_seconds") > time.time() - CATCH_UP_S
+    assert (
+        _metric(restarted.metrics(), "socialsla_input_skipped_timestamp_seconds") > time.time() - CATCH_UP_S
+    )
     assert "deleted by retention" in restarted.log.read_text(errors="replace")
