@@ -106,21 +106,30 @@ class _Sweep:
     started: float = float("-inf")
 
 
-class Conversations:
+@dataclass(eq=False)  # identity hashing: Faust keeps the bound `run` of each agent
+class _Agent:
+    """What both agents hold: settings, the SLA clock, their table, the door for input, counters."""
+
+    settings: Settings
+    clock: Clock
+    table: Any
+    screen: Screen
+    metrics: PipelineMetrics
+    progress: Callable[[], None]  # called when the agent takes a batch
+
+
+@dataclass(eq=False)
+class Conversations(_Agent):
     """Stage 1: events to conversation states (table `conversations`) and outcomes (`social.outcomes`)."""
 
-    def __init__(self, settings: Settings, clock: Clock, table: Any, outcomes_topic: Any, screen: Screen,
-                 metrics: PipelineMetrics, progress: Callable[[], None]) -> None:  # fmt: skip
-        self.settings = settings
-        self.clock = clock
-        self.table = table
-        self.outcomes_topic = outcomes_topic
-        self.screen = screen
-        self.metrics = metrics
-        self.progress = progress
-        self.horizon_us = LONGEST_US + settings.response_window_us
-        self.newest = 0  # created_at of the newest event seen
-        self.sweeps: dict[int, _Sweep] = {}
+    outcomes_topic: Any
+    newest: int = 0  # created_at of the newest event seen
+    sweeps: dict[int, _Sweep] = field(default_factory=dict)
+
+    @property
+    def horizon_us(self) -> int:
+        """7 days + R: older events and conversations can no longer change a window."""
+        return LONGEST_US + self.settings.response_window_us
 
     async def run(self, stream: Any) -> None:
         """The agent: one batch at a time."""
@@ -212,20 +221,12 @@ class Conversations:
                 self.metrics.expired.labels("conversations").inc()
 
 
-class Series:
+@dataclass(eq=False)
+class Series(_Agent):
     """Stage 2: outcomes to the windows of the ledger and rows of table `series`."""
 
-    def __init__(self, settings: Settings, clock: Clock, table: Any, ledger: Ledger, screen: Screen,
-                 metrics: PipelineMetrics, progress: Callable[[], None],
-                 ensure_loaded: Callable[[int], None]) -> None:  # fmt: skip
-        self.settings = settings
-        self.clock = clock
-        self.table = table
-        self.ledger = ledger
-        self.screen = screen
-        self.metrics = metrics
-        self.progress = progress
-        self.ensure_loaded = ensure_loaded
+    ledger: Ledger
+    ensure_loaded: Callable[[int], None]  # loads a partition an outcome arrived for, if it is not
 
     async def run(self, stream: Any) -> None:
         """The agent: one batch of outcome messages at a time."""

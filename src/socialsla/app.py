@@ -141,9 +141,9 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
     health = Health()
     ownership = Ownership(app, settings.topic_outcomes, series, ledger)
     screen = Screen(settings, metrics, deadletters)
-    stage1 = Conversations(settings, clock, conversations, outcomes, screen, metrics, health.progress)
+    stage1 = Conversations(settings, clock, conversations, screen, metrics, health.progress, outcomes)
     stage2 = Series(
-        settings, clock, series, ledger, screen, metrics, health.progress, ownership.ensure_loaded
+        settings, clock, series, screen, metrics, health.progress, ledger, ownership.ensure_loaded
     )
     app.agent(inputs, name="conversations")(stage1.run)
     app.agent(outcomes, name="series")(stage2.run)

@@ -68,9 +68,8 @@ def _stage1(clock: Clock, purge: float = 600.0) -> tuple[Conversations, dict[byt
     metrics = PipelineMetrics(CollectorRegistry())
     table: dict[bytes, bytes] = {}
     outcomes = Topic()
-    stage = Conversations(
-        settings, clock, table, outcomes, Screen(settings, metrics, Topic()), metrics, lambda: None
-    )
+    screen = Screen(settings, metrics, Topic())
+    stage = Conversations(settings, clock, table, screen, metrics, lambda: None, outcomes_topic=outcomes)
     return stage, table, outcomes
 
 
