@@ -1,9 +1,8 @@
-"""Kafka plumbing shared by the worker and the traffic tools: client options, topics, partitioner.
+"""Kafka plumbing shared by the worker and the traffic tools: client options and topics.
 
-Kept apart from the Faust app so that `produce` and `generate` need no Faust, and
-so that the one place that knows Kafka's default partitioner is explicit: stage
-2 finds which partition a stored row belongs to by hashing its key the way the
-producer did.
+Kept apart from the Faust app so that `produce` and `generate` need no Faust.
+No code here or elsewhere re-hashes keys to find a partition: table rows carry
+theirs in the key (`rows.py`), whatever partitioner the upstream used.
 """
 
 from __future__ import annotations
@@ -19,15 +18,9 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
-from aiokafka.partitioner import murmur2
 
 from socialsla import rows
 from socialsla.settings import Settings
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2, as in the Java client) picks."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

@@ -25,12 +25,6 @@ def series_key(account: str, channel: str) -> str:
     return f"{account}{SEPARATOR}{channel}"
 
 
-def split_series(key: str) -> tuple[str, str]:
-    """Inverse of series_key."""
-    account, channel = key.split(SEPARATOR, 1)
-    return account, channel
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """A conversation's current times; `event_at` is the created_at of the event that caused it."""

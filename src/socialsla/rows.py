@@ -66,11 +66,6 @@ def parse_series_key(raw: bytes) -> SeriesRow:
     return SeriesRow(int(partition), account, channel, rest[0] if rest else None)
 
 
-def partition_of_key(raw: bytes) -> int:
-    """The input partition a row of either table belongs to."""
-    return int(raw[: raw.index(_SEP)])
-
-
 def record_value(opened_at: int | None, first_reply_at: int | None) -> bytes:
     """A conversation's record in the stage-2 table."""
     return orjson.dumps([opened_at, first_reply_at])

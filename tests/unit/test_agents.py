@@ -11,7 +11,6 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from socialsla import rows
 from socialsla.agents import Conversations, Screen
 from socialsla.conversation import Conversation
 from socialsla.events import MICROS, parse_time
@@ -89,9 +88,8 @@ async def test_stage1_writes_each_conversation_under_the_partition_its_events_ca
     await stage.process(_batch(lines, lambda key: len(key) % 3))
     assert table
     for key, value in table.items():
-        partition = rows.partition_of_key(key)
-        conversation_id = key.split(b"|", 3)[3]
-        assert partition == len(conversation_id) % 3
+        partition, conversation_id = key.split(b"|", 3)[0::3]
+        assert int(partition) == len(conversation_id) % 3
         Conversation.from_bytes(value)
     sent = [outcome for _, value in outcomes.sent for outcome in decode_outcomes(value)]
     assert {o.conversation_id.encode() for o in sent} == {key.split(b"|", 3)[3] for key in table}
