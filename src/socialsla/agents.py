@@ -25,6 +25,7 @@ of expired conversations runs inside stage 1, a few rows per batch.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from typing import Any
 
 from socialsla import conversation, rows, stages, waits
 from socialsla.clock import Clock
-from socialsla.conversation import Conversation
+from socialsla.conversation import Conversation, Policy
 from socialsla.events import MICROS, Event, InvalidEvent, decode
 from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics
@@ -43,6 +44,8 @@ from socialsla.rows import ConversationKey
 from socialsla.settings import Settings
 from socialsla.transport import at_partition_of
 from socialsla.windows import LONGEST_US
+
+log = logging.getLogger(__name__)
 
 #: Rows of the conversation table looked at for purging per event of the partition in a batch:
 #: each event can add at most one row, so the purge keeps pace with any inflow.
@@ -125,6 +128,27 @@ class Conversations(_Agent):
     outcomes_topic: Any
     newest: int = 0  # created_at of the newest event seen
     sweeps: dict[int, _Sweep] = field(default_factory=dict)
+    unreadable: int = 0  # rows of an older format met, each started afresh
+
+    @property
+    def policy(self) -> Policy:
+        """What counts as a reply and what silence starts a conversation (SPEC §2, §8)."""
+        return self.settings.policy
+
+    def readable(self, stored: bytes) -> Conversation:
+        """A stored thread; a row of an older socialsla starts the thread afresh, loudly."""
+        try:
+            return Conversation.from_bytes(stored)
+        except ValueError:
+            self.unreadable += 1
+            if self.unreadable == 1:
+                log.error(
+                    "socialsla: table %s holds rows of an older socialsla (one conversation per row before "
+                    "0.3); such threads restart from their next event. Start the worker with a new "
+                    "SOCIALSLA_APP_ID to rebuild every table from the input topics.",
+                    self.table.name,
+                )
+            return Conversation()
 
     @property
     def horizon_us(self) -> int:
@@ -144,19 +168,25 @@ class Conversations(_Agent):
         items: list[Event] = []
         states: dict[ConversationKey, Conversation] = {}
         where: dict[ConversationKey, Any] = {}  # the Faust event whose partition holds the row
+        source: dict[int, Any] = {}  # id(item) -> its message, to dead-letter what the fold rejects
         for event in batch:
             item = await self.screen.event(event.message, now_us)
             if item is None:
                 continue
             items.append(item)
+            source[id(item)] = event.message
             key = stages.key_of(item)
             if key not in where:
                 at_partition_of(event)
                 stored = self.table.get(rows.conversation_key(event.message.partition, key))
                 if stored is not None:
-                    states[key] = Conversation.from_bytes(stored)
+                    states[key] = self.readable(stored)
             where[key] = event
-        folded = stages.fold(states, items, now_us - self.horizon_us, self.settings.count_automated)
+        rejected: list[tuple[Event, str]] = []
+        not_before = now_us - self.horizon_us
+        folded = stages.fold(states, items, not_before, self.policy, lambda e, why: rejected.append((e, why)))
+        for item, why in rejected:
+            await self.screen.dead_letter(source[id(item)], why, item.kind)
         for key, state in folded.states.items():
             event = where[key]
             at_partition_of(event)
@@ -214,9 +244,7 @@ class Conversations(_Agent):
         for _ in range(min(step, len(state.keys))):
             key = state.keys.pop()
             value = self.table.get(key)
-            if value is not None and conversation.expired(
-                Conversation.from_bytes(value), now_us, self.horizon_us
-            ):
+            if value is not None and conversation.expired(self.readable(value), now_us, self.horizon_us):
                 del self.table[key]
                 self.metrics.expired.labels("conversations").inc()
 

@@ -12,15 +12,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from socialsla import live, report, twcs
+from socialsla.conversation import Policy
 from socialsla.duration import parse_seconds
 from socialsla.events import MICROS, InvalidEvent, encode, parse_time
 from socialsla.files import InputFileError, check_input
 from socialsla.rules import RuleError, load_rules
+from socialsla.settings import parse_silence
 
 
 def _duration_us(text: str) -> int:
     try:
         return round(parse_seconds(text) * MICROS)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _silence_us(text: str) -> int | None:
+    try:
+        return parse_silence(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -44,10 +53,10 @@ def _report(args: argparse.Namespace) -> int:
         args.at,
         rules,
         response_window_us=args.response_window,
-        count_automated=args.count_automated,
+        policy=Policy(args.count_automated, args.new_conversation_after),
         progress=_progress if sys.stderr.isatty() else None,
     )
-    out = report.to_json(result) if args.format == "json" else report.to_table(result).encode()
+    out = report.to_json(result, rules) if args.format == "json" else report.to_table(result).encode()
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
     print(result.tally.summary(None if args.all_reasons else 5), file=sys.stderr)
@@ -124,6 +133,16 @@ def parser() -> argparse.ArgumentParser:
         "--count-automated",
         action="store_true",
         help="let automated replies (auto-responders) count as first replies",
+    )
+    rep.add_argument(
+        "--new-conversation-after",
+        type=_silence_us,
+        default=None,
+        metavar="DURATION",
+        help="a customer post after this much silence in its thread (no post or reply, automated or "
+        "not) opens a new conversation instead of a follow-up, so it counts in the response rate and "
+        "first-reply time; 24h is Facebook's rule for its badge (default: off, every later post is a "
+        "follow-up, measured as next-reply time)",
     )
     rep.set_defaults(run=_report)
 

@@ -1,34 +1,38 @@
-"""One conversation's state (SPEC §2), as a value: initialise, apply an event, read a status.
+"""One thread's state (SPEC §2, §8), as a value: initialise, apply an event, derive its waits.
 
-The state keeps timestamps, never event lists, so it sits in a Faust table and is
-the same whether events arrive in order, shuffled or redelivered:
+The state is the thread's seen events themselves, as sorted `(created_at, kind,
+fingerprint)` triples, never message text. Everything the SPEC measures is a
+function of the sorted post and reply times, so the state is the same whether
+events arrive in order, shuffled or redelivered, and a late event that merges
+two waits (or two conversations) simply gives a different derivation: nothing
+has to be patched.
 
-* `opened_at` is a minimum over posts and `first_reply_at` a minimum over
-  counting replies, so both are order-free and idempotent;
-* replies older than the current `opened_at` are kept (a bounded few) because a
-  late, earlier post can make them count;
-* fingerprints of the events seen detect redeliveries, so the `duplicate`
-  outcome can be counted and a conflicting redelivery cannot rewrite history.
+* the fingerprint of each event detects redeliveries exactly, so the
+  `duplicate` outcome is counted and a redelivery never adds a time twice;
+* the kind keeps automated replies apart, because whether they count is a
+  setting (`count_automated`) while they always break a silence (§8).
 
-Bounds: at most `MAX_EARLY_REPLIES` early replies (the latest ones, closest to
-the post) and `MAX_SEEN` fingerprints per conversation. Past those a
-redelivery is still harmless (the minima are idempotent), it is only counted as
-accepted instead of duplicate.
+Bound: `MAX_EVENTS` per thread (SPEC §8); `apply` refuses the next one with
+`ThreadTooLong`, which the callers dead-letter.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import Final, NamedTuple
 
 import orjson
 
 from socialsla.events import Event
 
-MAX_EARLY_REPLIES: Final = 32
-MAX_SEEN: Final = 256
+#: SPEC §8: a thread keeps at most this many post and reply times.
+MAX_EVENTS: Final = 1_000
+POST: Final = 0
+REPLY: Final = 1
+AUTOMATED: Final = 2
 
 
 class Status(Enum):
@@ -40,27 +44,60 @@ class Status(Enum):
     PENDING = "pending"
 
 
+class ThreadTooLong(ValueError):
+    """A seen event that its thread has no room for (SPEC §8: invalid, `thread too long`)."""
+
+    reason = "thread too long"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The settings that decide what counts: automated replies, and the silence that starts a conversation."""
+
+    count_automated: bool = False
+    #: SPEC §8 `SOCIALSLA_NEW_CONVERSATION_AFTER` in microseconds; None is off.
+    new_conversation_after_us: int | None = None
+
+
+#: Replies by people only, and no silence rule: the defaults of SPEC §2 and §8.
+DEFAULT_POLICY: Final = Policy()
+
+
+class Wait(NamedTuple):
+    """One customer wait (SPEC §8): its start, its answer, and whether it counts as a conversation."""
+
+    start: int
+    answer: int | None
+    conversation: bool
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """Order-free summary of the events seen for one conversation."""
+    """A thread's seen events, sorted by time: `(created_at, kind, fingerprint)`."""
 
-    opened_at: int | None = None
-    first_reply_at: int | None = None
-    early_replies: tuple[int, ...] = ()
-    seen: tuple[int, ...] = ()
-    last_event_at: int | None = None
+    events: tuple[tuple[int, int, int], ...] = ()
+
+    @property
+    def opened_at(self) -> int | None:
+        """The earliest post time (SPEC §2), or None for a thread without posts."""
+        return next((at for at, kind, _ in self.events if kind == POST), None)
+
+    @property
+    def last_event_at(self) -> int | None:
+        """The latest event time of any kind: what silence and expiry are measured from."""
+        return self.events[-1][0] if self.events else None
 
     def to_bytes(self) -> bytes:
-        """Serialise compactly for a table or changelog."""
-        return orjson.dumps(
-            [self.opened_at, self.first_reply_at, self.early_replies, self.seen, self.last_event_at]
-        )
+        """Serialise compactly for a table or changelog: one flat list of integers."""
+        return orjson.dumps([value for triple in self.events for value in triple])
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Conversation:
-        """Inverse of `to_bytes`."""
-        o, f, early, seen, last = orjson.loads(raw)
-        return cls(o, f, tuple(early), tuple(seen), last)
+        """Inverse of `to_bytes`; raises ValueError on anything else (an older row format)."""
+        flat = orjson.loads(raw)
+        if not isinstance(flat, list) or len(flat) % 3:
+            raise ValueError("not a thread row of this version")
+        return cls(tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True)))
 
 
 def fingerprint(kind: str, event_id: str) -> int:
@@ -69,47 +106,64 @@ def fingerprint(kind: str, event_id: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
-def counts(event: Event, count_automated: bool) -> bool:
-    """Whether a reply can count towards a first reply at all (automation aside, SPEC §2)."""
-    return event.kind == "reply" and (count_automated or not event.automated)
+def apply(state: Conversation | None, event: Event) -> tuple[Conversation, bool]:
+    """Fold one event into a thread; returns the new state and whether it was a duplicate.
 
-
-def apply(
-    state: Conversation | None, event: Event, count_automated: bool = False
-) -> tuple[Conversation, bool]:
-    """Fold one event into a conversation; returns the new state and whether it was a duplicate."""
-    state = state or Conversation()
+    Raises `ThreadTooLong` for a new event when the thread already holds `MAX_EVENTS`.
+    """
+    events = () if state is None else state.events
     mark = fingerprint(event.kind, event.event_id)
-    if mark in state.seen:
-        return state, True
-    seen = (*state.seen, mark)[-MAX_SEEN:]
-    last = event.created_at if state.last_event_at is None else max(state.last_event_at, event.created_at)
-    opened, first, early = state.opened_at, state.first_reply_at, state.early_replies
-    at = event.created_at
-    if event.kind == "post":
-        if opened is None or at < opened:
-            opened = at
-            # Replies that were before the thread's start may count now.
-            now_counting = [r for r in early if r >= opened]
-            if now_counting:
-                candidate = min(now_counting)
-                first = candidate if first is None else min(first, candidate)
-                early = tuple(r for r in early if r < opened)
-    elif counts(event, count_automated):
-        if opened is None or at < opened:
-            if at not in early:
-                early = tuple(sorted((*early, at)))[-MAX_EARLY_REPLIES:]
+    for _, _, seen in events:
+        if seen == mark:
+            return state or Conversation(), True
+    if len(events) >= MAX_EVENTS:
+        raise ThreadTooLong(ThreadTooLong.reason)
+    kind = POST if event.kind == "post" else AUTOMATED if event.automated else REPLY
+    triple = (event.created_at, kind, mark)
+    position = bisect.bisect(events, triple)
+    return Conversation((*events[:position], triple, *events[position:])), False
+
+
+def waits(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, ...]:
+    """The thread's waits (SPEC §8), oldest first; the first one is the conversation of SPEC §2.
+
+    A wait starting at `s` is answered by the first counting reply at or after
+    `s`; the next wait starts at the first post after that answer. A follow-up
+    is a conversation of its own when it starts at least the policy's silence
+    after the thread's previous event (of any kind).
+    """
+    posts = [at for at, kind, _ in state.events if kind == POST]
+    if not posts:
+        return ()
+    counting = (REPLY, AUTOMATED) if policy.count_automated else (REPLY,)
+    replies = [at for at, kind, _ in state.events if kind in counting]
+    times = [at for at, _, _ in state.events]
+    silence = policy.new_conversation_after_us
+    out: list[Wait] = []
+    start: int | None = posts[0]
+    while start is not None:
+        found = bisect.bisect_left(replies, start)
+        answer = replies[found] if found < len(replies) else None
+        if not out:
+            is_conversation = True
         else:
-            first = at if first is None else min(first, at)
-    return Conversation(opened, first, early, seen, last), False
+            before = bisect.bisect_left(times, start)  # events strictly before the start
+            is_conversation = silence is not None and start - times[before - 1] >= silence
+        out.append(Wait(start, answer, is_conversation))
+        if answer is None:
+            break
+        following = bisect.bisect_right(posts, answer)
+        start = posts[following] if following < len(posts) else None
+    return tuple(out)
 
 
 def decide(opened: int, first: int | None, at: int, window: int) -> tuple[Status, int | None]:
-    """SPEC §2 for an open conversation at time `at`: its status, and the first-reply latency seen by then.
+    """SPEC §2 for a wait started at `opened`, seen at time `at`: its status, and its latency seen by then.
 
-    The one place the rule is written: the windows, the expiry totals and
-    `status_at` all ask here. A reply after the window still has a latency (it
-    counts in the latency statistics) and makes the conversation missed.
+    The one place the rule is written: the windows (conversations and
+    follow-ups alike), the expiry totals and `status_at` all ask here. A reply
+    after the window still has a latency (it counts in the latency statistics)
+    and makes the wait missed.
     """
     if first is not None and first <= at:
         latency = first - opened
@@ -117,14 +171,15 @@ def decide(opened: int, first: int | None, at: int, window: int) -> tuple[Status
     return (Status.MISSED if at >= opened + window else Status.PENDING), None
 
 
-def status_at(state: Conversation, at: int, response_window: int) -> Status:
-    """The SPEC §2 status at time `at` (microseconds), seeing only events up to `at`."""
-    opened = state.opened_at
-    if opened is None or opened > at:
+def status_at(state: Conversation, at: int, response_window: int, policy: Policy = DEFAULT_POLICY) -> Status:
+    """The SPEC §2 status of the thread's first conversation at time `at` (microseconds)."""
+    found = waits(state, policy)
+    if not found or found[0].start > at:
         return Status.NOT_OPEN
-    return decide(opened, state.first_reply_at, at, response_window)[0]
+    return decide(found[0].start, found[0].answer, at, response_window)[0]
 
 
 def expired(state: Conversation, at: int, horizon: int) -> bool:
-    """True once nothing in this conversation can change a window any more (SPEC §2, late)."""
-    return state.last_event_at is not None and state.last_event_at < at - horizon
+    """True once nothing in this thread can change a window any more (SPEC §2, late)."""
+    last = state.last_event_at
+    return last is not None and last < at - horizon

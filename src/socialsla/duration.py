@@ -7,18 +7,25 @@ from typing import Final
 
 _UNITS: Final = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 _RE: Final = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+#: SPEC §7: whole numbers with units, largest first (`1h30m`, `1d12h`).
+_COMPOUND_RE: Final = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
 def parse_seconds(text: str) -> float:
-    """Seconds in a duration such as `24h`; a bare number is seconds."""
+    """Seconds in a duration such as `24h` or `1h30m`; a bare number is seconds."""
     text = text.strip()
     try:
         value = float(text)
     except ValueError:
         match = _RE.fullmatch(text)
-        if match is None:
-            raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h or 7d") from None
-        value = float(match.group(1)) * _UNITS[match.group(2)]
+        compound = _COMPOUND_RE.fullmatch(text) if match is None and text else None
+        if match is not None:
+            value = float(match.group(1)) * _UNITS[match.group(2)]
+        elif compound is not None:
+            d, h, m, sec = (int(part or 0) for part in compound.groups())
+            value = float(((d * 24 + h) * 60 + m) * 60 + sec)
+        else:
+            raise ValueError(f"{text!r} is not a duration like 90s, 15m, 24h, 1h30m or 7d") from None
     if not value > 0 or value == float("inf"):
         raise ValueError(f"{text!r} must be a positive duration")
     return value

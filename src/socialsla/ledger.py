@@ -6,9 +6,10 @@ from this worker's output at once, and so that only actively owned series are
 ever exported (SPEC §6: one exporter per series). It holds no Kafka or
 Prometheus objects: the Faust glue feeds it and the collector reads it.
 
-Conversations older than the 7d + R horizon are expired from memory; what they
-contributed to the lifetime counters is kept in `Totals`, so counters stay
-monotonic after expiry.
+Waits older than the 7d + R horizon are expired from memory; what the
+conversations among them contributed to the lifetime counters is kept in
+`Totals`, so counters stay monotonic after expiry. (Follow-ups have gauges
+only, no counters, so they leave nothing behind.)
 """
 
 from __future__ import annotations
@@ -141,21 +142,28 @@ class Ledger:
             if series is None:
                 series = self.series_for(partition, outcome.account, outcome.channel)
                 writes.put(series.totals_key(partition), series.expired.to_bytes())
-            changed = series.windows.set(outcome.conversation_id, outcome.opened_at, outcome.first_reply_at)
-            if changed or outcome.opened_at is not None:
-                writes.put(
-                    rows.series_key(partition, outcome.account, outcome.channel, outcome.conversation_id),
-                    rows.record_value(outcome.opened_at, outcome.first_reply_at),
-                )
+            windows = series.windows
+            changed = windows.set(outcome.conversation_id, outcome.waits)
+            key = rows.series_key(partition, outcome.account, outcome.channel, outcome.conversation_id)
+            kept = windows.waits_of(outcome.conversation_id)
+            if kept:
+                writes.put(key, rows.record_value(kept))
+            elif changed:
+                writes.delete(key)
             last = self.last_expiry.get((partition, name))
             if last is None or now_us - last >= self.expire_every_us or now_us < last:
                 self.last_expiry[partition, name] = now_us
                 dropped = self.expire(series, now_us)
                 for conversation_id in dropped:
-                    writes.delete(rows.series_key(partition, series.account, series.channel, conversation_id))
+                    key = rows.series_key(partition, series.account, series.channel, conversation_id)
+                    kept = series.windows.waits_of(conversation_id)
+                    if kept:
+                        writes.put(key, rows.record_value(kept))
+                    else:
+                        writes.delete(key)
+                        writes.expired += 1
                 if dropped:
                     writes.put(series.totals_key(partition), series.expired.to_bytes())
-                    writes.expired += len(dropped)
         return writes
 
     def restore(self, key: bytes, value: bytes) -> None:
@@ -165,7 +173,7 @@ class Ledger:
         if row.conversation_id is None:
             series.expired = Totals.from_bytes(value)
         else:
-            series.windows.set(row.conversation_id, *rows.parse_record_value(value))
+            series.windows.set(row.conversation_id, rows.parse_record_value(value))
 
     def drop(self, partition: int) -> None:
         """Forget a revoked partition: its series leave this worker's output."""
@@ -174,15 +182,17 @@ class Ledger:
             del self.last_expiry[key]
 
     def expire(self, series: Series, now_us: int) -> list[str]:
-        """Move conversations past the horizon into the totals; returns their keys."""
+        """Move waits past the horizon out of memory, conversations into the totals; returns their threads."""
         horizon = now_us - (LONGEST_US + self.response_window_us)
         dropped = series.windows.expire(horizon)
         if not dropped:
             return []
         window = self.response_window_us
         totals = series.expired
-        for _, opened, first in dropped:
-            status, latency = decide(opened, first, now_us, window)
+        for _, wait in dropped:
+            if not wait.conversation:
+                continue
+            status, latency = decide(wait.start, wait.answer, now_us, window)
             if latency is not None:
                 totals.latency_count += 1
                 totals.latency_sum_us += latency
@@ -191,7 +201,7 @@ class Ledger:
                 totals.responded += 1
             else:
                 totals.missed += 1  # past the horizon nothing is pending any more
-        return [key for key, _, _ in dropped]
+        return sorted({key for key, _ in dropped})
 
     def __iter__(self) -> Iterator[Series]:
         for owned in self.partitions.values():

@@ -80,6 +80,22 @@ class SlaCollector(Collector):
             "Further missed conversations the rule's response rate can absorb.",
             labels=["account", "channel", "rule"],
         )
+        follow_ups = GaugeMetricFamily(
+            "socialsla_follow_ups",
+            "Follow-up waits (a customer writing again after the brand's answer) started in the window, "
+            "by state at evaluation time (SPEC §8).",
+            labels=["account", "channel", "window", "state", "clock"],
+        )
+        next_reply = GaugeMetricFamily(
+            "socialsla_next_reply_seconds",
+            "Reply latency of follow-up waits started in the window (SPEC §8).",
+            labels=["account", "channel", "window", "stat", "clock"],
+        )
+        breach = GaugeMetricFamily(
+            "socialsla_rule_rate_breach_in_seconds",
+            "Seconds until the rule's response rate drops below its threshold if nobody answers (SPEC §9).",
+            labels=["account", "channel", "rule"],
+        )
         hist = HistogramMetricFamily(
             "socialsla_first_reply_latency_seconds",
             "First-reply latency of every conversation this series has seen answered.",
@@ -112,15 +128,33 @@ class SlaCollector(Collector):
                     ("max", w.max_seconds),
                 ):
                     _maybe(latency, [*who, name, stat], value)
+                follow = w.next_reply
+                assert follow is not None  # evaluate always fills it
+                for state, count in (
+                    ("inbound", follow.inbound),
+                    ("responded", follow.responded),
+                    ("missed", follow.missed),
+                    ("pending", follow.pending),
+                ):
+                    follow_ups.add_metric([*who, name, state, "wall"], count)
+                for stat, value in (
+                    ("avg", follow.avg_seconds),
+                    ("p50", follow.quantile_seconds(0.5)),
+                    ("p90", follow.quantile_seconds(0.9)),
+                    ("max", follow.max_seconds),
+                ):
+                    _maybe(next_reply, [*who, name, stat, "wall"], value)
             _maybe(oldest, who, stats.oldest_unanswered_seconds)
             for rule in self.rules:
                 if not rule.applies(series.account, series.channel):
                     continue
-                verdict = judge(rule, stats)
+                verdict = judge(rule, stats, series.windows)
                 if verdict.ok is not None:
                     rule_ok.add_metric([*who, rule.name], 1.0 if verdict.ok else 0.0)
                 if verdict.error_budget is not None:
                     budget.add_metric([*who, rule.name], float(verdict.error_budget))
+                if verdict.rate_breach_in_us is not None:
+                    breach.add_metric([*who, rule.name], verdict.rate_breach_in_us / MICROS)
             life = series.lifetime(stats)
             cumulative = histogram.cumulative(life.buckets)
             hist.add_metric(
@@ -130,7 +164,10 @@ class SlaCollector(Collector):
             )
             decided.add_metric([*who, "responded"], float(life.responded))
             decided.add_metric([*who, "missed"], float(life.missed))
-        yield from (conversations, rate, worst, latency, oldest, rule_ok, budget, hist, decided)
+        yield from (
+            conversations, rate, worst, latency, oldest, follow_ups, next_reply,
+            rule_ok, budget, breach, hist, decided,
+        )  # fmt: skip
 
     def describe(self) -> Iterator[Metric]:
         """Nothing up front: the families depend on what the worker owns at scrape time."""

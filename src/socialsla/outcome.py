@@ -14,10 +14,16 @@ from typing import Final
 
 import orjson
 
+from socialsla.conversation import Wait
+
 SEPARATOR = "|"  # not allowed in account or channel names (SPEC §1), so keys split safely
-#: Outcomes per Kafka message. An id is at most 256 characters (1 KiB of UTF-8), so 500 of
-#: them stay under Kafka's 1 MB default message size even in the worst case.
+#: Outcomes per Kafka message, at most: what keeps stage 2's per-message cost amortised.
 PER_MESSAGE: Final = 500
+#: Bytes per Kafka message, estimated from the worst case of each outcome (a 1 KiB id, 60
+#: bytes per wait), kept well under Kafka's 1 MB default message size.
+MESSAGE_BUDGET: Final = 512 * 1024
+_ID_BYTES: Final = 1_100
+_WAIT_BYTES: Final = 60
 
 
 def series_key(account: str, channel: str) -> str:
@@ -27,13 +33,12 @@ def series_key(account: str, channel: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A conversation's current times; `event_at` is the created_at of the event that caused it."""
+    """A thread's current waits (SPEC §8), all of them; `event_at`: created_at of the event that caused it."""
 
     account: str
     channel: str
     conversation_id: str
-    opened_at: int | None
-    first_reply_at: int | None
+    waits: tuple[Wait, ...]
     event_at: int
 
     def key(self) -> bytes:
@@ -42,7 +47,9 @@ class Outcome:
 
 
 def encode(outcomes: Sequence[Outcome]) -> bytes:
-    """One Kafka value for outcomes of a single series: `[account, channel, [[id, o, f, t], ...]]`.
+    """One Kafka value for outcomes of a single series: `[account, channel, [[id, waits, t], ...]]`.
+
+    `waits` is flat: `start, answer, conversation (0 or 1)` per wait.
 
     Stage 1 sends one such message per series per batch instead of one per
     event, so stage 2 pays Faust's per-message cost once for many conversations.
@@ -50,7 +57,7 @@ def encode(outcomes: Sequence[Outcome]) -> bytes:
     first = outcomes[0]
     return orjson.dumps(
         [first.account, first.channel,
-         [[o.conversation_id, o.opened_at, o.first_reply_at, o.event_at] for o in outcomes]]
+         [[o.conversation_id, flat_waits(o.waits), o.event_at] for o in outcomes]]
     )  # fmt: skip
 
 
@@ -58,7 +65,7 @@ def decode(raw: bytes) -> list[Outcome]:
     """Inverse of `encode`; raises ValueError, with the reason, on anything else."""
     try:
         account, channel, items = orjson.loads(raw)
-        result = [Outcome(account, channel, k, o, f, t) for k, o, f, t in items]
+        result = [Outcome(account, channel, k, parse_waits(w), t) for k, w, t in items]
     except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
         raise ValueError(f"not an outcome message: {exc}") from None
     for item in result:
@@ -66,14 +73,38 @@ def decode(raw: bytes) -> list[Outcome]:
             isinstance(item.account, str)
             and isinstance(item.channel, str)
             and isinstance(item.conversation_id, str)
-            and all(t is None or type(t) is int for t in (item.opened_at, item.first_reply_at))
             and type(item.event_at) is int
         ):
             raise ValueError("not an outcome message: wrong field types")
     return result
 
 
+def parse_waits(flat: object) -> tuple[Wait, ...]:
+    """Waits from their flat form `[start, answer, conversation, ...]`; ValueError on anything else."""
+    if not isinstance(flat, list) or len(flat) % 3:
+        raise ValueError("waits must be a flat list of start, answer, conversation")
+    out = []
+    for start, answer, is_conversation in zip(flat[0::3], flat[1::3], flat[2::3], strict=True):
+        answer_ok = answer is None or type(answer) is int
+        if type(start) is not int or not answer_ok or is_conversation not in (0, 1):
+            raise ValueError("wrong wait field types")
+        out.append(Wait(start, answer, bool(is_conversation)))
+    return tuple(out)
+
+
+def flat_waits(waits: tuple[Wait, ...]) -> list[int | None]:
+    """The flat form `parse_waits` reads."""
+    return [v for w in waits for v in (w.start, w.answer, int(w.conversation))]
+
+
 def chunks(outcomes: Sequence[Outcome]) -> Iterator[Sequence[Outcome]]:
-    """Slices of at most `PER_MESSAGE` outcomes, each one Kafka message."""
-    for start in range(0, len(outcomes), PER_MESSAGE):
-        yield outcomes[start : start + PER_MESSAGE]
+    """Slices of at most `PER_MESSAGE` outcomes and `MESSAGE_BUDGET` bytes, each one Kafka message."""
+    start, size = 0, 0
+    for index, outcome in enumerate(outcomes):
+        cost = _ID_BYTES + _WAIT_BYTES * len(outcome.waits)
+        if index > start and (index - start >= PER_MESSAGE or size + cost > MESSAGE_BUDGET):
+            yield outcomes[start:index]
+            start, size = index, 0
+        size += cost
+    if start < len(outcomes):
+        yield outcomes[start:]

@@ -45,14 +45,17 @@ class Ownership:
         foreign = 0
         for key, value in list(self.table.items()):
             if key.startswith(starts):
-                self.ledger.restore(key, value)
+                try:
+                    self.ledger.restore(key, value)
+                except ValueError:
+                    foreign += 1
             elif not key[:1].isdigit():
                 foreign += 1
         if foreign:
             log.error(
-                "socialsla: %d rows of table %s have keys without an input partition, the format before "
-                "socialsla 0.2; they are ignored. Start the worker with a new SOCIALSLA_APP_ID to rebuild "
-                "every table from the input topics.",
+                "socialsla: %d rows of table %s are in the format of an older socialsla (keys without an "
+                "input partition before 0.2, one conversation per row before 0.3); they are ignored. Start "
+                "the worker with a new SOCIALSLA_APP_ID to rebuild every table from the input topics.",
                 foreign,
                 self.table.name,
             )

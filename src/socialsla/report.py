@@ -20,11 +20,12 @@ from typing import IO, Any, Final
 
 import orjson
 
-from socialsla import stages
+from socialsla import conversation, stages
+from socialsla.conversation import DEFAULT_POLICY, Policy
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
 from socialsla.rules import Rule, Verdict, judge
-from socialsla.windows import LONGEST_US, WINDOWS, SeriesStats, SeriesWindows
+from socialsla.windows import LONGEST_US, WINDOWS, SeriesStats, SeriesWindows, WindowStats
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
 _FIRST_LINES: Final = 5
@@ -121,14 +122,16 @@ def build(
     now_us: int,
     rules: tuple[Rule, ...],
     response_window_us: int = DEFAULT_RESPONSE_WINDOW_US,
-    count_automated: bool = False,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Report:
-    """Fold every line into conversations (`stages.fold`, as the live stage 1), then evaluate at `at`."""
+    """Fold every line into threads (`stages.fold`, as the live stage 1), then evaluate at `at`."""
     tally = Tally()
     horizon = at - (LONGEST_US + response_window_us)
+    line = [0]  # the line being folded: fold takes events one at a time
 
     def events() -> Iterator[Event]:
         for number, raw in enumerate(lines, 1):
+            line[0] = number
             if not raw.strip():
                 tally.blank += 1
                 continue
@@ -142,20 +145,20 @@ def build(
                 continue
             yield event
 
-    folded = stages.fold({}, events(), horizon, count_automated)
+    folded = stages.fold({}, events(), horizon, policy, lambda _, reason: tally.reject(line[0], reason))
     for (_, outcome), count in folded.tally.items():
         setattr(tally, outcome, getattr(tally, outcome) + count)
-    conversations = folded.states
     windows: dict[tuple[str, str], SeriesWindows] = {}
-    for (account, channel, conversation_id), state in conversations.items():
+    for (account, channel, conversation_id), state in folded.states.items():
         series = windows.get((account, channel))
         if series is None:
             series = windows[(account, channel)] = SeriesWindows(response_window_us)
-        series.set(conversation_id, state.opened_at, state.first_reply_at)
+        series.set(conversation_id, conversation.waits(state, policy))
     reports = []
     for account, channel in sorted(windows):
-        stats = windows[(account, channel)].evaluate(at)
-        verdicts = {rule.name: judge(rule, stats) for rule in rules if rule.applies(account, channel)}
+        kept = windows[(account, channel)]
+        stats = kept.evaluate(at)
+        verdicts = {rule.name: judge(rule, stats, kept) for rule in rules if rule.applies(account, channel)}
         reports.append(SeriesReport(account, channel, stats, verdicts))
     return Report(at, reports, tally)
 
@@ -165,7 +168,7 @@ def run(
     at: int | None,
     rules: tuple[Rule, ...],
     response_window_us: int = DEFAULT_RESPONSE_WINDOW_US,
-    count_automated: bool = False,
+    policy: Policy = DEFAULT_POLICY,
     now_us: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Report:
@@ -177,7 +180,7 @@ def run(
             if at is None:
                 at = now
             stream.seek(0)
-        return build(iter_lines(stream, progress), at, now, rules, response_window_us, count_automated)
+        return build(iter_lines(stream, progress), at, now, rules, response_window_us, policy)
 
 
 class _opened:
@@ -207,11 +210,31 @@ def _number(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else value
 
 
-def series_json(series: SeriesReport) -> dict[str, Any]:
-    """One series in the SPEC §5 JSON shape."""
+def _seconds_json(w: WindowStats) -> dict[str, Any]:
+    return {
+        "count": w.latency_count,
+        "avg": w.avg_seconds,
+        "p50": _number(w.quantile_seconds(0.5)),
+        "p90": _number(w.quantile_seconds(0.9)),
+        "max": w.max_seconds,
+    }
+
+
+def _rule_json(rule: Rule | None, verdict: Verdict) -> dict[str, Any]:
+    out: dict[str, Any] = {"ok": verdict.ok, "error_budget": verdict.error_budget}
+    if rule is None or rule.min_response_rate is not None:  # SPEC §9: absent without a rate condition
+        breach = verdict.rate_breach_in_us
+        out["rate_breach_in_seconds"] = None if breach is None else breach / MICROS
+    return out
+
+
+def series_json(series: SeriesReport, rules: tuple[Rule, ...] = ()) -> dict[str, Any]:
+    """One series in the SPEC §5 (and §8, §9) JSON shape."""
     windows: dict[str, Any] = {}
     for name in WINDOWS:
         w = series.stats.windows[name]
+        follow = w.next_reply
+        assert follow is not None  # evaluate always fills it
         windows[name] = {
             "inbound": w.inbound,
             "responded": w.responded,
@@ -219,29 +242,28 @@ def series_json(series: SeriesReport) -> dict[str, Any]:
             "pending": w.pending,
             "response_rate": w.response_rate,
             "response_rate_worst": w.response_rate_worst,
-            "first_reply_seconds": {
-                "count": w.latency_count,
-                "avg": w.avg_seconds,
-                "p50": _number(w.quantile_seconds(0.5)),
-                "p90": _number(w.quantile_seconds(0.9)),
-                "max": w.max_seconds,
+            "first_reply_seconds": _seconds_json(w),
+            "next_reply": {
+                "inbound": follow.inbound,
+                "responded": follow.responded,
+                "missed": follow.missed,
+                "pending": follow.pending,
+                "seconds": _seconds_json(follow),
             },
         }
+    by_name = {rule.name: rule for rule in rules}
     return {
         "account": series.account,
         "channel": series.channel,
         "oldest_unanswered_seconds": series.stats.oldest_unanswered_seconds,
         "windows": windows,
-        "rules": {
-            name: {"ok": verdict.ok, "error_budget": verdict.error_budget}
-            for name, verdict in series.verdicts.items()
-        },
+        "rules": {name: _rule_json(by_name.get(name), verdict) for name, verdict in series.verdicts.items()},
     }
 
 
-def to_json(report: Report) -> bytes:
-    """The SPEC §5 JSON document."""
-    body = {"at": format_time(report.at), "series": [series_json(s) for s in report.series]}
+def to_json(report: Report, rules: tuple[Rule, ...] = ()) -> bytes:
+    """The SPEC §5 JSON document; `rules` says which verdicts carry a breach forecast (SPEC §9)."""
+    body = {"at": format_time(report.at), "series": [series_json(s, rules) for s in report.series]}
     return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -255,8 +277,10 @@ def _verdicts(verdicts: dict[str, Verdict]) -> str:
     parts = []
     for name, verdict in verdicts.items():
         word = {True: "OK", False: "BREACH", None: "no verdict"}[verdict.ok]
-        budget = "" if verdict.error_budget is None else f" (budget {verdict.error_budget:+d})"
-        parts.append(f"{name}: {word}{budget}")
+        notes = [] if verdict.error_budget is None else [f"budget {verdict.error_budget:+d}"]
+        if verdict.rate_breach_in_us is not None:
+            notes.append(f"lost in {human(verdict.rate_breach_in_us / MICROS)} unless answered")
+        parts.append(f"{name}: {word}" + (f" ({', '.join(notes)})" if notes else ""))
     return "; ".join(parts)
 
 
@@ -264,7 +288,7 @@ def to_table(report: Report) -> str:
     """A table for people: one row per series and window, rule verdicts on the 7d row."""
     header = (
         "account", "channel", "window", "inbound", "resp", "missed", "pending",
-        "rate", "worst", "avg", "p90", "max", "oldest wait", "rules",
+        "rate", "worst", "avg", "p90", "max", "follow-ups", "next avg", "oldest wait", "rules",
     )  # fmt: skip
     rows: list[tuple[str, ...]] = []
     for series in report.series:
@@ -275,6 +299,8 @@ def to_table(report: Report) -> str:
                 series.account, series.channel, name, str(w.inbound), str(w.responded),
                 str(w.missed), str(w.pending), _pct(w.response_rate), _pct(w.response_rate_worst),
                 human(w.avg_seconds), human(w.quantile_seconds(0.9)), human(w.max_seconds),
+                str(w.next_reply.inbound if w.next_reply else 0),
+                human(w.next_reply.avg_seconds if w.next_reply else None),
                 human(series.stats.oldest_unanswered_seconds) if last else "",
                 _verdicts(series.verdicts) if last else "",
             ))  # fmt: skip

@@ -8,8 +8,8 @@ re-hashing keys (a re-hash with murmur2 missed the rows of an upstream that
 partitions with librdkafka's CRC32, so they were never purged).
 
 * `conversations`: `p|account|channel|conversation_id` -> `Conversation` bytes
-* `series`: `p|account|channel|conversation_id` -> `[opened_at, first_reply_at]`,
-  and `p|account|channel` -> the series' expired `Totals`
+* `series`: `p|account|channel|conversation_id` -> the thread's kept waits, flat
+  (`outcome.flat_waits`), and `p|account|channel` -> the series' expired `Totals`
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import NamedTuple
 
 import orjson
 
-from socialsla.outcome import SEPARATOR
+from socialsla.conversation import Wait
+from socialsla.outcome import SEPARATOR, flat_waits, parse_waits
 
 _SEP = SEPARATOR.encode()
 #: The worker's two tables.
@@ -66,12 +67,11 @@ def parse_series_key(raw: bytes) -> SeriesRow:
     return SeriesRow(int(partition), account, channel, rest[0] if rest else None)
 
 
-def record_value(opened_at: int | None, first_reply_at: int | None) -> bytes:
-    """A conversation's record in the stage-2 table."""
-    return orjson.dumps([opened_at, first_reply_at])
+def record_value(waits: tuple[Wait, ...]) -> bytes:
+    """A thread's record in the stage-2 table: its kept waits."""
+    return orjson.dumps(flat_waits(waits))
 
 
-def parse_record_value(raw: bytes) -> tuple[int | None, int | None]:
-    """Inverse of `record_value`."""
-    opened, first = orjson.loads(raw)
-    return opened, first
+def parse_record_value(raw: bytes) -> tuple[Wait, ...]:
+    """Inverse of `record_value`; ValueError for anything else (a row of an older version)."""
+    return parse_waits(orjson.loads(raw))

@@ -1,4 +1,4 @@
-"""Badge-style rules (SPEC §4): loading TOML rule files, verdicts and error budgets.
+"""Badge-style rules (SPEC §4, §9): loading TOML rule files, verdicts, error budgets and the breach forecast.
 
 Thresholds are compared exactly (as decimals, via `Fraction`), so a team at
 exactly 90% keeps its badge and the error budget never flips on float rounding.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from socialsla.events import ACCOUNT_PATTERN, CHANNEL_PATTERN, MICROS
-from socialsla.windows import WINDOWS, SeriesStats
+from socialsla.windows import WINDOWS, SeriesStats, SeriesWindows
 
 _NAME_RE: Final = re.compile("[a-z0-9_]{1,64}")
 _ACCOUNT_RE: Final = re.compile(ACCOUNT_PATTERN)
@@ -33,6 +33,7 @@ _KEYS: Final = {
     "accounts",
     "min_response_rate",
     "min_decided",
+    "avg_of_fastest",
     *_THRESHOLDS,
 }
 
@@ -54,6 +55,8 @@ class Rule:
     max_p90_first_reply_seconds: Fraction | None = None
     max_oldest_unanswered_seconds: Fraction | None = None
     min_decided: int = 1
+    #: SPEC §9: the average condition over the fastest fraction of first replies only.
+    avg_of_fastest: Fraction | None = None
 
     def applies(self, account: str, channel: str) -> bool:
         """Whether this rule judges the given (account, channel)."""
@@ -68,6 +71,8 @@ class Verdict:
 
     ok: bool | None
     error_budget: int | None
+    #: SPEC §9: microseconds until the rate would drop below the threshold with no more events.
+    rate_breach_in_us: int | None = None
 
 
 DEFAULT_RULES: Final = (
@@ -123,6 +128,13 @@ def _rule(table: dict[str, Any], position: int) -> Rule:
                 raise RuleError(f"{where}: {key} must be positive, got {float(limits[key])}")
     if rate is None and not limits:
         raise RuleError(f"{where}: names no condition (min_response_rate or a max_* threshold)")
+    fastest = None
+    if "avg_of_fastest" in table:
+        fastest = _exact(table["avg_of_fastest"], where, "avg_of_fastest")
+        if not 0 < fastest <= 1:
+            raise RuleError(f"{where}: avg_of_fastest must be in (0, 1], got {float(fastest)}")
+        if "max_avg_first_reply_seconds" not in limits:
+            raise RuleError(f"{where}: avg_of_fastest needs max_avg_first_reply_seconds")
     min_decided = table.get("min_decided", 1)
     if isinstance(min_decided, bool) or not isinstance(min_decided, int) or min_decided < 0:
         raise RuleError(f"{where}: min_decided must be a whole number >= 0, got {min_decided!r}")
@@ -133,6 +145,7 @@ def _rule(table: dict[str, Any], position: int) -> Rule:
         accounts=_names(table["accounts"], where, "accounts", _ACCOUNT_RE) if "accounts" in table else None,
         min_response_rate=rate,
         min_decided=min_decided,
+        avg_of_fastest=fastest,
         **limits,
     )
 
@@ -175,16 +188,24 @@ def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:
     return math.floor(Fraction(responded) / min_rate - responded - missed)
 
 
-def judge(rule: Rule, stats: SeriesStats) -> Verdict:
-    """The rule's verdict on one series' statistics."""
+def judge(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> Verdict:
+    """The rule's verdict on one series' statistics (`stats` is `windows` evaluated at one time).
+
+    `windows` answers what the sums in `stats` cannot: the exact average of the
+    fastest replies, and the breach forecast.
+    """
     window = stats.windows[rule.window]
     if window.decided < rule.min_decided:
         return Verdict(None, None)
     ok = True
-    if rule.min_response_rate is not None and window.decided:
-        ok &= window.responded >= rule.min_response_rate * window.decided
+    floor = rule.min_response_rate
+    if floor is not None and window.decided:
+        ok &= window.responded >= floor * window.decided
     limit = rule.max_avg_first_reply_seconds
-    if limit is not None and window.latency_count:
+    if limit is not None and rule.avg_of_fastest is not None:
+        fastest = windows.fastest_average_us(stats.at, rule.window, rule.avg_of_fastest)
+        ok &= fastest is None or fastest <= limit * MICROS
+    elif limit is not None and window.latency_count:
         ok &= window.latency_sum_us <= limit * MICROS * window.latency_count
     limit = rule.max_p90_first_reply_seconds
     p90 = window.quantile_seconds(0.9)
@@ -193,7 +214,10 @@ def judge(rule: Rule, stats: SeriesStats) -> Verdict:
     limit = rule.max_oldest_unanswered_seconds
     if limit is not None and stats.oldest_unanswered_us is not None:
         ok &= stats.oldest_unanswered_us <= limit * MICROS
-    budget = None
-    if rule.min_response_rate is not None:
-        budget = error_budget(window.responded, window.missed, rule.min_response_rate)
-    return Verdict(bool(ok), budget)
+    budget = breach = None
+    if floor is not None:
+        budget = error_budget(window.responded, window.missed, floor)
+        if ok:
+            instant = windows.rate_breach_at(stats.at, rule.window, floor)
+            breach = None if instant is None else instant - stats.at
+    return Verdict(bool(ok), budget, breach)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from socialsla.clock import parse_clock
+from socialsla.conversation import Policy
 from socialsla.duration import parse_seconds
 from socialsla.events import MICROS
 
@@ -46,6 +47,7 @@ class Settings:
     rules_file: Path | None = None
     response_window: str = "24h"
     count_automated: bool = False
+    new_conversation_after: str | None = None
     refresh_interval: float = 5.0
     purge_interval: float = 600.0
     max_series: int = 1000
@@ -80,6 +82,16 @@ class Settings:
         """R in microseconds."""
         return round(parse_seconds(self.response_window) * MICROS)
 
+    @property
+    def new_conversation_after_us(self) -> int | None:
+        """SPEC §8's silence that makes a follow-up a conversation, in microseconds; None when off."""
+        return parse_silence(self.new_conversation_after)
+
+    @property
+    def policy(self) -> Policy:
+        """What counts as a reply and what silence starts a conversation (SPEC §2, §8)."""
+        return Policy(self.count_automated, self.new_conversation_after_us)
+
     def describe(self) -> list[tuple[str, str]]:
         """(variable, value) pairs for logs and --help, with secrets masked."""
         out = []
@@ -106,6 +118,8 @@ HELP: Final = {
     "rules_file": "TOML rule file (default: the Facebook very-responsive badge)",
     "response_window": "R: a post unanswered this long is missed (e.g. 24h)",
     "count_automated": "let automated replies count as first replies (true/false)",
+    "new_conversation_after": "silence after which a customer's next post is a new conversation, "
+    "not a follow-up (e.g. 24h, Facebook's rule; default off)",
     "refresh_interval": "seconds between housekeeping rounds (expiry, lag)",
     "purge_interval": "seconds between purges of a partition's expired conversation rows",
     "max_series": "most account/channel pairs a worker admits; events of more are dead-lettered",
@@ -143,6 +157,13 @@ def _seconds(text: str) -> float:
         return float(text.strip())
     except ValueError:
         raise ValueError(f"expected a number of seconds (e.g. 5 or 0.5), got {text!r}") from None
+
+
+def parse_silence(text: str | None) -> int | None:
+    """`SOCIALSLA_NEW_CONVERSATION_AFTER` / `--new-conversation-after`: a duration, or off (None)."""
+    if text is None or text.strip().lower() in ("", "off", "none"):
+        return None
+    return round(parse_seconds(text) * MICROS)
 
 
 def from_env(env: Mapping[str, str]) -> Settings:
@@ -205,6 +226,10 @@ def _check(s: Settings) -> list[str]:
         s.response_window_us  # noqa: B018 - parsing is the check
     except ValueError as exc:
         problems.append(f"{PREFIX}RESPONSE_WINDOW: {exc}")
+    try:
+        s.new_conversation_after_us  # noqa: B018 - parsing is the check
+    except ValueError as exc:
+        problems.append(f"{PREFIX}NEW_CONVERSATION_AFTER: {exc}")
     if not 1 <= s.max_series <= 1_000_000:
         problems.append(f"{PREFIX}MAX_SERIES: must be 1-1000000, got {s.max_series}")
     if not 1 <= s.stale_after <= 86_400:

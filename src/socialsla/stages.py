@@ -1,20 +1,20 @@
-"""Stage 1 as a pure function: events in, conversation states, outcomes and counts out.
+"""Stage 1 as a pure function: events in, thread states, outcomes and counts out.
 
 The offline report (`report.build`) and the live agent (`agents.py`) both call
-`fold`, so they cannot disagree on which events count, which are duplicates or
-late, or what a conversation's summary is; the agent only reads the states it
-needs from its table first, and writes back and sends what `fold` returns.
-Stage 2 is `Ledger.apply` (ledger.py), for the same reason.
+`fold`, so they cannot disagree on which events count, which are duplicates,
+late or too many for their thread, or what a thread's waits are; the agent only
+reads the states it needs from its table first, and writes back and sends what
+`fold` returns. Stage 2 is `Ledger.apply` (ledger.py), for the same reason.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from socialsla import conversation
-from socialsla.conversation import Conversation
+from socialsla.conversation import DEFAULT_POLICY, Conversation, Policy, ThreadTooLong
 from socialsla.events import Event
 from socialsla.outcome import Outcome
 from socialsla.rows import ConversationKey
@@ -27,24 +27,26 @@ def key_of(event: Event) -> ConversationKey:
 
 @dataclass(slots=True)
 class Folded:
-    """What a fold changed: the new state and summary of every conversation it touched, and counts."""
+    """What a fold changed: the new state and summary of every thread it touched, and counts."""
 
+    policy: Policy
     states: dict[ConversationKey, Conversation] = field(default_factory=dict)
-    #: The created_at of the last event folded into each touched conversation.
+    #: The created_at of the last event folded into each touched thread.
     last_event: dict[ConversationKey, int] = field(default_factory=dict)
     #: (type, outcome) -> events, outcome one of accepted, duplicate, late (SPEC §6).
     tally: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def outcomes(self) -> list[Outcome]:
-        """One whole summary per touched conversation, duplicates included.
+        """One whole summary (every wait) per touched thread, duplicates included.
 
         A summary is re-sent after a duplicate too: outcomes are idempotent, and
         a redelivery after a crash may be the only chance to pass on a summary
-        whose send was lost.
+        whose send was lost. Being whole, a summary also retracts what a late
+        event merged away (two waits become one): stage 2 replaces the thread.
         """
         return [
-            Outcome(key.account, key.channel, key.conversation_id, state.opened_at, state.first_reply_at,
-                    self.last_event[key])
+            Outcome(key.account, key.channel, key.conversation_id,
+                    conversation.waits(state, self.policy), self.last_event[key])
             for key, state in self.states.items()
         ]  # fmt: skip
 
@@ -53,14 +55,17 @@ def fold(
     states: Mapping[ConversationKey, Conversation],
     events: Iterable[Event],
     not_before: int,
-    count_automated: bool = False,
+    policy: Policy = DEFAULT_POLICY,
+    reject: Callable[[Event, str], None] | None = None,
 ) -> Folded:
-    """Fold events into the conversations they belong to (SPEC §2); `states` is not changed.
+    """Fold events into the threads they belong to (SPEC §2, §8); `states` is not changed.
 
     An event created before `not_before` (7 days + R before the evaluation
-    time) can no longer change any window: it is counted late and skipped.
+    time) can no longer change any window: it is counted late and skipped. A
+    new event for a thread that is full is handed to `reject` with its reason
+    (the caller dead-letters it and counts it invalid) and changes nothing.
     """
-    out = Folded()
+    out = Folded(policy)
     touched = out.states
     for event in events:
         if event.created_at < not_before:
@@ -70,7 +75,13 @@ def fold(
         previous = touched.get(key)
         if previous is None:
             previous = states.get(key)
-        state, duplicate = conversation.apply(previous, event, count_automated)
+        try:
+            state, duplicate = conversation.apply(previous, event)
+        except ThreadTooLong as exc:
+            if reject is None:
+                raise
+            reject(event, exc.reason)
+            continue
         touched[key] = state
         out.last_event[key] = event.created_at
         out.tally[event.kind, "duplicate" if duplicate else "accepted"] += 1

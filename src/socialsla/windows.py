@@ -1,28 +1,31 @@
-"""Rolling 1h / 24h / 7d windows per (account, channel) (SPEC §3).
+"""Rolling 1h / 24h / 7d windows per (account, channel) (SPEC §3, §8, §9).
 
-Conversations are kept in tumbling buckets by `opened_at`, one compact record
-(`opened_at`, `first_reply_at`) each. Reading at time T sums whole buckets from a
-cached aggregate and walks records only in the buckets a window edge cuts
-through, so evaluation costs about one step per bucket, not one per
-conversation, while staying exact at any T (microsecond times, integer sums).
+Waits (SPEC §8) are kept in tumbling buckets by their start, one compact
+record (`start`, `answer`, `conversation`) each: conversations feed the §3
+statistics, the other follow-ups the next-reply ones. Reading at time T sums
+whole buckets from a cached aggregate and walks records only in the buckets a
+window edge cuts through, so evaluation costs about one step per bucket, not one
+per wait, while staying exact at any T (microsecond times, integer sums).
 
 A bucket's aggregate depends on T only through a few change points per record
-(opened, replied, deadline `opened_at + R`); it is cached together with the
-interval of T over which it holds, so a wall clock moving forward reuses it
-until the next change point and any edit to the bucket drops it.
+(start, answer, deadline `start + R`); it is cached together with the interval
+of T over which it holds, so a wall clock moving forward reuses it until the
+next change point and any edit to the bucket drops it.
 
-Setting a conversation is idempotent and moving it (a late, earlier post) is a
-remove plus an insert, so replayed or re-emitted outcomes cannot double-count.
+Setting a thread replaces all its waits at once, so it is idempotent, and a
+late event that merged two waits leaves no stale record: replayed or re-emitted
+outcomes cannot double-count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Final
 
 from socialsla import histogram
-from socialsla.conversation import Status, decide
+from socialsla.conversation import Status, Wait, decide
 from socialsla.events import MICROS
 
 #: Window names and lengths in seconds, newest (shortest) first.
@@ -45,6 +48,8 @@ class WindowStats:
     latency_sum_us: int
     latency_max_us: int | None
     latency_buckets: tuple[int, ...]
+    #: SPEC §8: the same figures for the window's follow-ups that are not conversations.
+    next_reply: WindowStats | None = None
 
     @property
     def pending(self) -> int:
@@ -148,7 +153,7 @@ class _Sum:
             if value:
                 mine[index] += value
 
-    def freeze(self) -> WindowStats:
+    def freeze(self, next_reply: WindowStats | None = None) -> WindowStats:
         return WindowStats(
             self.inbound,
             self.responded,
@@ -157,40 +162,66 @@ class _Sum:
             self.sum,
             self.max,
             tuple(self.buckets),
+            next_reply,
         )
 
 
+class _Pair:
+    """A conversation sum and a follow-up sum, walked and merged together."""
+
+    __slots__ = ("conversations", "follow_ups")
+
+    def __init__(self) -> None:
+        self.conversations = _Sum()
+        self.follow_ups = _Sum()
+
+    def add(self, wait: Wait, at: int, window: int) -> None:
+        into = self.conversations if wait.conversation else self.follow_ups
+        into.add(wait.start, wait.answer, at, window)
+
+    def merge(self, other: _Pair) -> None:
+        self.conversations.merge(other.conversations)
+        self.follow_ups.merge(other.follow_ups)
+
+    def freeze(self) -> WindowStats:
+        return self.conversations.freeze(self.follow_ups.freeze())
+
+
 class _Bucket:
-    """The conversations whose opened_at falls in one tumbling interval."""
+    """The waits whose start falls in one tumbling interval, keyed by (thread, start).
+
+    A thread's waits start at strictly increasing times (each after the previous
+    answer), so the start tells them apart.
+    """
 
     __slots__ = ("cache", "records")
 
     def __init__(self) -> None:
-        self.records: dict[str, tuple[int, int | None]] = {}
-        self.cache: tuple[int, int, _Sum] | None = None
+        self.records: dict[tuple[str, int], Wait] = {}
+        self.cache: tuple[int, int, _Pair] | None = None
 
-    def aggregate(self, at: int, window: int) -> _Sum:
+    def aggregate(self, at: int, window: int) -> _Pair:
         """All records' contribution at `at`, reused while no change point is crossed."""
         cache = self.cache
         if cache is not None and cache[0] <= at < cache[1]:
             return cache[2]
-        total, low, high = _Sum(), -_FOREVER, _FOREVER
-        for opened, first in self.records.values():
-            total.add(opened, first, at, window)
-            for point in (opened + window, first):
+        total, low, high = _Pair(), -_FOREVER, _FOREVER
+        for wait in self.records.values():
+            total.add(wait, at, window)
+            for point in (wait.start + window, wait.answer):
                 if point is None:
                     continue
                 if point <= at:
                     low = max(low, point)
                 else:
                     high = min(high, point)
-            low = max(low, opened)
+            low = max(low, wait.start)
         self.cache = (low, high, total)
         return total
 
 
 class SeriesWindows:
-    """The rolling windows of one (account, channel), updated one conversation at a time."""
+    """The rolling windows of one (account, channel), updated one thread at a time."""
 
     def __init__(self, response_window_us: int, bucket_us: int = DEFAULT_BUCKET_US) -> None:
         if bucket_us <= 0 or response_window_us <= 0:
@@ -198,79 +229,107 @@ class SeriesWindows:
         self.response_window_us = response_window_us
         self.bucket_us = bucket_us
         self._buckets: dict[int, _Bucket] = {}
-        self._where: dict[str, int] = {}
+        self._threads: dict[str, tuple[Wait, ...]] = {}
+        #: Waits starting before this were expired (`expire`) and are never taken back,
+        #: so a thread re-sent in full cannot count them twice.
+        self.floor = -_FOREVER
 
     def __len__(self) -> int:
-        return len(self._where)
+        """Threads kept."""
+        return len(self._threads)
 
-    def records(self) -> Iterator[tuple[str, int, int | None]]:
-        """Every kept conversation as (key, opened_at, first_reply_at)."""
-        for bucket in self._buckets.values():
-            for key, (opened, first) in bucket.records.items():
-                yield key, opened, first
+    def threads(self) -> Iterator[tuple[str, tuple[Wait, ...]]]:
+        """Every kept thread with its kept waits."""
+        yield from self._threads.items()
 
-    def set(self, key: str, opened_at: int | None, first_reply_at: int | None) -> bool:
-        """Record a conversation's current times; returns whether anything changed."""
-        if opened_at is None:
-            return self.discard(key)
-        index = opened_at // self.bucket_us
-        record = (opened_at, first_reply_at)
-        old_index = self._where.get(key)
-        if old_index is not None:
-            old_bucket = self._buckets[old_index]
-            if old_index == index and old_bucket.records.get(key) == record:
-                return False
-            self._remove(key, old_index)
-        bucket = self._buckets.get(index)
-        if bucket is None:
-            bucket = self._buckets[index] = _Bucket()
-        bucket.records[key] = record
-        bucket.cache = None
-        self._where[key] = index
+    def waits_of(self, key: str) -> tuple[Wait, ...]:
+        """A thread's kept waits (none when it is not kept)."""
+        return self._threads.get(key, ())
+
+    def set(self, key: str, waits: tuple[Wait, ...]) -> bool:
+        """Record a thread's current waits, replacing its old ones; returns whether anything changed."""
+        size, floor = self.bucket_us, self.floor
+        kept = tuple(w for w in waits if (w.start // size + 1) * size > floor)
+        old = self._threads.get(key)
+        if old == kept:
+            return False
+        if old is not None:
+            self._remove(key, old)
+        if not kept:
+            return old is not None
+        self._threads[key] = kept
+        buckets = self._buckets
+        for wait in kept:
+            number = wait.start // size
+            bucket = buckets.get(number)
+            if bucket is None:
+                bucket = buckets[number] = _Bucket()
+            bucket.records[key, wait.start] = wait
+            bucket.cache = None
         return True
 
     def discard(self, key: str) -> bool:
-        """Forget a conversation; returns whether it was kept."""
-        index = self._where.get(key)
-        if index is None:
-            return False
-        self._remove(key, index)
-        return True
+        """Forget a thread; returns whether it was kept."""
+        return self.set(key, ())
 
-    def _remove(self, key: str, index: int) -> None:
-        bucket = self._buckets[index]
-        del bucket.records[key]
-        del self._where[key]
-        if bucket.records:
-            bucket.cache = None
-        else:
-            del self._buckets[index]
+    def _remove(self, key: str, waits: tuple[Wait, ...]) -> None:
+        del self._threads[key]
+        size = self.bucket_us
+        for wait in waits:
+            number = wait.start // size
+            bucket = self._buckets[number]
+            del bucket.records[key, wait.start]
+            if bucket.records:
+                bucket.cache = None
+            else:
+                del self._buckets[number]
 
-    def expire(self, before: int) -> list[tuple[str, int, int | None]]:
-        """Drop and return the conversations of buckets wholly before `before`."""
-        dropped: list[tuple[str, int, int | None]] = []
-        for index in [i for i in self._buckets if (i + 1) * self.bucket_us <= before]:
-            bucket = self._buckets.pop(index)
-            for key, (opened, first) in bucket.records.items():
-                del self._where[key]
-                dropped.append((key, opened, first))
+    def expire(self, before: int) -> list[tuple[str, Wait]]:
+        """Drop and return the waits of buckets wholly before `before`, with their threads.
+
+        A thread keeps its newer waits; the caller rewrites (or deletes) the
+        rows of the threads named here from `waits_of`.
+        """
+        if before > self.floor:
+            self.floor = before
+        size = self.bucket_us
+        dropped: list[tuple[str, Wait]] = []
+        for number in [n for n in self._buckets if (n + 1) * size <= before]:
+            bucket = self._buckets.pop(number)
+            dropped.extend((key, wait) for (key, _), wait in bucket.records.items())
+        for key in {key for key, _ in dropped}:
+            remaining = tuple(w for w in self._threads[key] if (w.start // size + 1) * size > before)
+            if remaining:
+                self._threads[key] = remaining
+            else:
+                del self._threads[key]
         return dropped
 
-    def evaluate(self, at: int, lifetime: bool = False) -> SeriesStats:
-        """The SPEC §3 statistics of every window at time `at` (microseconds).
+    def _in_window(self, at: int, edge: int) -> Iterator[Wait]:
+        """Every kept wait with `edge < start <= at`."""
+        size = self.bucket_us
+        for number, bucket in self._buckets.items():
+            if number * size > at or (number + 1) * size - 1 <= edge:
+                continue
+            for wait in bucket.records.values():
+                if edge < wait.start <= at:
+                    yield wait
 
-        With `lifetime`, also an "all" window over every kept conversation, for the
+    def evaluate(self, at: int, lifetime: bool = False) -> SeriesStats:
+        """The SPEC §3 and §8 statistics of every window at time `at` (microseconds).
+
+        With `lifetime`, also an "all" window over every kept wait, for the
         cumulative counters and histogram that Prometheus rates are taken from.
         """
         window = self.response_window_us
         spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
         if lifetime:
             spans.append((ALL, -_FOREVER))
-        sums = {name: _Sum() for name, _ in spans}
+        sums = {name: _Pair() for name, _ in spans}
         size = self.bucket_us
         for index, bucket in self._buckets.items():
             start = index * size
-            last = start + size - 1  # the latest opened_at this bucket can hold
+            last = start + size - 1  # the latest start this bucket can hold
             if start > at:
                 continue
             for name, edge in spans:
@@ -280,12 +339,65 @@ class SeriesWindows:
                     sums[name].merge(bucket.aggregate(at, window))
                 else:
                     partial = sums[name]
-                    for opened, first in bucket.records.values():
-                        if edge < opened <= at:
-                            partial.add(opened, first, at, window)
-        oldest = sums["7d"].oldest
+                    for wait in bucket.records.values():
+                        if edge < wait.start <= at:
+                            partial.add(wait, at, window)
+        oldest = sums["7d"].conversations.oldest
         return SeriesStats(
             at,
             {name: total.freeze() for name, total in sums.items()},
             None if oldest is None else at - oldest,
         )
+
+    def fastest_average_us(self, at: int, window: str, fraction: Fraction) -> Fraction | None:
+        """SPEC §9 `avg_of_fastest`: the mean of the `ceil(fraction * count)` fastest first replies.
+
+        Exact: it walks the window's conversations, which only a rule that asks
+        for it pays for; None when no conversation of the window is answered.
+        """
+        edge = at - WINDOWS[window] * MICROS
+        latencies = sorted(
+            w.answer - w.start
+            for w in self._in_window(at, edge)
+            if w.conversation and w.answer is not None and w.answer <= at
+        )
+        if not latencies:
+            return None
+        take = -(-fraction.numerator * len(latencies) // fraction.denominator)  # ceil, exactly
+        return Fraction(sum(latencies[:take]), take)
+
+    def rate_breach_at(self, at: int, window: str, threshold: Fraction) -> int | None:
+        """SPEC §9: the earliest T' in [at, at + 7d] where the window's response rate is below `threshold`.
+
+        No further events are assumed, so the rate only moves at the instants
+        where a pending conversation turns missed (start + R) and where one
+        leaves the window (start + W); those are the only candidates, and the
+        changes of one instant apply together. None when the rate never drops below.
+        """
+        length = WINDOWS[window] * MICROS
+        response = self.response_window_us
+        responded = missed = 0
+        changes: dict[int, list[int]] = {}
+        for wait in self._in_window(at, at - length):
+            if not wait.conversation:
+                continue
+            status, _ = decide(wait.start, wait.answer, at, response)
+            leaves = wait.start + length
+            if status is Status.RESPONDED:
+                responded += 1
+                changes.setdefault(leaves, [0, 0])[0] -= 1
+            elif status is Status.MISSED:
+                missed += 1
+                changes.setdefault(leaves, [0, 0])[1] -= 1
+            elif wait.start + response < leaves:  # pending: missed at its deadline, then leaves
+                changes.setdefault(wait.start + response, [0, 0])[1] += 1
+                changes.setdefault(leaves, [0, 0])[1] -= 1
+        if responded + missed and responded < threshold * (responded + missed):
+            return at
+        for instant in sorted(changes):
+            d_responded, d_missed = changes[instant]
+            responded += d_responded
+            missed += d_missed
+            if responded + missed and responded < threshold * (responded + missed):
+                return instant
+        return None

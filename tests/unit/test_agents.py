@@ -41,9 +41,11 @@ class Event:
 class Topic:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, bytes]] = []
+        self.headers: list[Any] = []
 
     async def send(self, key: bytes, value: bytes, headers: Any = None) -> None:
         self.sent.append((key, value))
+        self.headers.append(headers)
 
 
 class Clock:
@@ -62,12 +64,14 @@ def _batch(lines: list[bytes], partition_of: Any) -> list[Event]:
     return out
 
 
-def _stage1(clock: Clock, purge: float = 600.0) -> tuple[Conversations, dict[bytes, bytes], Topic]:
+def _stage1(
+    clock: Clock, purge: float = 600.0, deadletters: Topic | None = None
+) -> tuple[Conversations, dict[bytes, bytes], Topic]:
     settings = Settings(purge_interval=purge)
     metrics = PipelineMetrics(CollectorRegistry())
     table: dict[bytes, bytes] = {}
     outcomes = Topic()
-    screen = Screen(settings, metrics, Topic())
+    screen = Screen(settings, metrics, deadletters or Topic())
     stage = Conversations(settings, clock, table, screen, metrics, lambda: None, outcomes_topic=outcomes)
     return stage, table, outcomes
 
@@ -109,3 +113,24 @@ async def test_stage1_purges_what_nothing_can_change_any_more() -> None:
     await stage.process(_batch(lines, lambda key: 1))
     assert table == {}
     assert stage.metrics.expired.labels("conversations")._value.get() == kept
+
+
+@pytest.mark.asyncio
+async def test_stage1_dead_letters_what_a_full_thread_cannot_hold() -> None:
+    """The 1,001st event of a thread goes to the dead-letter topic as `thread too long` and is counted."""
+    deadletters = Topic()
+    stage, table, _ = _stage1(Clock(AT), deadletters=deadletters)
+
+    def line(kind: str, n: int) -> bytes:
+        return orjson.dumps({"type": kind, "event_id": f"{kind}{n}", "conversation_id": "long",
+                             "account": "acme", "channel": "x", "created_at": AT / MICROS - 3600 + n})  # fmt: skip
+
+    full = [line("post" if n % 2 == 0 else "reply", n) for n in range(1_000)]
+    await stage.process(_batch(full, lambda key: 0))
+    assert deadletters.sent == []
+    await stage.process(_batch([line("post", 1_000), full[3]], lambda key: 0))
+    assert deadletters.sent == [(b"long", line("post", 1_000))]
+    assert ("reason", b"thread too long") in deadletters.headers[0]
+    assert stage.metrics.events.labels("post", "invalid")._value.get() == 1
+    assert stage.metrics.events.labels("reply", "duplicate")._value.get() == 1
+    assert len(Conversation.from_bytes(table[b"0|acme|x|long"]).events) == 1_000

@@ -1,16 +1,24 @@
-"""Conversation state (SPEC §2)."""
+"""Thread state (SPEC §2) and its waits (SPEC §8)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from socialsla.conversation import (
-    MAX_SEEN,
+    MAX_EVENTS,
     Conversation,
+    Policy,
     Status,
+    ThreadTooLong,
+    Wait,
     apply,
     expired,
     status_at,
+    waits,
 )
 from socialsla.events import MICROS, Event
 
@@ -28,19 +36,26 @@ def reply(minute: float, event_id: str | None = None, automated: bool = False) -
     return Event("reply", event_id or f"r{minute}", "c", "acme", "facebook", at, automated)
 
 
-def fold(*events: Event, count_automated: bool = False) -> Conversation:
+def fold(*events: Event) -> Conversation:
     state: Conversation | None = None
     for event in events:
-        state, _ = apply(state, event, count_automated)
+        state, _ = apply(state, event)
     assert state is not None
     return state
 
 
-def minutes(state: Conversation) -> tuple[float | None, float | None]:
-    def m(v: int | None) -> float | None:
-        return None if v is None else (v - T0) / 60 / MICROS
+def m(v: int | None) -> float | None:
+    return None if v is None else (v - T0) / 60 / MICROS
 
-    return m(state.opened_at), m(state.first_reply_at)
+
+def minutes(state: Conversation, count_automated: bool = False) -> tuple[float | None, float | None]:
+    """(opened_at, first_reply_at) in minutes: the conversation of SPEC §2."""
+    found = waits(state, Policy(count_automated))
+    return (m(found[0].start), m(found[0].answer)) if found else (None, None)
+
+
+def shown(found: tuple[Wait, ...]) -> list[tuple[float | None, float | None, bool]]:
+    return [(m(w.start), m(w.answer), w.conversation) for w in found]
 
 
 def test_post_then_reply() -> None:
@@ -75,7 +90,7 @@ def test_automated_replies_do_not_count_by_default() -> None:
     """Auto-responder replies are ignored unless configured to count."""
     events = (post(0), reply(1, automated=True), reply(30))
     assert minutes(fold(*events)) == (0, 30)
-    assert minutes(fold(*events, count_automated=True)) == (0, 1)
+    assert minutes(fold(*events), count_automated=True) == (0, 1)
 
 
 def test_duplicates_are_ignored_after_the_first() -> None:
@@ -99,11 +114,15 @@ def test_post_and_reply_may_share_an_event_id() -> None:
     assert minutes(fold(post(0, "x"), reply(3, "x"))) == (0, 3)
 
 
-def test_seen_fingerprints_are_bounded() -> None:
-    """A very long conversation keeps at most MAX_SEEN fingerprints."""
-    state = fold(post(0), *(reply(i + 1, f"r{i}") for i in range(MAX_SEEN + 50)))
-    assert len(state.seen) == MAX_SEEN
-    assert minutes(state) == (0, 1)
+def test_a_full_thread_refuses_new_events_but_knows_its_duplicates() -> None:
+    """SPEC §8: past 1,000 times a new event is `thread too long`; a redelivery stays a duplicate."""
+    state = fold(post(0, "p"), *(reply(i + 1, f"r{i}") for i in range(MAX_EVENTS - 1)))
+    assert len(state.events) == MAX_EVENTS
+    with pytest.raises(ThreadTooLong, match="thread too long"):
+        apply(state, post(5_000, "late"))
+    again, duplicate = apply(state, reply(1, "r0"))
+    assert duplicate
+    assert again == state
 
 
 def test_state_round_trips_through_bytes() -> None:
@@ -137,3 +156,106 @@ def test_expiry_waits_for_the_last_event() -> None:
     horizon = 8 * 24 * 3600 * MICROS
     assert not expired(state, T0 + 60 * 60 * MICROS + horizon, horizon)
     assert expired(state, T0 + 60 * 60 * MICROS + horizon + 1, horizon)
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        pytest.param((post(0), reply(5)), [(0, 5, True)], id="one-wait"),
+        pytest.param((post(0), reply(5), post(10), reply(30)), [(0, 5, True), (10, 30, False)], id="follow-up"),
+        pytest.param((post(0), post(2), reply(5)), [(0, 5, True)], id="posts-inside-a-wait-add-nothing"),
+        pytest.param((post(0), reply(5), reply(6), post(10)), [(0, 5, True), (10, None, False)],
+                     id="unanswered-follow-up"),
+        pytest.param((post(0), reply(5), post(5)), [(0, 5, True)], id="post-at-the-answer-is-inside"),
+        pytest.param((post(0), post(0.5), reply(5)), [(0, 5, True)], id="answer-after-two-posts"),
+        pytest.param((reply(-3), reply(-1)), [], id="brand-only"),
+        pytest.param((post(0), reply(1, automated=True), post(2), reply(3)), [(0, 3, True)],
+                     id="automated-reply-answers-nothing"),
+    ],
+)  # fmt: skip
+def test_waits(events: tuple[Event, ...], expected: list[tuple[float, float | None, bool]]) -> None:
+    """Waits follow SPEC §8: a post after an answer waits again; posts inside a wait add nothing."""
+    assert shown(waits(fold(*events))) == expected
+
+
+DAY = 24 * 60
+
+
+@pytest.mark.parametrize(
+    ("gap_minutes", "conversation"),
+    [
+        pytest.param(DAY, True, id="exactly-24h"),
+        pytest.param(DAY - 1 / 60, False, id="one-second-less"),
+    ],
+)
+def test_silence_starts_a_new_conversation(gap_minutes: float, conversation: bool) -> None:
+    """With the 24h rule, exactly 24 h of silence since the thread's previous event opens a conversation."""
+    state = fold(post(0), reply(5), post(5 + gap_minutes), reply(6 + gap_minutes))
+    found = waits(state, Policy(new_conversation_after_us=DAY * 60 * MICROS))
+    assert [w.conversation for w in found] == [True, conversation]
+    assert [w.conversation for w in waits(state)] == [True, False]  # off by default
+
+
+def test_silence_is_broken_by_automated_replies() -> None:
+    """An auto-responder's message counts as an event of the thread for silence, though it answers nothing."""
+    state = fold(post(0), reply(5), reply(100, automated=True), post(5 + DAY), reply(6 + DAY))
+    found = waits(state, Policy(new_conversation_after_us=DAY * 60 * MICROS))
+    assert [w.conversation for w in found] == [True, False]
+
+
+def plain_waits(events: list[Event], policy: Policy) -> list[Wait]:
+    """SPEC §8 word for word, over a plain list of distinct events."""
+    unique = {(e.kind, e.event_id): e for e in reversed(events)}.values()  # the first of each id wins
+    P = sorted(e.created_at for e in unique if e.kind == "post")
+    Q = sorted(
+        e.created_at for e in unique if e.kind == "reply" and (policy.count_automated or not e.automated)
+    )
+    every = sorted(e.created_at for e in unique)
+    out: list[Wait] = []
+    s = min(P) if P else None
+    while s is not None:
+        answers = [q for q in Q if q >= s]
+        a = min(answers) if answers else None
+        previous = max(t for t in every if t < s) if out else None
+        silence = policy.new_conversation_after_us
+        is_conversation = not out or (
+            silence is not None and previous is not None and s - previous >= silence
+        )
+        out.append(Wait(s, a, is_conversation))
+        later = [p for p in P if a is not None and p > a]
+        s = min(later) if later else None
+    return out
+
+
+_events = st.lists(
+    st.tuples(
+        st.sampled_from(["post", "reply"]),
+        st.integers(0, 12),  # ids collide, so redeliveries occur
+        st.integers(-100, 3_000).map(lambda minute: T0 + minute * 60 * MICROS),
+        st.booleans(),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_events, st.randoms(), st.sampled_from([None, 60, DAY]), st.booleans())
+def test_waits_from_shuffled_arrival_equal_sorted_arrival(
+    raw: list[tuple[str, int, int, bool]], rnd: random.Random, silence: int | None, automated: bool
+) -> None:
+    """Any arrival order, with redeliveries and late earlier posts, gives the waits of a plain recomputation."""
+    events = [Event(kind, f"e{n}", "c", "acme", "facebook", at, kind == "reply" and flag)
+              for kind, n, at, flag in raw]  # fmt: skip
+    # A redelivery carries the same event as the first delivery (SPEC §1): make duplicates identical.
+    first = {}
+    events = [first.setdefault((e.kind, e.event_id), e) for e in events]
+    policy = Policy(automated, None if silence is None else silence * 60 * MICROS)
+    expected = plain_waits(events, policy)
+    in_order = sorted(events, key=lambda e: e.created_at)
+    shuffled = events[:]
+    rnd.shuffle(shuffled)
+    for arrival in (events, in_order, shuffled):
+        state: Conversation | None = None
+        for event in arrival:
+            state, _ = apply(state, event)
+        assert list(waits(state or Conversation(), policy)) == expected

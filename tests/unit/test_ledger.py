@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from socialsla import rows
+from socialsla.conversation import Wait
 from socialsla.events import MICROS
 from socialsla.ledger import Ledger, Totals
 from socialsla.outcome import Outcome
@@ -14,7 +15,8 @@ DAY = 24 * H
 
 
 def outcome(cid: str, opened: int | None, first: int | None, channel: str = "facebook") -> Outcome:
-    return Outcome("acme", channel, cid, opened, first, opened or T0)
+    waits = () if opened is None else (Wait(opened, first, True),)
+    return Outcome("acme", channel, cid, waits, opened or T0)
 
 
 def test_outcomes_are_idempotent() -> None:
@@ -25,7 +27,7 @@ def test_outcomes_are_idempotent() -> None:
     (series,) = list(ledger)
     assert len(series.windows) == 1
     record = rows.series_key(0, "acme", "facebook", "c1")
-    assert first.puts[record] == again.puts[record] == rows.record_value(T0, T0 + H)
+    assert first.puts[record] == again.puts[record] == rows.record_value((Wait(T0, T0 + H, True),))
 
 
 def test_a_new_series_gets_its_totals_row_at_first_sight() -> None:
@@ -55,7 +57,7 @@ def test_restore_rebuilds_from_the_rows_apply_wrote() -> None:
     for key, value in table.items():
         target.restore(key, value)
     (copy,) = list(target)
-    assert sorted(copy.windows.records()) == sorted(series.windows.records())
+    assert sorted(copy.windows.threads()) == sorted(series.windows.threads())
     assert copy.expired.responded == 5
     assert list(target.partitions) == [3]
 
@@ -102,3 +104,34 @@ def test_totals_round_trip() -> None:
     """Totals survive serialisation."""
     totals = Totals(1, 2, 3, 4, [5] * 13)
     assert Totals.from_bytes(totals.to_bytes()) == totals
+
+
+def test_a_replaced_thread_leaves_no_stale_row_or_record() -> None:
+    """A late event that merges two conversations (a reply breaking the silence) replaces the thread whole."""
+    ledger = Ledger(R)
+    two = (Wait(T0, T0 + H, True), Wait(T0 + 2 * DAY, T0 + 2 * DAY + H, True))
+    ledger.apply(0, [Outcome("acme", "facebook", "c1", two, T0)], T0 + 3 * DAY)
+    merged = (Wait(T0, T0 + H, True), Wait(T0 + 2 * DAY, T0 + 2 * DAY + H, False))
+    writes = ledger.apply(0, [Outcome("acme", "facebook", "c1", merged, T0 + DAY)], T0 + 3 * DAY)
+    (series,) = list(ledger)
+    assert list(series.windows.threads()) == [("c1", merged)]
+    week = series.windows.evaluate(T0 + 3 * DAY).windows["7d"]
+    assert week.next_reply is not None
+    assert (week.inbound, week.next_reply.inbound) == (1, 1)
+    assert writes.puts[rows.series_key(0, "acme", "facebook", "c1")] == rows.record_value(merged)
+
+
+def test_a_long_thread_keeps_its_newer_waits_when_old_ones_expire() -> None:
+    """Expiry drops a thread's waits past the horizon, rewrites its row with the rest, and never takes them back."""
+    ledger = Ledger(R, expire_every_us=H)
+    old, new = Wait(T0, T0 + H, True), Wait(T0 + 9 * DAY, None, False)
+    ledger.apply(0, [Outcome("acme", "facebook", "c1", (old,), T0)], T0)
+    writes = ledger.apply(0, [Outcome("acme", "facebook", "c1", (old, new), T0 + 9 * DAY)], T0 + 9 * DAY)
+    key = rows.series_key(0, "acme", "facebook", "c1")
+    assert writes.puts[key] == rows.record_value((new,))
+    (series,) = list(ledger)
+    assert series.expired.responded == 1
+    # stage 1 re-sends the whole thread later: the expired wait is not counted again
+    ledger.apply(0, [Outcome("acme", "facebook", "c1", (old, new), T0 + 9 * DAY)], T0 + 9 * DAY + 1)
+    life = series.lifetime(series.windows.evaluate(T0 + 9 * DAY + 1, lifetime=True))
+    assert life.responded == 1

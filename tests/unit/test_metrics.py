@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from socialsla.conversation import Wait
 from socialsla.events import MICROS
 from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics, SlaCollector
@@ -23,6 +24,11 @@ class FixedClock:
         return self.at
 
 
+def conv(account: str, channel: str, cid: str, opened: int, first: int | None) -> Outcome:
+    """The outcome of a thread of one conversation."""
+    return Outcome(account, channel, cid, (Wait(opened, first, True),), T0)
+
+
 def registry_with(*outcomes: Outcome, at: int = T0) -> tuple[CollectorRegistry, FixedClock, Ledger]:
     ledger = Ledger(R)
     ledger.apply(0, outcomes, at)
@@ -35,8 +41,8 @@ def registry_with(*outcomes: Outcome, at: int = T0) -> tuple[CollectorRegistry, 
 def test_gauges_carry_the_window_numbers() -> None:
     """One answered and one waiting conversation give the SPEC gauges with their labels."""
     registry, _, _ = registry_with(
-        Outcome("acme", "facebook", "a", T0 - 30 * 60 * MICROS, T0 - 20 * 60 * MICROS, T0),
-        Outcome("acme", "facebook", "b", T0 - 10 * 60 * MICROS, None, T0),
+        conv("acme", "facebook", "a", T0 - 30 * 60 * MICROS, T0 - 20 * 60 * MICROS),
+        conv("acme", "facebook", "b", T0 - 10 * 60 * MICROS, None),
     )
     who = {"account": "acme", "channel": "facebook"}
     get = registry.get_sample_value
@@ -51,11 +57,43 @@ def test_gauges_carry_the_window_numbers() -> None:
     assert get("socialsla_first_reply_latency_seconds_bucket", {**who, "le": "600.0"}) == 1.0
     assert get("socialsla_first_reply_latency_seconds_count", who) == 1.0
     assert get("socialsla_conversations_decided_total", {**who, "result": "responded"}) == 1.0
+    # b turns missed at its deadline, 24 h after it opened: 1 / 2 is below 90%
+    assert (
+        get("socialsla_rule_rate_breach_in_seconds", {**who, "rule": "facebook_very_responsive"})
+        == 86_400 - 600
+    )
+
+
+def test_follow_ups_have_their_own_gauges() -> None:
+    """A customer writing again after the answer is a follow-up: counted and timed apart, on the wall clock."""
+    waits = (
+        Wait(T0 - 50 * 60 * MICROS, T0 - 40 * 60 * MICROS, True),
+        Wait(T0 - 30 * 60 * MICROS, T0 - 25 * 60 * MICROS, False),
+    )
+    registry, _, _ = registry_with(Outcome("acme", "x", "t", waits, T0))
+    get = registry.get_sample_value
+    who = {"account": "acme", "channel": "x", "window": "1h", "clock": "wall"}
+    assert get("socialsla_follow_ups", {**who, "state": "inbound"}) == 1
+    assert get("socialsla_follow_ups", {**who, "state": "responded"}) == 1
+    assert get("socialsla_next_reply_seconds", {**who, "stat": "avg"}) == 300.0
+    assert (
+        get(
+            "socialsla_conversations", {"account": "acme", "channel": "x", "window": "1h", "state": "inbound"}
+        )
+        == 1
+    )
+    assert (
+        get(
+            "socialsla_first_reply_seconds",
+            {"account": "acme", "channel": "x", "window": "1h", "stat": "avg"},
+        )
+        == 600.0
+    )
 
 
 def test_null_statistics_are_not_exported() -> None:
     """A series with nothing decided exports counts but no rate, latency or verdict."""
-    registry, _, _ = registry_with(Outcome("acme", "x", "b", T0 - 60 * MICROS, None, T0))
+    registry, _, _ = registry_with(conv("acme", "x", "b", T0 - 60 * MICROS, None))
     text = generate_latest(registry).decode()
     assert 'socialsla_conversations{account="acme",channel="x",state="pending",window="1h"} 1.0' in text
     assert "socialsla_response_rate{" not in text
@@ -65,7 +103,7 @@ def test_null_statistics_are_not_exported() -> None:
 
 def test_scrape_time_evaluation_moves_with_the_clock() -> None:
     """With no new outcome, a later scrape sees the conversation missed."""
-    registry, clock, _ = registry_with(Outcome("acme", "x", "b", T0, None, T0))
+    registry, clock, _ = registry_with(conv("acme", "x", "b", T0, None))
     labels = {"account": "acme", "channel": "x", "window": "7d", "state": "missed"}
     assert registry.get_sample_value("socialsla_conversations", labels) == 0
     clock.at = T0 + R
@@ -80,7 +118,7 @@ def test_scrape_time_evaluation_moves_with_the_clock() -> None:
 
 def test_dropped_partition_disappears_from_the_scrape() -> None:
     """After a revoke, the series is absent from the next scrape."""
-    registry, _, ledger = registry_with(Outcome("acme", "x", "b", T0, None, T0))
+    registry, _, ledger = registry_with(conv("acme", "x", "b", T0, None))
     ledger.drop(0)
     assert b'account="acme"' not in generate_latest(registry)
 

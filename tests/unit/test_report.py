@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialsla import report
+from socialsla.conversation import Policy
 from socialsla.events import MICROS, Event, encode, parse_time
 from socialsla.rules import DEFAULT_RULES, parse_rules
 
@@ -28,8 +29,12 @@ def scenario() -> report.Report:
 def series(result: report.Report, account: str, channel: str) -> dict[str, object]:
     for item in result.series:
         if (item.account, item.channel) == (account, channel):
-            return report.series_json(item)
+            return report.series_json(item, DEFAULT_RULES)
     raise AssertionError(f"no series {account}/{channel}")
+
+
+NO_SECONDS = {"count": 0, "avg": None, "p50": None, "p90": None, "max": None}
+NO_FOLLOW_UPS = {"inbound": 0, "responded": 0, "missed": 0, "pending": 0, "seconds": NO_SECONDS}
 
 
 def test_scenario_outcomes_are_tallied(scenario: report.Report) -> None:
@@ -68,6 +73,7 @@ def test_scenario_last_hour(scenario: report.Report) -> None:
         "response_rate": 1.0, "response_rate_worst": 1.0,
         # one 600 s observation in (300, 600]: p50 = 300 + 300*0.5, p90 = 300 + 300*0.9
         "first_reply_seconds": {"count": 1, "avg": 600.0, "p50": 450.0, "p90": 570.0, "max": 600.0},
+        "next_reply": NO_FOLLOW_UPS,
     }  # fmt: skip
 
 
@@ -81,12 +87,14 @@ def test_scenario_last_day(scenario: report.Report) -> None:
         # buckets: 300 in (120,300], 600 in (300,600], 1200 in (900,1800], 3600 in (1800,3600]
         # p50 rank 2 ends (300,600] -> 600; p90 rank 3.6 -> 1800 + 1800*0.6 = 2880
         "first_reply_seconds": {"count": 4, "avg": 1425.0, "p50": 600.0, "p90": 2880.0, "max": 3600.0},
+        "next_reply": NO_FOLLOW_UPS,
     }  # fmt: skip
 
 
 def test_scenario_last_week(scenario: report.Report) -> None:
-    """7d adds c5 (brand-initiated, then unanswered: missed), c6 (late earlier post: 1800 s)
-    and c7 (exactly 24 h: responded); c8 opened exactly at T - 7d is outside."""
+    """7d adds c5 (brand-initiated, then unanswered: missed), c6 (late earlier post: 1800 s,
+    then a follow-up answered in 3600 s) and c7 (exactly 24 h: responded); c8 opened exactly
+    at T - 7d is outside."""
     body = series(scenario, "acme", "facebook")
     assert body["windows"]["7d"] == {  # type: ignore[index]
         "inbound": 9, "responded": 6, "missed": 1, "pending": 2,
@@ -98,19 +106,29 @@ def test_scenario_last_week(scenario: report.Report) -> None:
             "count": 6, "avg": 93900 / 6, "p50": 1350.0, "p90": pytest.approx(51840.0),
             "max": 86400.0,
         },
+        # c6: posts 11:00 and 12:00, replies 11:30 and 13:00; the 12:00 post came after the
+        # 11:30 answer, so it waits again until 13:00: one follow-up, 3600 s in (1800, 3600]
+        "next_reply": {
+            "inbound": 1, "responded": 1, "missed": 0, "pending": 0,
+            "seconds": {"count": 1, "avg": 3600.0, "p50": 2700.0, "p90": 3420.0, "max": 3600.0},
+        },
     }  # fmt: skip
     # c5 opened 2026-01-06T09:00Z, 39 h before T, still without a counting reply
     assert body["oldest_unanswered_seconds"] == 39 * 3600.0
     # 6/7 < 90% and avg 15650 s > 900 s; largest k with 6/(7+k) >= 0.9 is -1
-    assert body["rules"] == {"facebook_very_responsive": {"ok": False, "error_budget": -1}}
+    rules = {"facebook_very_responsive": {"ok": False, "error_budget": -1, "rate_breach_in_seconds": None}}
+    assert body["rules"] == rules
 
 
 def test_scenario_other_series(scenario: report.Report) -> None:
     """A healthy series keeps its badge; a series with no decided conversation has no verdict."""
     instagram = series(scenario, "acme", "instagram")
-    assert instagram["rules"] == {"facebook_very_responsive": {"ok": True, "error_budget": 0}}
+    # its one responded conversation leaves the window with nothing behind it: no breach ahead
+    no_breach = {"ok": True, "error_budget": 0, "rate_breach_in_seconds": None}
+    assert instagram["rules"] == {"facebook_very_responsive": no_breach}
     zeta = series(scenario, "zeta", "x")
-    assert zeta["rules"] == {"facebook_very_responsive": {"ok": None, "error_budget": None}}
+    no_verdict = {"ok": None, "error_budget": None, "rate_breach_in_seconds": None}
+    assert zeta["rules"] == {"facebook_very_responsive": no_verdict}
     assert zeta["oldest_unanswered_seconds"] is None
 
 
@@ -182,3 +200,38 @@ def test_report_ignores_arrival_order_and_redelivery(
     rng.shuffle(redelivered)
     at = T0 + at_minute * 60 * MICROS
     assert numbers(redelivered, at) == numbers(lines, at)
+
+
+def _thread(*events: tuple[str, int]) -> list[bytes]:
+    """Lines of one thread: (type, minutes after T0) each."""
+    return [
+        encode(Event(kind, f"{kind}{n}", "t", "acme", "x", T0 + minute * 60 * MICROS))
+        for n, (kind, minute) in enumerate(events)
+    ]
+
+
+def test_a_thread_past_its_bound_is_invalid_with_its_line() -> None:
+    """SPEC §8: the event that finds its thread holding 1,000 times is counted invalid, never dropped silently."""
+    lines = _thread(*((("post", "reply")[n % 2], n) for n in range(1_001)))
+    result = report.build(iter(lines), T0 + 2_000 * 60 * MICROS, NOW, DEFAULT_RULES)
+    assert (result.tally.accepted, result.tally.invalid) == (1_000, 1)
+    assert result.tally.first_lines["thread too long"] == [1_001]
+
+
+@pytest.mark.parametrize(
+    ("silence", "conversations", "follow_ups"),
+    [
+        pytest.param(None, 1, 1, id="off: a follow-up"),
+        pytest.param(24 * 3600 * MICROS, 2, 0, id="24h: a new conversation"),
+    ],
+)
+def test_new_conversation_after_silence(silence: int | None, conversations: int, follow_ups: int) -> None:
+    """A post a day after the thread went quiet is a follow-up, or with Facebook's 24h rule a conversation."""
+    lines = _thread(("post", 0), ("reply", 10), ("post", 10 + 24 * 60), ("reply", 20 + 24 * 60))
+    at = T0 + 3 * 24 * 3600 * MICROS
+    result = report.build(
+        iter(lines), at, NOW, DEFAULT_RULES, policy=Policy(new_conversation_after_us=silence)
+    )
+    week = result.series[0].stats.windows["7d"]
+    assert week.next_reply is not None
+    assert (week.inbound, week.next_reply.inbound) == (conversations, follow_ups)

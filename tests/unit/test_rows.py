@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from socialsla import rows
+from socialsla.conversation import Wait
 from socialsla.rows import ConversationKey
 
 
@@ -32,4 +33,5 @@ def test_a_partitions_rows_share_its_prefix_and_no_other() -> None:
 
 def test_records_round_trip() -> None:
     """A conversation's record keeps both times, or their absence."""
-    assert rows.parse_record_value(rows.record_value(5, None)) == (5, None)
+    waits = (Wait(5, None, True), Wait(9, 12, False))
+    assert rows.parse_record_value(rows.record_value(waits)) == waits

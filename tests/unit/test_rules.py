@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from socialsla.conversation import Wait
 from socialsla.events import MICROS
-from socialsla.rules import DEFAULT_RULES, RuleError, error_budget, judge, load_rules, parse_rules
+from socialsla.rules import (
+    DEFAULT_RULES,
+    Rule,
+    RuleError,
+    Verdict,
+    error_budget,
+    judge,
+    load_rules,
+    parse_rules,
+)
 from socialsla.windows import SeriesWindows
 
 H = 3600 * MICROS
@@ -121,16 +131,22 @@ def test_error_budget(responded: int, missed: int, budget: int) -> None:
     assert error_budget(responded, missed, Fraction(9, 10)) == budget
 
 
-def stats_with(responded: int, missed: int, latency_s: int = 60, pending_age_s: int | None = None):  # type: ignore[no-untyped-def]
+def verdict(rule: Rule, windows: SeriesWindows) -> Verdict:
+    return judge(rule, windows.evaluate(T), windows)
+
+
+def stats_with(
+    responded: int, missed: int, latency_s: int = 60, pending_age_s: int | None = None
+) -> SeriesWindows:
     windows = SeriesWindows(R)
     for i in range(responded):
         opened = T - 2 * R - i * MICROS
-        windows.set(f"r{i}", opened, opened + latency_s * MICROS)
+        windows.set(f"r{i}", (Wait(opened, opened + latency_s * MICROS, True),))
     for i in range(missed):
-        windows.set(f"m{i}", T - 2 * R - i * MICROS, None)
+        windows.set(f"m{i}", (Wait(T - 2 * R - i * MICROS, None, True),))
     if pending_age_s is not None:
-        windows.set("p", T - pending_age_s * MICROS, None)
-    return windows.evaluate(T)
+        windows.set("p", (Wait(T - pending_age_s * MICROS, None, True),))
+    return windows
 
 
 @pytest.mark.parametrize(
@@ -145,17 +161,17 @@ def stats_with(responded: int, missed: int, latency_s: int = 60, pending_age_s: 
 def test_badge_verdict_boundaries(responded: int, missed: int, latency: int, ok: bool | None) -> None:
     """The badge holds at exactly 90% and 900 s and fails just past either."""
     (rule,) = DEFAULT_RULES
-    assert judge(rule, stats_with(responded, missed, latency)).ok is ok
+    assert verdict(rule, stats_with(responded, missed, latency)).ok is ok
 
 
 def test_oldest_unanswered_condition() -> None:
     """A waiting customer older than the limit fails the rule; exactly at the limit holds."""
     (rule,) = parse_rules(rules("max_oldest_unanswered_seconds = 900\nmin_decided = 0"))
-    assert judge(rule, stats_with(1, 0, pending_age_s=900)).ok is True
-    assert judge(rule, stats_with(1, 0, pending_age_s=901)).ok is False
+    assert verdict(rule, stats_with(1, 0, pending_age_s=900)).ok is True
+    assert verdict(rule, stats_with(1, 0, pending_age_s=901)).ok is False
 
 
 def test_condition_on_null_statistic_holds() -> None:
     """With nothing answered yet, latency conditions hold (SPEC: a null statistic passes)."""
     (rule,) = parse_rules(rules("max_p90_first_reply_seconds = 10"))
-    assert judge(rule, stats_with(0, 2)).ok is True
+    assert verdict(rule, stats_with(0, 2)).ok is True

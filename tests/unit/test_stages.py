@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialsla import stages
-from socialsla.conversation import Conversation
+from socialsla.conversation import Conversation, waits
 from socialsla.events import MICROS, Event, InvalidEvent, decode, parse_time
 from socialsla.rows import ConversationKey
 
@@ -55,7 +55,7 @@ def test_outcomes_are_the_touched_conversations_with_their_last_event_time() -> 
     for outcome in outcomes:
         key = ConversationKey(outcome.account, outcome.channel, outcome.conversation_id)
         state = folded.states[key]
-        assert (outcome.opened_at, outcome.first_reply_at) == (state.opened_at, state.first_reply_at)
+        assert outcome.waits == waits(state)
         folded_times = [e.created_at for e in EVENTS if stages.key_of(e) == key and e.created_at >= HORIZON]
         assert outcome.event_at == folded_times[-1]
 

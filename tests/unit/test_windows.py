@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from socialsla.conversation import Wait
 from socialsla.events import MICROS
 from socialsla.windows import SeriesWindows
-from tests.oracle import naive_stats
+from tests.oracle import naive_fastest_average, naive_stats
 
 H = 3600 * MICROS
 R = 24 * H
@@ -17,18 +20,24 @@ T0 = 1_767_225_600 * MICROS  # 2026-01-01T00:00Z: aligned with every bucket widt
 instants = st.integers(min_value=-9 * 24, max_value=24).map(lambda h: T0 + h * H) | st.integers(
     min_value=T0 - 9 * 24 * H, max_value=T0 + 24 * H
 )
-records = st.tuples(instants, st.none() | st.integers(min_value=0, max_value=30 * H))
+records = st.tuples(instants, st.none() | st.integers(min_value=0, max_value=30 * H), st.booleans())
+Record = tuple[int, int | None, bool]
 
 
-def build(items: list[tuple[int, int | None]], bucket_us: int) -> SeriesWindows:
+def one(opened: int, first: int | None, conversation: bool = True) -> tuple[Wait, ...]:
+    """A thread of one wait."""
+    return (Wait(opened, first, conversation),)
+
+
+def build(items: list[Record], bucket_us: int) -> SeriesWindows:
     windows = SeriesWindows(R, bucket_us)
-    for key, (opened, delay) in enumerate(items):
-        windows.set(str(key), opened, None if delay is None else opened + delay)
+    for key, (opened, delay, conversation) in enumerate(items):
+        windows.set(str(key), one(opened, None if delay is None else opened + delay, conversation))
     return windows
 
 
-def as_records(items: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
-    return [(o, None if d is None else o + d) for o, d in items]
+def as_records(items: list[Record]) -> list[Wait]:
+    return [Wait(o, None if d is None else o + d, c) for o, d, c in items]
 
 
 @settings(max_examples=300, deadline=None)
@@ -37,9 +46,7 @@ def as_records(items: list[tuple[int, int | None]]) -> list[tuple[int, int | Non
     st.lists(instants, min_size=1, max_size=5),
     st.sampled_from([60 * MICROS, 900 * MICROS, 7 * 3600 * MICROS]),
 )
-def test_incremental_equals_naive(
-    items: list[tuple[int, int | None]], times: list[int], bucket_us: int
-) -> None:
+def test_incremental_equals_naive(items: list[Record], times: list[int], bucket_us: int) -> None:
     """Bucketed windows give exactly the oracle's numbers at any T, asked in any order."""
     windows = build(items, bucket_us)
     for at in times:
@@ -53,8 +60,8 @@ def test_incremental_equals_naive(
     st.lists(instants, min_size=1, max_size=3),
 )
 def test_edits_between_reads_keep_exact(
-    items: list[tuple[int, int | None]],
-    edits: list[tuple[int, tuple[int, int | None]]],
+    items: list[Record],
+    edits: list[tuple[int, Record]],
     times: list[int],
 ) -> None:
     """Moving conversations between reads (cached aggregates) never leaves stale numbers."""
@@ -65,8 +72,8 @@ def test_edits_between_reads_keep_exact(
     for position, (index, record) in enumerate(edits):
         key = index % len(items)
         current[key] = record
-        opened, delay = record
-        windows.set(str(key), opened, None if delay is None else opened + delay)
+        opened, delay, conversation = record
+        windows.set(str(key), one(opened, None if delay is None else opened + delay, conversation))
         at = sorted(times)[position % len(times)]
         assert windows.evaluate(at) == naive_stats(as_records(list(current.values())), at, R)
 
@@ -74,16 +81,16 @@ def test_edits_between_reads_keep_exact(
 def test_setting_the_same_record_twice_changes_nothing() -> None:
     """Re-applying an outcome is idempotent."""
     windows = SeriesWindows(R)
-    assert windows.set("a", T0, T0 + H)
-    assert not windows.set("a", T0, T0 + H)
+    assert windows.set("a", one(T0, T0 + H))
+    assert not windows.set("a", one(T0, T0 + H))
     assert len(windows) == 1
 
 
 def test_moving_a_conversation_leaves_one_record() -> None:
     """A late earlier post moves the record; it is not counted twice."""
     windows = SeriesWindows(R)
-    windows.set("a", T0, None)
-    windows.set("a", T0 - 2 * H, None)
+    windows.set("a", one(T0, None))
+    windows.set("a", one(T0 - 2 * H, None))
     stats = windows.evaluate(T0)
     assert stats.windows["24h"].inbound == 1
     assert stats.windows["1h"].inbound == 0
@@ -92,15 +99,15 @@ def test_moving_a_conversation_leaves_one_record() -> None:
 def test_open_at_exactly_seven_days_ago_is_outside() -> None:
     """A conversation opened exactly at T - 7d is outside the 7d window, a microsecond later is in."""
     windows = SeriesWindows(R)
-    windows.set("edge", T0 - 7 * 24 * H, None)
-    windows.set("inside", T0 - 7 * 24 * H + 1, None)
+    windows.set("edge", one(T0 - 7 * 24 * H, None))
+    windows.set("inside", one(T0 - 7 * 24 * H + 1, None))
     assert windows.evaluate(T0).windows["7d"].inbound == 1
 
 
 def test_time_alone_turns_pending_into_missed() -> None:
     """With no new records, passing the deadline moves a conversation from pending to missed."""
     windows = SeriesWindows(R)
-    windows.set("a", T0, None)
+    windows.set("a", one(T0, None))
     before = windows.evaluate(T0 + R - 1).windows["7d"]
     after = windows.evaluate(T0 + R).windows["7d"]
     assert (before.pending, before.missed) == (1, 0)
@@ -111,17 +118,17 @@ def test_time_alone_turns_pending_into_missed() -> None:
 def test_expire_drops_only_what_no_window_can_see() -> None:
     """Expiry removes conversations older than the cut-off and keeps the rest."""
     windows = SeriesWindows(R, 900 * MICROS)
-    windows.set("old", T0 - 8 * 24 * H, None)
-    windows.set("new", T0 - H, None)
-    assert windows.expire(T0 - 7 * 24 * H) == [("old", T0 - 8 * 24 * H, None)]
-    assert [key for key, _, _ in windows.records()] == ["new"]
+    windows.set("old", one(T0 - 8 * 24 * H, None))
+    windows.set("new", one(T0 - H, None))
+    assert windows.expire(T0 - 7 * 24 * H) == [("old", Wait(T0 - 8 * 24 * H, None, True))]
+    assert [key for key, _ in windows.threads()] == ["new"]
 
 
 def test_lifetime_window_counts_everything_kept() -> None:
     """The lifetime window sees conversations older than 7 days too."""
     windows = SeriesWindows(R)
-    windows.set("old", T0 - 8 * 24 * H, T0 - 8 * 24 * H + 60 * MICROS)
-    windows.set("new", T0 - H, None)
+    windows.set("old", one(T0 - 8 * 24 * H, T0 - 8 * 24 * H + 60 * MICROS))
+    windows.set("new", one(T0 - H, None))
     stats = windows.evaluate(T0, lifetime=True)
     assert (stats.windows["all"].responded, stats.windows["all"].inbound) == (1, 2)
     assert "all" not in windows.evaluate(T0).windows
@@ -130,7 +137,7 @@ def test_lifetime_window_counts_everything_kept() -> None:
 def test_quantiles_are_capped_at_the_slowest_reply() -> None:
     """One 92.8-minute reply interpolates to p90 114m in its bucket; SPEC §3 caps it at the max."""
     windows = SeriesWindows(R)
-    windows.set("c", T0, T0 + 5_568 * MICROS)
+    windows.set("c", one(T0, T0 + 5_568 * MICROS))
     week = windows.evaluate(T0 + 2 * H).windows["7d"]
     assert week.max_seconds == 5_568.0
     assert week.quantile_seconds(0.9) == 5_568.0
@@ -143,10 +150,118 @@ def test_quantiles_never_exceed_the_max(delays: list[int]) -> None:
     """Whatever the latencies, p50 <= p90 <= max."""
     windows = SeriesWindows(R)
     for key, delay in enumerate(delays):
-        windows.set(str(key), T0, T0 + delay)
+        windows.set(str(key), one(T0, T0 + delay))
     week = windows.evaluate(T0 + 31 * H).windows["7d"]
     p50, p90, top = week.quantile_seconds(0.5), week.quantile_seconds(0.9), week.max_seconds
     assert p50 is not None
     assert p90 is not None
     assert top is not None
     assert p50 <= p90 <= top
+
+
+# --- threads of several waits, the fastest average and the breach forecast (SPEC §8, §9) ----
+
+threads = st.lists(st.lists(records, min_size=1, max_size=4), max_size=12)
+
+
+def thread_waits(raw: list[Record]) -> tuple[Wait, ...]:
+    """A thread's waits with distinct, increasing starts (as SPEC §8 derives them)."""
+    out: list[Wait] = []
+    for opened, delay, conversation in sorted(raw, key=lambda r: r[0]):
+        if out and opened <= (out[-1].answer if out[-1].answer is not None else out[-1].start):
+            continue
+        out.append(Wait(opened, None if delay is None else opened + delay, conversation or not out))
+        if delay is None:
+            break
+    return tuple(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(threads, threads, st.lists(instants, min_size=1, max_size=3))
+def test_threads_replaced_whole_equal_naive(
+    first: list[list[Record]], second: list[list[Record]], times: list[int]
+) -> None:
+    """Threads of several waits, each set twice (the second time different), give the oracle's numbers."""
+    windows = SeriesWindows(R, 900 * MICROS)
+    current: dict[str, tuple[Wait, ...]] = {}
+    for items in (first, second):
+        for key, raw in enumerate(items):
+            current[str(key)] = thread_waits(raw)
+            windows.set(str(key), current[str(key)])
+        for at in times:
+            expected = naive_stats([w for waits in current.values() for w in waits], at, R)
+            assert windows.evaluate(at) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(records, max_size=40), instants, st.sampled_from(["1h", "24h", "7d"]),
+       st.fractions(min_value=0, max_value=1).filter(lambda f: f > 0))  # fmt: skip
+def test_fastest_average_equals_naive(items: list[Record], at: int, window: str, fraction: Fraction) -> None:
+    """avg_of_fastest is the exact mean of the ceil(f * count) fastest first replies of the window."""
+    windows = build(items, 900 * MICROS)
+    expected = naive_fastest_average(as_records(items), at, window, fraction)
+    assert windows.fastest_average_us(at, window, fraction) == expected
+
+
+def test_fastest_average_drops_the_slowest_tenth() -> None:
+    """Ten replies, nine of 60 s and one of 10 h: the fastest 90% average 60 s, all of them 1 h 1 m."""
+    windows = SeriesWindows(R)
+    for key in range(10):
+        windows.set(str(key), one(T0, T0 + (10 * H if key == 0 else 60 * MICROS)))
+    assert windows.fastest_average_us(T0 + 11 * H, "24h", Fraction(9, 10)) == 60 * MICROS
+    assert windows.fastest_average_us(T0 + 11 * H, "24h", Fraction(1)) == (10 * H + 9 * 60 * MICROS) / 10
+
+
+def rate_below(waits: list[Wait], at: int, seen_until: int, window: str, threshold: Fraction) -> bool:
+    """The oracle's rate at `at`, seeing only events up to `seen_until`, is below the threshold."""
+    seen = [Wait(w.start, w.answer if w.answer is not None and w.answer <= seen_until else None, w.conversation)
+            for w in waits if w.start <= seen_until]  # fmt: skip
+    stats = naive_stats(seen, at, R).windows[window]
+    return stats.decided > 0 and stats.responded < threshold * stats.decided
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(records, max_size=30), instants, st.sampled_from(["1h", "24h", "7d"]),
+       st.sampled_from([Fraction(1, 2), Fraction(9, 10), Fraction(1)]))  # fmt: skip
+def test_breach_forecast_is_the_first_instant_below(
+    items: list[Record], at: int, window: str, threshold: Fraction
+) -> None:
+    """The predicted instant is below the threshold and no instant before it is: checked at every change point."""
+    windows = build(items, 900 * MICROS)
+    waits = as_records(items)
+    predicted = windows.rate_breach_at(at, window, threshold)
+    length = {"1h": H, "24h": 24 * H, "7d": 7 * 24 * H}[window]
+    points = {at} | {p for w in waits for p in (w.start + R, w.start + length) if at < p <= at + 7 * 24 * H}
+    checks = sorted(points | {p - 1 for p in points if p - 1 >= at})
+    for instant in checks:
+        if predicted is not None and instant >= predicted:
+            break
+        assert not rate_below(waits, instant, at, window, threshold), instant
+    if predicted is not None:
+        assert at <= predicted <= at + 7 * 24 * H
+        assert rate_below(waits, predicted, at, window, threshold)
+
+
+def test_breach_forecast_names_the_deadline_that_tips_the_rate() -> None:
+    """At 90%, nine answered and one waiting hold; a second waiting customer tips the rate at its deadline."""
+    windows = SeriesWindows(R)
+    windows.set("waiting", one(T0, None))
+    for key in range(9):
+        windows.set(f"ok{key}", one(T0 + H + key * MICROS, T0 + H + key * MICROS + 60 * MICROS))
+    at = T0 + 3 * H
+    # 9 / 10 at the deadline is not below; the missed one leaves before the answered ones
+    assert windows.rate_breach_at(at, "7d", Fraction(9, 10)) is None
+    windows.set("waiting2", one(T0 + 30 * MICROS, None))
+    # 9 / (9 + 1) at the first deadline holds, 9 / (9 + 2) at the second is below
+    assert windows.rate_breach_at(at, "7d", Fraction(9, 10)) == T0 + 30 * MICROS + R
+
+
+def test_breach_forecast_sees_answered_customers_leave_the_window() -> None:
+    """One missed behind nine answered: when the answered ones age out of the window the rate falls."""
+    windows = SeriesWindows(R)
+    for key in range(9):
+        windows.set(f"ok{key}", one(T0 + key * MICROS, T0 + key * MICROS + 60 * MICROS))
+    windows.set("missed", one(T0 + H, None))
+    at = T0 + H + R
+    # at T0 + 7d the first answered leaves: 8 / 9 < 90%
+    assert windows.rate_breach_at(at, "7d", Fraction(9, 10)) == T0 + 7 * 24 * H
