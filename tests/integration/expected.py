@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from socialsla.report import Report, series_json
+from socialsla.rules import DEFAULT_RULES, Rule
 from tests.harness import Samples
 
 GAUGES = (
@@ -15,6 +16,9 @@ GAUGES = (
     "socialsla_oldest_unanswered_seconds",
     "socialsla_rule_ok",
     "socialsla_rule_error_budget",
+    "socialsla_follow_ups",
+    "socialsla_next_reply_seconds",
+    "socialsla_rule_rate_breach_in_seconds",
 )
 
 
@@ -22,7 +26,7 @@ def key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return name, tuple(sorted(labels.items()))
 
 
-def from_report(report: Report) -> Samples:
+def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samples:
     """Every gauge sample the report's numbers call for (nulls are absent, as SPEC §6 says)."""
     out: Samples = {}
 
@@ -31,7 +35,7 @@ def from_report(report: Report) -> Samples:
             out[key(name, **labels)] = float(value)
 
     for series in report.series:
-        body = series_json(series)
+        body = series_json(series, rules)
         who = {"account": series.account, "channel": series.channel}
         for window, w in body["windows"].items():
             for state in ("inbound", "responded", "missed", "pending"):
@@ -46,11 +50,23 @@ def from_report(report: Report) -> Samples:
                     stat=stat,
                     **who,
                 )
+            follow = w["next_reply"]
+            for state in ("inbound", "responded", "missed", "pending"):
+                put("socialsla_follow_ups", follow[state], window=window, state=state, clock="wall", **who)
+            for stat in ("avg", "p50", "p90", "max"):
+                put("socialsla_next_reply_seconds", follow["seconds"][stat], window=window, stat=stat,
+                    clock="wall", **who)  # fmt: skip
         put("socialsla_oldest_unanswered_seconds", body["oldest_unanswered_seconds"], **who)
         for rule, verdict in body["rules"].items():
             if verdict["ok"] is not None:
                 put("socialsla_rule_ok", 1 if verdict["ok"] else 0, rule=rule, **who)
             put("socialsla_rule_error_budget", verdict["error_budget"], rule=rule, **who)
+            put(
+                "socialsla_rule_rate_breach_in_seconds",
+                verdict.get("rate_breach_in_seconds"),
+                rule=rule,
+                **who,
+            )
     return out
 
 
