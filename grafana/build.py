@@ -27,6 +27,7 @@ def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
 def stat(
     panel_id: int, title: str, expr: str, unit: str, steps: dict[str, Any], x: int, y: int,
     mappings: list[dict[str, Any]] | None = None, description: str = "", w: int = 5,
+    extra: list[dict[str, Any]] | None = None, overrides: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     return {
         "id": panel_id,
@@ -35,7 +36,7 @@ def stat(
         "description": description,
         "datasource": DATASOURCE,
         "gridPos": {"h": 8, "w": w, "x": x, "y": y},
-        "targets": [target(expr, "{{account}} / {{channel}}")],
+        "targets": [target(expr, "{{account}} / {{channel}}"), *(extra or [])],
         "fieldConfig": {
             "defaults": {
                 "unit": unit,
@@ -43,7 +44,7 @@ def stat(
                 "mappings": mappings or [],
                 "color": {"mode": "thresholds"},
             },
-            "overrides": [],
+            "overrides": overrides or [],
         },
         "options": {
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
@@ -99,6 +100,10 @@ def variable(name: str, query: str, label: str) -> dict[str, Any]:
     }
 
 
+#: The breach forecast (SPEC §9) is shown on the badge tile in minutes while under this many.
+FORECAST_MINUTES = 180
+
+
 def dashboard() -> dict[str, Any]:
     badge_mappings = [
         {
@@ -119,7 +124,17 @@ def dashboard() -> dict[str, Any]:
              description="Mean first-reply time; the badge needs 15 minutes or less."),
         stat(3, "Badge", f"socialsla_rule_ok{{{SELECT}}}", "none",
              thresholds((None, "red"), (1, "green")), 10, 1, mappings=badge_mappings,
-             description="Every rule's verdict: OK, or LOST. No tile means too few decided conversations."),
+             description="Every rule's verdict: OK, or LOST. No tile means too few decided conversations. "
+             f"Under {FORECAST_MINUTES // 60} hours from losing it if nobody answers (the breach forecast), "
+             "a tile says when: badge lost in 42m unless answered.",
+             extra=[target(f"ceil(socialsla_rule_rate_breach_in_seconds{{{SELECT}}} / 60) < {FORECAST_MINUTES}",
+                           "{{account}} / {{channel}}: badge lost in", "B")],
+             overrides=[{"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [
+                 {"id": "unit", "value": "suffix:m unless answered"},
+                 {"id": "decimals", "value": 0},
+                 {"id": "mappings", "value": []},
+                 {"id": "thresholds", "value": thresholds((None, "red"), (60, "orange"))},
+             ]}]),
         stat(4, "Oldest waiting customer", f"max by (account, channel) (socialsla_oldest_unanswered_seconds{{{SELECT}}}) "
              f'or max by (account, channel) (0 * socialsla_conversations{{window="7d", state="inbound", {SELECT}}})', "s",
              thresholds((None, "green"), (900.001, "red")), 15, 1,

@@ -75,6 +75,21 @@ def rules(body: str) -> str:
         pytest.param(
             rules("min_response_rate = 0.9") * 2, "rule name 'r' is used twice", id="duplicate-name"
         ),
+        pytest.param(
+            rules("max_avg_first_reply_seconds = 900\navg_of_fastest = 0"),
+            "avg_of_fastest must be in (0, 1]",
+            id="fastest-zero",
+        ),
+        pytest.param(
+            rules("max_avg_first_reply_seconds = 900\navg_of_fastest = 1.1"),
+            "avg_of_fastest must be in (0, 1]",
+            id="fastest-above-1",
+        ),
+        pytest.param(
+            rules("min_response_rate = 0.9\navg_of_fastest = 0.9"),
+            "avg_of_fastest needs max_avg_first_reply_seconds",
+            id="fastest-without-average",
+        ),
     ],
 )
 def test_bad_rule_files_are_refused_with_a_reason(text: str, message: str) -> None:
@@ -175,3 +190,23 @@ def test_condition_on_null_statistic_holds() -> None:
     """With nothing answered yet, latency conditions hold (SPEC: a null statistic passes)."""
     (rule,) = parse_rules(rules("max_p90_first_reply_seconds = 10"))
     assert verdict(rule, stats_with(0, 2)).ok is True
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "rules" / "facebook-2018.toml"
+
+
+def test_the_shipped_facebook_2018_rules_keep_a_badge_one_slow_reply_would_cost() -> None:
+    """Facebook's fuller rule averages the fastest 90%: one 10-hour reply among nine quick ones keeps it."""
+    (rule,) = load_rules(SHIPPED)
+    assert (rule.window, rule.avg_of_fastest, rule.channels) == (
+        "7d",
+        Fraction(9, 10),
+        frozenset({"facebook"}),
+    )
+    windows = SeriesWindows(R)
+    for i in range(10):
+        opened = T - 20 * H - i * MICROS
+        windows.set(f"c{i}", (Wait(opened, opened + (10 * H if i == 0 else 60 * MICROS), True),))
+    assert verdict(rule, windows).ok is True
+    (badge,) = DEFAULT_RULES
+    assert verdict(badge, windows).ok is False  # the plain average is over an hour

@@ -22,6 +22,7 @@ socialsla_response_rate{account="zeta",channel="x",window="7d"} 1
 socialsla_response_rate_worst{account="zeta",channel="x",window="7d"} 0.459
 socialsla_rule_ok{account="zeta",channel="x",rule="facebook_very_responsive"} 1
 socialsla_rule_error_budget{account="zeta",channel="x",rule="facebook_very_responsive"} 60
+socialsla_rule_rate_breach_in_seconds{account="zeta",channel="x",rule="facebook_very_responsive"} 2520
 """
 
 
@@ -42,7 +43,7 @@ def test_breached_series_come_first_with_the_failed_conditions() -> None:
     assert lines[2].startswith("acme")
     assert "LOST facebook_very_responsive: rate 87.5% < 90.0%, avg 17.4m > 15.0m (budget -1)" in lines[2]
     assert lines[3].startswith("zeta")
-    assert lines[3].endswith("OK facebook_very_responsive (budget +60)")
+    assert lines[3].endswith("OK facebook_very_responsive (budget +60, lost in 42.0m unless answered)")
 
 
 def test_worst_case_rate_stands_beside_the_rate() -> None:
@@ -68,3 +69,19 @@ def test_a_rule_the_demo_does_not_know_is_still_shown_lost() -> None:
 def test_empty_scrape_says_so() -> None:
     """No series yet gives a hint instead of an empty table."""
     assert "no series yet" in summary.render({})
+
+
+def test_a_held_badge_says_when_it_would_be_lost() -> None:
+    """SPEC §9's forecast shows beside the budget: the team reads how long it has to answer."""
+    text = summary.render(summary.parse(TEXT), DEFAULT_RULES)
+    assert "OK facebook_very_responsive (budget +60, lost in 42.0m unless answered)" in text
+
+
+def test_a_rule_lost_on_the_fastest_average_names_it() -> None:
+    """The plain average is not the rule's: a lost avg_of_fastest rule names its own condition."""
+    (rule,) = parse_rules(
+        '[[rule]]\nname = "fb"\nwindow = "7d"\nmin_response_rate = 0.5\n'
+        "max_avg_first_reply_seconds = 900\navg_of_fastest = 0.9\n"
+    )
+    row = summary.parse(TEXT)[("acme", "facebook")]
+    assert summary.failed_conditions(rule, row) == ["avg of the fastest 90.0% > 15.0m"]
