@@ -19,7 +19,9 @@ outcomes cannot double-count.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
@@ -187,6 +189,71 @@ class _Pair:
         return self.conversations.freeze(self.follow_ups.freeze())
 
 
+class _Segment:
+    """Changes of (responded, missed) at instants ahead, all within one bucket's span of time."""
+
+    __slots__ = ("begin", "bounds", "changes", "end")
+
+    def __init__(self, grouped: dict[int, list[int]]) -> None:
+        #: (instant, responded change, missed change), by instant: changes of one instant together.
+        self.changes = sorted((instant, r, m) for instant, (r, m) in grouped.items())
+        self.begin = self.changes[0][0]
+        self.end = self.changes[-1][0] + 1
+        self.bounds: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def bound(self, p: int, q: int) -> tuple[int, int]:
+        """(lowest prefix, total) of the slack `q * responded - p * decided` over it, for threshold p/q."""
+        found = self.bounds.get((p, q))
+        if found is None:
+            running, lowest = 0, 0
+            for _, r, m in self.changes:
+                running += q * r - p * (r + m)
+                lowest = min(lowest, running)
+            found = self.bounds[p, q] = (lowest, running)
+        return found
+
+
+class _Outlook:
+    """What the breach forecast needs of some conversations at a time: their statuses, and what lies ahead.
+
+    Ahead, with no new events: pending ones turn missed at their deadline
+    (one segment), and each leaves the window at `start + length` (another).
+    It holds for every time in [low, high): between the instants where an
+    answer or a deadline passes, nobody's status changes.
+    """
+
+    __slots__ = ("high", "low", "missed", "responded", "segments")
+
+    def __init__(self, waits: Iterable[Wait], at: int, length: int, response: int) -> None:
+        self.responded = self.missed = 0
+        low, high = -_FOREVER, _FOREVER
+        exits: dict[int, list[int]] = {}
+        deadlines: dict[int, list[int]] = {}
+        for wait in waits:
+            if not wait.conversation:
+                continue
+            for point in (wait.start + response, wait.answer):
+                if point is None:
+                    continue
+                if point <= at:
+                    low = max(low, point)
+                else:
+                    high = min(high, point)
+            status, _ = decide(wait.start, wait.answer, at, response)
+            leaves = wait.start + length
+            if status is Status.RESPONDED:
+                self.responded += 1
+                exits.setdefault(leaves, [0, 0])[0] -= 1
+            elif status is Status.MISSED:
+                self.missed += 1
+                exits.setdefault(leaves, [0, 0])[1] -= 1
+            elif wait.start + response < leaves:  # pending: missed at its deadline, then leaves
+                deadlines.setdefault(wait.start + response, [0, 0])[1] += 1
+                exits.setdefault(leaves, [0, 0])[1] -= 1
+        self.low, self.high = low, high
+        self.segments = [_Segment(grouped) for grouped in (deadlines, exits) if grouped]
+
+
 class _Bucket:
     """The waits whose start falls in one tumbling interval, keyed by (thread, start).
 
@@ -194,11 +261,46 @@ class _Bucket:
     answer), so the start tells them apart.
     """
 
-    __slots__ = ("cache", "records")
+    __slots__ = ("cache", "latency_cache", "outlook_cache", "records")
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, int], Wait] = {}
         self.cache: tuple[int, int, _Pair] | None = None
+        self.latency_cache: tuple[int, int, list[int]] | None = None
+        self.outlook_cache: dict[int, _Outlook] | None = None
+
+    def touch(self) -> None:
+        """Drop every cached reading: the records changed."""
+        self.cache = self.latency_cache = self.outlook_cache = None
+
+    def latencies(self, at: int) -> list[int]:
+        """Latencies of its conversations answered by `at`, largest first; cached like `aggregate`."""
+        cache = self.latency_cache
+        if cache is not None and cache[0] <= at < cache[1]:
+            return cache[2]
+        out, low, high = [], -_FOREVER, _FOREVER
+        for wait in self.records.values():
+            answer = wait.answer
+            if not wait.conversation or answer is None:
+                continue
+            if answer <= at:
+                out.append(answer - wait.start)
+                low = max(low, answer)
+            else:
+                high = min(high, answer)
+        out.sort(reverse=True)
+        self.latency_cache = (low, high, out)
+        return out
+
+    def outlook(self, at: int, length: int, response: int) -> _Outlook:
+        """Its conversations' `_Outlook` for a window of `length`; cached while it holds."""
+        cached = self.outlook_cache
+        if cached is None:
+            cached = self.outlook_cache = {}
+        found = cached.get(length)
+        if found is None or not found.low <= at < found.high:
+            found = cached[length] = _Outlook(self.records.values(), at, length, response)
+        return found
 
     def aggregate(self, at: int, window: int) -> _Pair:
         """All records' contribution at `at`, reused while no change point is crossed."""
@@ -265,7 +367,7 @@ class SeriesWindows:
             if bucket is None:
                 bucket = buckets[number] = _Bucket()
             bucket.records[key, wait.start] = wait
-            bucket.cache = None
+            bucket.touch()
         return True
 
     def discard(self, key: str) -> bool:
@@ -280,7 +382,7 @@ class SeriesWindows:
             bucket = self._buckets[number]
             del bucket.records[key, wait.start]
             if bucket.records:
-                bucket.cache = None
+                bucket.touch()
             else:
                 del self._buckets[number]
 
@@ -352,19 +454,35 @@ class SeriesWindows:
     def fastest_average_us(self, at: int, window: str, fraction: Fraction) -> Fraction | None:
         """SPEC §9 `avg_of_fastest`: the mean of the `ceil(fraction * count)` fastest first replies.
 
-        Exact: it walks the window's conversations, which only a rule that asks
-        for it pays for; None when no conversation of the window is answered.
+        Exact, not from buckets: whole buckets keep their latencies sorted (cached
+        like their aggregates), so the slowest `count - take` are found by merging
+        those lists from the top, and only buckets cut by the window edge are walked.
         """
         edge = at - WINDOWS[window] * MICROS
-        latencies = sorted(
-            w.answer - w.start
-            for w in self._in_window(at, edge)
-            if w.conversation and w.answer is not None and w.answer <= at
-        )
-        if not latencies:
+        size = self.bucket_us
+        lists: list[list[int]] = []
+        loose: list[int] = []
+        for number, bucket in self._buckets.items():
+            start, last = number * size, number * size + size - 1
+            if start > at or last <= edge:
+                continue
+            if start > edge and last <= at:
+                lists.append(bucket.latencies(at))
+                continue
+            loose.extend(
+                w.answer - w.start
+                for w in bucket.records.values()
+                if w.conversation and edge < w.start <= at and w.answer is not None and w.answer <= at
+            )
+        loose.sort(reverse=True)
+        lists.append(loose)
+        count = sum(len(values) for values in lists)
+        if not count:
             return None
-        take = -(-fraction.numerator * len(latencies) // fraction.denominator)  # ceil, exactly
-        return Fraction(sum(latencies[:take]), take)
+        take = -(-fraction.numerator * count // fraction.denominator)  # ceil, exactly
+        total = sum(sum(values) for values in lists)
+        slowest = sum(itertools.islice(heapq.merge(*lists, reverse=True), count - take))
+        return Fraction(total - slowest, take)
 
     def rate_breach_at(self, at: int, window: str, threshold: Fraction) -> int | None:
         """SPEC §9: the earliest T' in [at, at + 7d] where the window's response rate is below `threshold`.
@@ -373,31 +491,58 @@ class SeriesWindows:
         where a pending conversation turns missed (start + R) and where one
         leaves the window (start + W); those are the only candidates, and the
         changes of one instant apply together. None when the rate never drops below.
+
+        The sweep follows the slack `q * responded - p * decided` (threshold
+        p/q), negative exactly when the rate is below. Each bucket's changes
+        ahead come in at most two segments (`_Outlook`, cached while no status
+        changes); a group of overlapping segments whose lowest points cannot
+        take the slack below zero together is passed in one step, so a scrape
+        walks single conversations only where the rate really dips.
         """
         length = WINDOWS[window] * MICROS
         response = self.response_window_us
+        size = self.bucket_us
+        edge = at - length
+        p, q = threshold.numerator, threshold.denominator
         responded = missed = 0
-        changes: dict[int, list[int]] = {}
-        for wait in self._in_window(at, at - length):
-            if not wait.conversation:
+        segments: list[_Segment] = []
+        for number, bucket in self._buckets.items():
+            start, last = number * size, number * size + size - 1
+            if start > at or last <= edge:
                 continue
-            status, _ = decide(wait.start, wait.answer, at, response)
-            leaves = wait.start + length
-            if status is Status.RESPONDED:
-                responded += 1
-                changes.setdefault(leaves, [0, 0])[0] -= 1
-            elif status is Status.MISSED:
-                missed += 1
-                changes.setdefault(leaves, [0, 0])[1] -= 1
-            elif wait.start + response < leaves:  # pending: missed at its deadline, then leaves
-                changes.setdefault(wait.start + response, [0, 0])[1] += 1
-                changes.setdefault(leaves, [0, 0])[1] -= 1
-        if responded + missed and responded < threshold * (responded + missed):
+            if start > edge and last <= at:
+                outlook = bucket.outlook(at, length, response)
+            else:  # cut by the window's edge, or holding what is after `at`: only the part inside
+                inside = (w for w in bucket.records.values() if edge < w.start <= at)
+                outlook = _Outlook(inside, at, length, response)
+            responded += outlook.responded
+            missed += outlook.missed
+            segments.extend(outlook.segments)
+        slack = q * responded - p * (responded + missed)
+        if slack < 0:
             return at
-        for instant in sorted(changes):
-            d_responded, d_missed = changes[instant]
-            responded += d_responded
-            missed += d_missed
-            if responded + missed and responded < threshold * (responded + missed):
-                return instant
+        segments.sort(key=lambda segment: segment.begin)
+        index = 0
+        while index < len(segments):
+            group = [segments[index]]
+            end = group[0].end
+            index += 1
+            while index < len(segments) and segments[index].begin < end:
+                group.append(segments[index])
+                end = max(end, segments[index].end)
+                index += 1
+            bounds = [segment.bound(p, q) for segment in group]
+            if slack + sum(lowest for lowest, _ in bounds) >= 0:
+                slack += sum(total for _, total in bounds)
+                continue
+            merged: dict[int, list[int]] = {}
+            for instant, r, m in itertools.chain.from_iterable(segment.changes for segment in group):
+                change = merged.setdefault(instant, [0, 0])
+                change[0] += r
+                change[1] += m
+            for instant in sorted(merged):
+                r, m = merged[instant]
+                slack += q * r - p * (r + m)
+                if slack < 0:
+                    return instant
         return None
