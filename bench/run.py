@@ -238,7 +238,13 @@ def run_ours(
         time.sleep(0.25)
     elapsed = time.monotonic() - (t0 or time.monotonic())
     time.sleep(2)  # a scrape after the last batch, for the number of open conversations
+    scrapes = []
+    for _ in range(5):  # what one Prometheus scrape costs once caught up (the forecast included)
+        begin = time.perf_counter()
+        scrape(port)
+        scrapes.append((time.perf_counter() - begin) * 1000)
     result = {
+        "scrape_ms": statistics.median(scrapes),
         "open_conversations": scrape(port).get("open", 0),
         "partitions": partitions,
         "events": count,
@@ -276,23 +282,35 @@ def compare(
     state), so the order flips every round and ratios are taken only over these
     rounds, never against the first run of ours, which came before them.
     """
-    rates: dict[str, list[float]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
     for round_ in range(args.repeat):
         order = [*args.variants, "ours"]
         for variant in order if round_ % 2 == 0 else order[::-1]:
             run = run_ours(
-                args.bootstrap, prefix, partitions, args.events, tmp / f"{prefix}-{round_}-{len(rates)}",
+                args.bootstrap, prefix, partitions, args.events, tmp / f"{prefix}-{round_}-{len(runs)}",
                 port, variant if variant != "ours" else "ours-again", recover=False, group=f"-{round_}",
             )  # fmt: skip
             port += 10
-            rates.setdefault(variant, []).append(run["events_per_s"])
-            print(f"... {variant}: {run['events_per_s']:,.0f} events/s", flush=True)
-    mean = {name: statistics.mean(values) for name, values in rates.items()}
+            runs.setdefault(variant, []).append(run)
+            print(
+                f"... {variant}: {run['events_per_s']:,.0f} events/s, RSS {run['rss_mib']:.0f} MiB, "
+                f"{run['open_conversations']:,.0f} open conversations, store {run['store_mib']:.0f} MiB, "
+                f"scrape {run['scrape_ms']:.0f} ms",
+                flush=True,
+            )
+    mean = {name: statistics.mean(r["events_per_s"] for r in values) for name, values in runs.items()}
     return {
         "first_run_of_ours_per_s": first,
         **{
-            name: {"events_per_s": values, "ratio_to_ours": mean[name] / mean["ours"]}
-            for name, values in rates.items()
+            name: {
+                "events_per_s": [r["events_per_s"] for r in values],
+                "ratio_to_ours": mean[name] / mean["ours"],
+                "rss_mib": [r["rss_mib"] for r in values],
+                "open_conversations": [r["open_conversations"] for r in values],
+                "store_mib": [r["store_mib"] for r in values],
+                "scrape_ms": [r["scrape_ms"] for r in values],
+            }
+            for name, values in runs.items()
         },
     }
 
@@ -547,8 +565,12 @@ def main() -> None:
             if not isinstance(figures, dict):
                 continue
             rates = ", ".join(f"{rate:,.0f}" for rate in figures["events_per_s"])
+            rss = ", ".join(f"{value:.0f}" for value in figures["rss_mib"])
+            store = ", ".join(f"{value:.0f}" for value in figures["store_mib"])
+            scrapes = ", ".join(f"{value:.0f}" for value in figures["scrape_ms"])
             print(f"{run['partitions']} partition(s): {name:>24}: {rates} events/s, "
-                  f"{figures['ratio_to_ours']:.3f} x ours (same run)")  # fmt: skip
+                  f"{figures['ratio_to_ours']:.3f} x ours (same run); RSS {rss} MiB, store {store} MiB, "
+                  f"scrape {scrapes} ms, open {figures['open_conversations'][0]:,.0f}")  # fmt: skip
     for fresh in results.get("freshness", []):
         print(
             f"freshness at {fresh['target_per_s']:.0f}/s (achieved {fresh['produced_per_s']:.0f}/s): "
