@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from socialsla.events import MICROS
 from socialsla.settings import Settings, SettingsError, from_env
 
 
@@ -118,3 +119,27 @@ def test_store_memory_is_bounded() -> None:
     """A budget too small for RocksDB to work in is refused."""
     with pytest.raises(SettingsError, match="STORE_MEMORY_MIB: must be 16-65536, got 8"):
         from_env({"SOCIALSLA_STORE_MEMORY_MIB": "8"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(None, None, id="unset-is-off"),
+        pytest.param("off", None, id="off"),
+        pytest.param("24h", 86_400 * MICROS, id="facebook-24h"),
+        pytest.param("1h30m", 5_400 * MICROS, id="compound"),
+        pytest.param("1d12h", 129_600 * MICROS, id="days-and-hours"),
+    ],
+)
+def test_new_conversation_after_is_a_duration_or_off(raw: str | None, expected: int | None) -> None:
+    """SOCIALSLA_NEW_CONVERSATION_AFTER reads SPEC §7 durations; unset or `off` keeps every later post a follow-up."""
+    env = {} if raw is None else {"SOCIALSLA_NEW_CONVERSATION_AFTER": raw}
+    settings = from_env(env)
+    assert settings.new_conversation_after_us == expected
+    assert settings.policy.new_conversation_after_us == expected
+
+
+def test_a_bad_silence_is_named() -> None:
+    """A silence that is not a duration is refused with the variable's name."""
+    with pytest.raises(SettingsError, match="SOCIALSLA_NEW_CONVERSATION_AFTER: 'a day'"):
+        from_env({"SOCIALSLA_NEW_CONVERSATION_AFTER": "a day"})
