@@ -183,7 +183,8 @@ class _Pair:
 
     def merge(self, other: _Pair) -> None:
         self.conversations.merge(other.conversations)
-        self.follow_ups.merge(other.follow_ups)
+        if other.follow_ups.inbound:  # most buckets hold no follow-up: skip the empty merge
+            self.follow_ups.merge(other.follow_ups)
 
     def freeze(self) -> WindowStats:
         return self.conversations.freeze(self.follow_ups.freeze())
