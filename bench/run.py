@@ -155,11 +155,19 @@ class Progress:
         from aiokafka.admin import AIOKafkaAdminClient
 
         self.group, self.inputs, self.outcomes = group, inputs, outcomes
+
+        async def start() -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+            # aiokafka's clients bind to the running loop when made
+            admin, ends = (
+                AIOKafkaAdminClient(bootstrap_servers=bootstrap),
+                AIOKafkaConsumer(bootstrap_servers=bootstrap),
+            )
+            await admin.start()
+            await ends.start()
+            return admin, ends
+
         self.loop = asyncio.new_event_loop()
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        self.ends = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-        self.loop.run_until_complete(self.admin.start())
-        self.loop.run_until_complete(self.ends.start())
+        self.admin, self.ends = self.loop.run_until_complete(start())
 
     def read(self) -> tuple[int, bool]:
         """(input events committed, whether stage 2 has committed every outcome sent so far)."""

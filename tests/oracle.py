@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 
 from socialsla import histogram
@@ -11,15 +11,24 @@ from socialsla.conversation import Wait
 from socialsla.events import MICROS
 from socialsla.windows import WINDOWS, SeriesStats, WindowStats
 
+Span = Callable[[int, int], int]
 
-def _window(inside: list[tuple[int, int | None]], at: int, response_window_us: int) -> WindowStats:
+
+def _wall(a: int, b: int) -> int:
+    return b - a
+
+
+def _window(
+    inside: list[tuple[int, int | None]], at: int, response_window_us: int, span: Span
+) -> WindowStats:
     seen = [(o, f) for o, f in inside if f is not None and f <= at]
-    latencies = [f - o for o, f in seen]
+    latencies = [span(o, f) for o, f in seen]
     responded = sum(1 for latency in latencies if latency <= response_window_us)
     missed = sum(
         1
         for o, f in inside
-        if not (f is not None and f <= at and f - o <= response_window_us) and at >= o + response_window_us
+        if not (f is not None and f <= at and span(o, f) <= response_window_us)
+        and span(o, at) >= response_window_us
     )
     counts = [0] * histogram.SIZE
     for latency in latencies:
@@ -35,8 +44,12 @@ def _window(inside: list[tuple[int, int | None]], at: int, response_window_us: i
     )
 
 
-def naive_stats(waits: Iterable[Wait], at: int, response_window_us: int) -> SeriesStats:
-    """The statistics by brute force, straight from the SPEC's definitions."""
+def naive_stats(waits: Iterable[Wait], at: int, response_window_us: int, span: Span = _wall) -> SeriesStats:
+    """The statistics by brute force, straight from the SPEC's definitions.
+
+    `span(a, b)` measures every duration: wall-clock time by default, or a
+    calendar's open time for the business view (SPEC §7).
+    """
     waits = list(waits)
     windows: dict[str, WindowStats] = {}
     oldest: int | None = None
@@ -44,13 +57,13 @@ def naive_stats(waits: Iterable[Wait], at: int, response_window_us: int) -> Seri
         edge = at - seconds * MICROS
         inside = [(w.start, w.answer) for w in waits if w.conversation and edge < w.start <= at]
         follow = [(w.start, w.answer) for w in waits if not w.conversation and edge < w.start <= at]
-        conversations = _window(inside, at, response_window_us)
+        conversations = _window(inside, at, response_window_us, span)
         windows[name] = WindowStats(*[getattr(conversations, f) for f in (
             "inbound", "responded", "missed", "latency_count", "latency_sum_us", "latency_max_us",
-            "latency_buckets")], _window(follow, at, response_window_us))  # fmt: skip
+            "latency_buckets")], _window(follow, at, response_window_us, span))  # fmt: skip
         if name == "7d":
             waiting = [o for o, f in inside if f is None or f > at]
-            oldest = at - min(waiting) if waiting else None
+            oldest = max(span(o, at) for o in waiting) if waiting else None
     return SeriesStats(at, windows, oldest)
 
 

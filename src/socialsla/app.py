@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from socialsla import rows, transport, web
 from socialsla.agents import Conversations, Screen, Series
+from socialsla.calendars import Calendar
 from socialsla.clock import Clock, parse_clock
 from socialsla.health import Health, Housekeeping
 from socialsla.ledger import Ledger
@@ -125,7 +126,12 @@ def _table(app: Any, name: str, settings: Settings) -> Any:
     )
 
 
-def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegistry | None = None) -> Pipeline:
+def build(
+    settings: Settings,
+    rules: tuple[Rule, ...],
+    registry: CollectorRegistry | None = None,
+    calendars: tuple[Calendar, ...] = (),
+) -> Pipeline:
     """Wire the Faust app, its agents, tables and the metrics around the pure core."""
     registry = registry or CollectorRegistry()
     clock = parse_clock(settings.clock)
@@ -135,7 +141,7 @@ def build(settings: Settings, rules: tuple[Rule, ...], registry: CollectorRegist
     deadletters = app.topic(settings.topic_deadletter, partitions=settings.partitions, **_RAW)
     conversations = _table(app, rows.CONVERSATIONS, settings)
     series = _table(app, rows.SERIES, settings)
-    ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000))
+    ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000), calendars)
     metrics = PipelineMetrics(registry)
     registry.register(SlaCollector(ledger, rules, clock))
     health = Health()

@@ -16,7 +16,7 @@ from socialsla.conversation import Policy
 from socialsla.duration import parse_seconds
 from socialsla.events import MICROS, InvalidEvent, encode, parse_time
 from socialsla.files import InputFileError, check_input
-from socialsla.rules import RuleError, load_rules
+from socialsla.rules import RuleError, load_book
 from socialsla.settings import parse_silence
 
 
@@ -46,7 +46,8 @@ def _progress(done: int) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    rules = load_rules(args.rules)
+    book = load_book(args.rules)
+    rules = book.rules
     check_input(args.events)
     result = report.run(
         args.events,
@@ -55,6 +56,7 @@ def _report(args: argparse.Namespace) -> int:
         response_window_us=args.response_window,
         policy=Policy(args.count_automated, args.new_conversation_after),
         progress=_progress if sys.stderr.isatty() else None,
+        calendars=book.calendars,
     )
     out = report.to_json(result, rules) if args.format == "json" else report.to_table(result).encode()
     sys.stdout.buffer.write(out)
@@ -63,15 +65,27 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scope(accounts: frozenset[str] | None, channels: frozenset[str] | None) -> str:
+    scope = []
+    if accounts:
+        scope.append("accounts " + ", ".join(sorted(accounts)))
+    if channels:
+        scope.append("channels " + ", ".join(sorted(channels)))
+    return "; ".join(scope) or "every series"
+
+
 def _rules_check(args: argparse.Namespace) -> int:
-    rules = load_rules(args.file)
-    for rule in rules:
-        scope = []
-        if rule.accounts:
-            scope.append("accounts " + ", ".join(sorted(rule.accounts)))
-        if rule.channels:
-            scope.append("channels " + ", ".join(sorted(rule.channels)))
-        print(f"ok: {rule.name} (window {rule.window}; {'; '.join(scope) or 'every series'})")
+    book = load_book(args.file)
+    for rule in book.rules:
+        clock = "; business clock" if rule.clock == "business" else ""
+        print(f"ok: {rule.name} (window {rule.window}{clock}; {_scope(rule.accounts, rule.channels)})")
+    for calendar in book.calendars:
+        days = sum(1 for ranges in calendar.hours if ranges)
+        scope = _scope(calendar.accounts, calendar.channels)
+        print(f"ok: calendar {calendar.name} ({calendar.timezone}, open {days} days a week, "
+              f"{len(calendar.holidays)} holidays; {scope})")  # fmt: skip
+    for warning in book.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

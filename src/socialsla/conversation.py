@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final, NamedTuple
@@ -157,18 +158,23 @@ def waits(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, .
     return tuple(out)
 
 
-def decide(opened: int, first: int | None, at: int, window: int) -> tuple[Status, int | None]:
+def decide(
+    opened: int, first: int | None, at: int, window: int, span: Callable[[int, int], int] | None = None
+) -> tuple[Status, int | None]:
     """SPEC §2 for a wait started at `opened`, seen at time `at`: its status, and its latency seen by then.
 
     The one place the rule is written: the windows (conversations and
-    follow-ups alike), the expiry totals and `status_at` all ask here. A reply
-    after the window still has a latency (it counts in the latency statistics)
-    and makes the wait missed.
+    follow-ups, wall and business clocks alike), the expiry totals and
+    `status_at` all ask here. A reply after the window still has a latency (it
+    counts in the latency statistics) and makes the wait missed. `span(a, b)`
+    measures durations: wall-clock time when None, else a calendar's open time
+    (SPEC §7: latency `open(opened, first)`, missed once `open(opened, at) >= window`).
     """
     if first is not None and first <= at:
-        latency = first - opened
+        latency = first - opened if span is None else span(opened, first)
         return (Status.RESPONDED if latency <= window else Status.MISSED), latency
-    return (Status.MISSED if at >= opened + window else Status.PENDING), None
+    waited = at - opened if span is None else span(opened, at)
+    return (Status.MISSED if waited >= window else Status.PENDING), None
 
 
 def status_at(state: Conversation, at: int, response_window: int, policy: Policy = DEFAULT_POLICY) -> Status:

@@ -14,12 +14,13 @@ only, no counters, so they leave nothing behind.)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
 
 from socialsla import histogram, rows
+from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import Status, decide
 from socialsla.outcome import Outcome, series_key
 from socialsla.windows import ALL, LONGEST_US, SeriesStats, SeriesWindows
@@ -108,9 +109,13 @@ class Writes:
 class Ledger:
     """The series of the partitions this worker actively owns."""
 
-    def __init__(self, response_window_us: int, expire_every_us: int = 0) -> None:
+    def __init__(
+        self, response_window_us: int, expire_every_us: int = 0, calendars: Sequence[Calendar] = ()
+    ) -> None:
         self.response_window_us = response_window_us
         self.expire_every_us = expire_every_us
+        #: SPEC §7: a series gets the first calendar that selects it, for its business view.
+        self.calendars = tuple(calendars)
         self.partitions: dict[int, dict[str, Series]] = {}
         #: When each series last expired conversations, by the SLA clock.
         self.last_expiry: dict[tuple[int, str], int] = {}
@@ -121,7 +126,10 @@ class Ledger:
         key = series_key(account, channel)
         series = owned.get(key)
         if series is None:
-            series = owned[key] = Series(account, channel, SeriesWindows(self.response_window_us))
+            calendar = calendar_for(self.calendars, account, channel)
+            series = owned[key] = Series(
+                account, channel, SeriesWindows(self.response_window_us, calendar=calendar)
+            )
         return series
 
     def apply(self, partition: int, outcomes: Iterable[Outcome], now_us: int) -> Writes:

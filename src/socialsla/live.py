@@ -30,7 +30,7 @@ from socialsla.duration import parse_seconds
 from socialsla.events import parse_time
 from socialsla.files import InputFileError, check_input
 from socialsla.report import iter_lines
-from socialsla.rules import Rule, load_rules
+from socialsla.rules import Rule, load_book, load_rules
 from socialsla.settings import HELP, Settings, SettingsError, from_env
 from socialsla.traffic import TrafficShape, replay, send_generated, shifted
 
@@ -92,7 +92,8 @@ def _settings_epilog() -> str:
 
 def _worker(args: argparse.Namespace) -> int:
     settings = _settings()
-    rules = load_rules(settings.rules_file)
+    book = load_book(settings.rules_file)
+    rules = book.rules
     import faust  # deferred: the offline commands must not pay for Faust's import
 
     from socialsla import transport
@@ -104,7 +105,7 @@ def _worker(args: argparse.Namespace) -> int:
     asyncio.set_event_loop(loop)
     if not loop.run_until_complete(_topics_ready(settings, "worker", _WORKER_BROKER_WAIT_S)):
         return 1
-    pipeline = build(settings, rules)
+    pipeline = build(settings, rules, calendars=book.calendars)
     shown = ", ".join(f"{k}={v}" for k, v in settings.describe() if v)
     print(f"socialsla worker: {shown}", file=sys.stderr, flush=True)
     worker = faust.Worker(pipeline.app, loop=loop, loglevel=args.loglevel, quiet=True)

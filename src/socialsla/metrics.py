@@ -27,7 +27,7 @@ from socialsla import histogram
 from socialsla.clock import Clock
 from socialsla.events import MICROS
 from socialsla.ledger import Ledger
-from socialsla.rules import Rule, judge
+from socialsla.rules import Rule, verdicts
 from socialsla.windows import WINDOWS
 
 OUTCOMES: Final = ("accepted", "duplicate", "invalid", "late")
@@ -48,26 +48,31 @@ class SlaCollector(Collector):
         conversations = GaugeMetricFamily(
             "socialsla_conversations",
             "Conversations opened in the window, by state at evaluation time.",
-            labels=["account", "channel", "window", "state"],
+            labels=["account", "channel", "window", "state", "clock"],
         )
         rate = GaugeMetricFamily(
             "socialsla_response_rate",
             "responded / (responded + missed) of conversations opened in the window.",
-            labels=["account", "channel", "window"],
+            labels=["account", "channel", "window", "clock"],
         )
         worst = GaugeMetricFamily(
             "socialsla_response_rate_worst",
             "responded / inbound: pending conversations counted as missed.",
-            labels=["account", "channel", "window"],
+            labels=["account", "channel", "window", "clock"],
         )
         latency = GaugeMetricFamily(
             "socialsla_first_reply_seconds",
             "First-reply latency of conversations opened in the window.",
-            labels=["account", "channel", "window", "stat"],
+            labels=["account", "channel", "window", "stat", "clock"],
         )
         oldest = GaugeMetricFamily(
             "socialsla_oldest_unanswered_seconds",
             "How long the longest-waiting customer of the last 7 days has waited.",
+            labels=["account", "channel", "clock"],
+        )
+        series_open = GaugeMetricFamily(
+            "socialsla_series_open",
+            "1 while the series' calendar is open, 0 while closed; absent without a calendar (SPEC §7).",
             labels=["account", "channel"],
         )
         rule_ok = GaugeMetricFamily(
@@ -108,53 +113,57 @@ class SlaCollector(Collector):
         )
         bounds = [_le(b) for b in histogram.upper_bounds()]
         for series in self.ledger:
-            stats = series.windows.evaluate(at, lifetime=True)
+            windows = series.windows
+            stats = windows.evaluate(at, lifetime=True)
+            business = None if windows.calendar is None else windows.evaluate(at, business=True)
             who = [series.account, series.channel]
-            for name in WINDOWS:
-                w = stats.windows[name]
-                for state, count in (
-                    ("inbound", w.inbound),
-                    ("responded", w.responded),
-                    ("missed", w.missed),
-                    ("pending", w.pending),
-                ):
-                    conversations.add_metric([*who, name, state], count)
-                _maybe(rate, [*who, name], w.response_rate)
-                _maybe(worst, [*who, name], w.response_rate_worst)
-                for stat, value in (
-                    ("avg", w.avg_seconds),
-                    ("p50", w.quantile_seconds(0.5)),
-                    ("p90", w.quantile_seconds(0.9)),
-                    ("max", w.max_seconds),
-                ):
-                    _maybe(latency, [*who, name, stat], value)
-                follow = w.next_reply
-                assert follow is not None  # evaluate always fills it
-                for state, count in (
-                    ("inbound", follow.inbound),
-                    ("responded", follow.responded),
-                    ("missed", follow.missed),
-                    ("pending", follow.pending),
-                ):
-                    follow_ups.add_metric([*who, name, state, "wall"], count)
-                for stat, value in (
-                    ("avg", follow.avg_seconds),
-                    ("p50", follow.quantile_seconds(0.5)),
-                    ("p90", follow.quantile_seconds(0.9)),
-                    ("max", follow.max_seconds),
-                ):
-                    _maybe(next_reply, [*who, name, stat, "wall"], value)
-            _maybe(oldest, who, stats.oldest_unanswered_seconds)
-            for rule in self.rules:
-                if not rule.applies(series.account, series.channel):
-                    continue
-                verdict = judge(rule, stats, series.windows)
+            views = [("wall", stats)] if business is None else [("wall", stats), ("business", business)]
+            for clock, view in views:
+                for name in WINDOWS:
+                    w = view.windows[name]
+                    for state, count in (
+                        ("inbound", w.inbound),
+                        ("responded", w.responded),
+                        ("missed", w.missed),
+                        ("pending", w.pending),
+                    ):
+                        conversations.add_metric([*who, name, state, clock], count)
+                    _maybe(rate, [*who, name, clock], w.response_rate)
+                    _maybe(worst, [*who, name, clock], w.response_rate_worst)
+                    for stat, value in (
+                        ("avg", w.avg_seconds),
+                        ("p50", w.quantile_seconds(0.5)),
+                        ("p90", w.quantile_seconds(0.9)),
+                        ("max", w.max_seconds),
+                    ):
+                        _maybe(latency, [*who, name, stat, clock], value)
+                    follow = w.next_reply
+                    assert follow is not None  # evaluate always fills it
+                    for state, count in (
+                        ("inbound", follow.inbound),
+                        ("responded", follow.responded),
+                        ("missed", follow.missed),
+                        ("pending", follow.pending),
+                    ):
+                        follow_ups.add_metric([*who, name, state, clock], count)
+                    for stat, value in (
+                        ("avg", follow.avg_seconds),
+                        ("p50", follow.quantile_seconds(0.5)),
+                        ("p90", follow.quantile_seconds(0.9)),
+                        ("max", follow.max_seconds),
+                    ):
+                        _maybe(next_reply, [*who, name, stat, clock], value)
+                _maybe(oldest, [*who, clock], view.oldest_unanswered_seconds)
+            if windows.calendar is not None:
+                series_open.add_metric(who, 1.0 if windows.calendar.is_open(at) else 0.0)
+            judged = verdicts(self.rules, series.account, series.channel, windows, stats, business)
+            for name, verdict in judged.items():
                 if verdict.ok is not None:
-                    rule_ok.add_metric([*who, rule.name], 1.0 if verdict.ok else 0.0)
+                    rule_ok.add_metric([*who, name], 1.0 if verdict.ok else 0.0)
                 if verdict.error_budget is not None:
-                    budget.add_metric([*who, rule.name], float(verdict.error_budget))
+                    budget.add_metric([*who, name], float(verdict.error_budget))
                 if verdict.rate_breach_in_us is not None:
-                    breach.add_metric([*who, rule.name], verdict.rate_breach_in_us / MICROS)
+                    breach.add_metric([*who, name], verdict.rate_breach_in_us / MICROS)
             life = series.lifetime(stats)
             cumulative = histogram.cumulative(life.buckets)
             hist.add_metric(
@@ -165,7 +174,7 @@ class SlaCollector(Collector):
             decided.add_metric([*who, "responded"], float(life.responded))
             decided.add_metric([*who, "missed"], float(life.missed))
         yield from (
-            conversations, rate, worst, latency, oldest, follow_ups, next_reply,
+            conversations, rate, worst, latency, oldest, series_open, follow_ups, next_reply,
             rule_ok, budget, breach, hist, decided,
         )  # fmt: skip
 

@@ -14,17 +14,18 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
 import orjson
 
 from socialsla import conversation, stages
+from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import DEFAULT_POLICY, Policy
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
-from socialsla.rules import Rule, Verdict, judge
+from socialsla.rules import Rule, Verdict, verdicts
 from socialsla.windows import LONGEST_US, WINDOWS, SeriesStats, SeriesWindows, WindowStats
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
@@ -79,6 +80,11 @@ class SeriesReport:
     channel: str
     stats: SeriesStats
     verdicts: dict[str, Verdict]
+    #: SPEC §7: the series' calendar and its business view, when a calendar selects it.
+    calendar: str | None = None
+    business: SeriesStats | None = None
+    #: Whether the calendar is open at `at` (what `socialsla_series_open` says); None without one.
+    is_open: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,7 @@ def build(
     rules: tuple[Rule, ...],
     response_window_us: int = DEFAULT_RESPONSE_WINDOW_US,
     policy: Policy = DEFAULT_POLICY,
+    calendars: Sequence[Calendar] = (),
 ) -> Report:
     """Fold every line into threads (`stages.fold`, as the live stage 1), then evaluate at `at`."""
     tally = Tally()
@@ -152,14 +159,22 @@ def build(
     for (account, channel, conversation_id), state in folded.states.items():
         series = windows.get((account, channel))
         if series is None:
-            series = windows[(account, channel)] = SeriesWindows(response_window_us)
+            calendar = calendar_for(calendars, account, channel)
+            series = windows[(account, channel)] = SeriesWindows(response_window_us, calendar=calendar)
         series.set(conversation_id, conversation.waits(state, policy))
     reports = []
     for account, channel in sorted(windows):
         kept = windows[(account, channel)]
         stats = kept.evaluate(at)
-        verdicts = {rule.name: judge(rule, stats, kept) for rule in rules if rule.applies(account, channel)}
-        reports.append(SeriesReport(account, channel, stats, verdicts))
+        business = None if kept.calendar is None else kept.evaluate(at, business=True)
+        judged = verdicts(rules, account, channel, kept, stats, business)
+        calendar = kept.calendar
+        if calendar is None:
+            reports.append(SeriesReport(account, channel, stats, judged))
+        else:
+            reports.append(
+                SeriesReport(account, channel, stats, judged, calendar.name, business, calendar.is_open(at))
+            )
     return Report(at, reports, tally)
 
 
@@ -171,6 +186,7 @@ def run(
     policy: Policy = DEFAULT_POLICY,
     now_us: int | None = None,
     progress: Callable[[int], None] | None = None,
+    calendars: Sequence[Calendar] = (),
 ) -> Report:
     """Build a report from a path or `-` (stdin), finding T first when none is given."""
     now = time.time_ns() // 1_000 if now_us is None else now_us
@@ -180,7 +196,7 @@ def run(
             if at is None:
                 at = now
             stream.seek(0)
-        return build(iter_lines(stream, progress), at, now, rules, response_window_us, policy)
+        return build(iter_lines(stream, progress), at, now, rules, response_window_us, policy, calendars)
 
 
 class _opened:
@@ -228,11 +244,10 @@ def _rule_json(rule: Rule | None, verdict: Verdict) -> dict[str, Any]:
     return out
 
 
-def series_json(series: SeriesReport, rules: tuple[Rule, ...] = ()) -> dict[str, Any]:
-    """One series in the SPEC §5 (and §8, §9) JSON shape."""
+def _windows_json(stats: SeriesStats) -> dict[str, Any]:
     windows: dict[str, Any] = {}
     for name in WINDOWS:
-        w = series.stats.windows[name]
+        w = stats.windows[name]
         follow = w.next_reply
         assert follow is not None  # evaluate always fills it
         windows[name] = {
@@ -251,14 +266,26 @@ def series_json(series: SeriesReport, rules: tuple[Rule, ...] = ()) -> dict[str,
                 "seconds": _seconds_json(follow),
             },
         }
+    return windows
+
+
+def series_json(series: SeriesReport, rules: tuple[Rule, ...] = ()) -> dict[str, Any]:
+    """One series in the SPEC §5 (and §7, §8, §9) JSON shape."""
     by_name = {rule.name: rule for rule in rules}
-    return {
+    out: dict[str, Any] = {
         "account": series.account,
         "channel": series.channel,
         "oldest_unanswered_seconds": series.stats.oldest_unanswered_seconds,
-        "windows": windows,
+        "windows": _windows_json(series.stats),
         "rules": {name: _rule_json(by_name.get(name), verdict) for name, verdict in series.verdicts.items()},
     }
+    if series.business is not None:
+        out["calendar"] = series.calendar
+        out["business"] = {
+            "oldest_unanswered_seconds": series.business.oldest_unanswered_seconds,
+            "windows": _windows_json(series.business),
+        }
+    return out
 
 
 def to_json(report: Report, rules: tuple[Rule, ...] = ()) -> bytes:
@@ -292,18 +319,22 @@ def to_table(report: Report) -> str:
     )  # fmt: skip
     rows: list[tuple[str, ...]] = []
     for series in report.series:
+        views = [("", series.stats)]
+        if series.business is not None:  # SPEC §7: a business row under each wall row
+            views.append((f" {series.calendar}", series.business))
         for name in WINDOWS:
-            w = series.stats.windows[name]
             last = name == "7d"
-            rows.append((
-                series.account, series.channel, name, str(w.inbound), str(w.responded),
-                str(w.missed), str(w.pending), _pct(w.response_rate), _pct(w.response_rate_worst),
-                human(w.avg_seconds), human(w.quantile_seconds(0.9)), human(w.max_seconds),
-                str(w.next_reply.inbound if w.next_reply else 0),
-                human(w.next_reply.avg_seconds if w.next_reply else None),
-                human(series.stats.oldest_unanswered_seconds) if last else "",
-                _verdicts(series.verdicts) if last else "",
-            ))  # fmt: skip
+            for label, stats in views:
+                w = stats.windows[name]
+                rows.append((
+                    series.account, series.channel, name + label, str(w.inbound), str(w.responded),
+                    str(w.missed), str(w.pending), _pct(w.response_rate), _pct(w.response_rate_worst),
+                    human(w.avg_seconds), human(w.quantile_seconds(0.9)), human(w.max_seconds),
+                    str(w.next_reply.inbound if w.next_reply else 0),
+                    human(w.next_reply.avg_seconds if w.next_reply else None),
+                    human(stats.oldest_unanswered_seconds) if last else "",
+                    _verdicts(series.verdicts) if last and not label else "",
+                ))  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = [f"at {format_time(report.at)}: {len(report.series)} account/channel series"]
     for row in (header, *rows):

@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
+from socialsla.calendars import Calendar, CalendarError, calendar_for, parse_calendars
 from socialsla.events import ACCOUNT_PATTERN, CHANNEL_PATTERN, MICROS
 from socialsla.windows import WINDOWS, SeriesStats, SeriesWindows
 
@@ -34,8 +35,11 @@ _KEYS: Final = {
     "min_response_rate",
     "min_decided",
     "avg_of_fastest",
+    "clock",
     *_THRESHOLDS,
 }
+#: SPEC §7: what a rule's durations are measured in.
+CLOCKS: Final = ("wall", "business")
 
 
 class RuleError(ValueError):
@@ -57,6 +61,8 @@ class Rule:
     min_decided: int = 1
     #: SPEC §9: the average condition over the fastest fraction of first replies only.
     avg_of_fastest: Fraction | None = None
+    #: SPEC §7: "business" judges the series' business view; a series without a calendar gets no verdict.
+    clock: str = "wall"
 
     def applies(self, account: str, channel: str) -> bool:
         """Whether this rule judges the given (account, channel)."""
@@ -135,6 +141,9 @@ def _rule(table: dict[str, Any], position: int) -> Rule:
             raise RuleError(f"{where}: avg_of_fastest must be in (0, 1], got {float(fastest)}")
         if "max_avg_first_reply_seconds" not in limits:
             raise RuleError(f"{where}: avg_of_fastest needs max_avg_first_reply_seconds")
+    clock = table.get("clock", "wall")
+    if clock not in CLOCKS:
+        raise RuleError(f"{where}: clock must be wall or business, got {clock!r}")
     min_decided = table.get("min_decided", 1)
     if isinstance(min_decided, bool) or not isinstance(min_decided, int) or min_decided < 0:
         raise RuleError(f"{where}: min_decided must be a whole number >= 0, got {min_decided!r}")
@@ -146,19 +155,66 @@ def _rule(table: dict[str, Any], position: int) -> Rule:
         min_response_rate=rate,
         min_decided=min_decided,
         avg_of_fastest=fastest,
+        clock=str(clock),
         **limits,
     )
 
 
-def parse_rules(text: str, source: str = "<rules>") -> tuple[Rule, ...]:
-    """Parse and validate a TOML rule file's text."""
+@dataclass(frozen=True, slots=True)
+class RuleBook:
+    """A rules file: its `[[rule]]` tables and its `[[calendar]]` tables (SPEC §4, §7), in file order."""
+
+    rules: tuple[Rule, ...]
+    calendars: tuple[Calendar, ...] = ()
+
+    def calendar_for(self, account: str, channel: str) -> Calendar | None:
+        """SPEC §7: the first calendar whose selectors take the series, or None."""
+        return calendar_for(self.calendars, account, channel)
+
+    def warnings(self) -> list[str]:
+        """Business-clock rules that select series no calendar covers: they give no verdict there.
+
+        Selectors are finite lists or "every", so the rule's selection is
+        checked on the names either side lists, plus a stand-in for every
+        other name where a side selects every one.
+        """
+        out = []
+        other = "\x00other"  # a stand-in: matches no listed name, and "every" selectors take it
+        for rule in self.rules:
+            if rule.clock != "business":
+                continue
+            listed_accounts = {a for c in self.calendars for a in c.accounts or ()}
+            listed_channels = {ch for c in self.calendars for ch in c.channels or ()}
+            accounts = (
+                sorted(rule.accounts) if rule.accounts is not None else [*sorted(listed_accounts), other]
+            )
+            channels = (
+                sorted(rule.channels) if rule.channels is not None else [*sorted(listed_channels), other]
+            )
+            for account in accounts:
+                for channel in channels:
+                    if self.calendar_for(account, channel) is None:
+                        who = "every other account" if account == other else f"account {account}"
+                        where = "every other channel" if channel == other else f"channel {channel}"
+                        out.append(
+                            f"rule {rule.name!r} uses the business clock but no calendar covers {who} "
+                            f"on {where}: it gives those series no verdict"
+                        )
+        return out
+
+
+def parse_book(text: str, source: str = "<rules>") -> RuleBook:
+    """Parse and validate a TOML rules file's text: rules and calendars."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"{source}: not valid TOML: {exc}") from None
-    extra = sorted(set(document) - {"rule"})
+    extra = sorted(set(document) - {"rule", "calendar"})
     if extra:
-        raise RuleError(f"{source}: unknown top-level key {extra[0]!r}; rules go in [[rule]] tables")
+        raise RuleError(
+            f"{source}: unknown top-level key {extra[0]!r}; "
+            "rules go in [[rule]] tables, calendars in [[calendar]]"
+        )
     tables = document.get("rule")
     if not isinstance(tables, list) or not tables:
         raise RuleError(f"{source}: no [[rule]] tables")
@@ -167,20 +223,34 @@ def parse_rules(text: str, source: str = "<rules>") -> tuple[Rule, ...]:
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
         raise RuleError(f"{source}: rule name {duplicated[0]!r} is used twice")
-    return rules
+    try:
+        calendars = parse_calendars(document.get("calendar"))
+    except CalendarError as exc:
+        raise RuleError(f"{source}: {exc}") from None
+    return RuleBook(rules, calendars)
 
 
-def load_rules(path: Path | None) -> tuple[Rule, ...]:
-    """The rules of a file, or the built-in Facebook badge rule when no file is given."""
+def parse_rules(text: str, source: str = "<rules>") -> tuple[Rule, ...]:
+    """Parse and validate a TOML rule file's text; its rules only."""
+    return parse_book(text, source).rules
+
+
+def load_book(path: Path | None) -> RuleBook:
+    """The rules and calendars of a file, or the built-in Facebook badge rule when no file is given."""
     if path is None:
-        return DEFAULT_RULES
+        return RuleBook(DEFAULT_RULES)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise RuleError(f"{path}: not UTF-8 text") from None
-    return parse_rules(text, str(path))
+    return parse_book(text, str(path))
+
+
+def load_rules(path: Path | None) -> tuple[Rule, ...]:
+    """The rules of a file, or the built-in Facebook badge rule when no file is given."""
+    return load_book(path).rules
 
 
 def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:
@@ -189,11 +259,12 @@ def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:
 
 
 def judge(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> Verdict:
-    """The rule's verdict on one series' statistics (`stats` is `windows` evaluated at one time).
+    """The rule's verdict on one series' statistics: `windows` evaluated at one time on the rule's clock.
 
     `windows` answers what the sums in `stats` cannot: the exact average of the
-    fastest replies, and the breach forecast.
+    fastest replies, and the breach forecast. Use `verdicts` to get the clock right.
     """
+    business = rule.clock == "business"
     window = stats.windows[rule.window]
     if window.decided < rule.min_decided:
         return Verdict(None, None)
@@ -203,7 +274,7 @@ def judge(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> Verdict:
         ok &= window.responded >= floor * window.decided
     limit = rule.max_avg_first_reply_seconds
     if limit is not None and rule.avg_of_fastest is not None:
-        fastest = windows.fastest_average_us(stats.at, rule.window, rule.avg_of_fastest)
+        fastest = windows.fastest_average_us(stats.at, rule.window, rule.avg_of_fastest, business)
         ok &= fastest is None or fastest <= limit * MICROS
     elif limit is not None and window.latency_count:
         ok &= window.latency_sum_us <= limit * MICROS * window.latency_count
@@ -218,6 +289,24 @@ def judge(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> Verdict:
     if floor is not None:
         budget = error_budget(window.responded, window.missed, floor)
         if ok:
-            instant = windows.rate_breach_at(stats.at, rule.window, floor)
+            instant = windows.rate_breach_at(stats.at, rule.window, floor, business)
             breach = None if instant is None else instant - stats.at
     return Verdict(bool(ok), budget, breach)
+
+
+def verdicts(
+    rules: tuple[Rule, ...],
+    account: str,
+    channel: str,
+    windows: SeriesWindows,
+    wall: SeriesStats,
+    business: SeriesStats | None,
+) -> dict[str, Verdict]:
+    """Every applicable rule's verdict on a series, each on its clock (no calendar: no business verdict)."""
+    out = {}
+    for rule in rules:
+        if not rule.applies(account, channel):
+            continue
+        stats = business if rule.clock == "business" else wall
+        out[rule.name] = Verdict(None, None) if stats is None else judge(rule, stats, windows)
+    return out

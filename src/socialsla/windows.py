@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
 from socialsla import histogram
+from socialsla.calendars import Calendar
 from socialsla.conversation import Status, Wait, decide
 from socialsla.events import MICROS
 
@@ -112,6 +113,37 @@ class SeriesStats:
         return None if self.oldest_unanswered_us is None else self.oldest_unanswered_us / MICROS
 
 
+@dataclass(frozen=True, slots=True)
+class View:
+    """How a series' durations are measured: wall-clock time, or a calendar's open time (SPEC §7).
+
+    Which waits are in a window is decided by wall-clock time in both views;
+    only latencies, waiting ages and "missed" are measured in the view.
+    """
+
+    #: R: how long a wait may take before it is missed (the calendar's response window, in open time).
+    window: int
+    calendar: Calendar | None = None
+
+    @property
+    def business(self) -> bool:
+        """Whether durations are open time."""
+        return self.calendar is not None
+
+    @property
+    def span(self) -> Callable[[int, int], int] | None:
+        """`span(a, b)` for `conversation.decide`: None on the wall clock."""
+        return None if self.calendar is None else self.calendar.open_us
+
+    def age(self, start: int, at: int) -> int:
+        """How long a wait started at `start` has lasted at `at`."""
+        return at - start if self.calendar is None else self.calendar.open_us(start, at)
+
+    def deadline(self, start: int) -> int | None:
+        """When a wait started at `start` turns missed unanswered; None: never (a calendar never open)."""
+        return start + self.window if self.calendar is None else self.calendar.deadline(start, self.window)
+
+
 class _Sum:
     """A mutable accumulator of record contributions; merged across buckets."""
 
@@ -123,9 +155,9 @@ class _Sum:
         self.oldest: int | None = None  # smallest opened_at without a reply seen
         self.buckets = [0] * histogram.SIZE
 
-    def add(self, opened: int, first: int | None, at: int, window: int) -> None:
+    def add(self, opened: int, first: int | None, at: int, view: View) -> None:
         self.inbound += 1
-        status, latency = decide(opened, first, at, window)
+        status, latency = decide(opened, first, at, view.window, view.span)
         if status is Status.RESPONDED:
             self.responded += 1
         elif status is Status.MISSED:
@@ -177,9 +209,9 @@ class _Pair:
         self.conversations = _Sum()
         self.follow_ups = _Sum()
 
-    def add(self, wait: Wait, at: int, window: int) -> None:
+    def add(self, wait: Wait, at: int, view: View) -> None:
         into = self.conversations if wait.conversation else self.follow_ups
-        into.add(wait.start, wait.answer, at, window)
+        into.add(wait.start, wait.answer, at, view)
 
     def merge(self, other: _Pair) -> None:
         self.conversations.merge(other.conversations)
@@ -225,7 +257,7 @@ class _Outlook:
 
     __slots__ = ("high", "low", "missed", "responded", "segments")
 
-    def __init__(self, waits: Iterable[Wait], at: int, length: int, response: int) -> None:
+    def __init__(self, waits: Iterable[Wait], at: int, length: int, view: View) -> None:
         self.responded = self.missed = 0
         low, high = -_FOREVER, _FOREVER
         exits: dict[int, list[int]] = {}
@@ -233,14 +265,15 @@ class _Outlook:
         for wait in waits:
             if not wait.conversation:
                 continue
-            for point in (wait.start + response, wait.answer):
+            deadline = view.deadline(wait.start)
+            for point in (deadline, wait.answer):
                 if point is None:
                     continue
                 if point <= at:
                     low = max(low, point)
                 else:
                     high = min(high, point)
-            status, _ = decide(wait.start, wait.answer, at, response)
+            status, _ = decide(wait.start, wait.answer, at, view.window, view.span)
             leaves = wait.start + length
             if status is Status.RESPONDED:
                 self.responded += 1
@@ -248,8 +281,8 @@ class _Outlook:
             elif status is Status.MISSED:
                 self.missed += 1
                 exits.setdefault(leaves, [0, 0])[1] -= 1
-            elif wait.start + response < leaves:  # pending: missed at its deadline, then leaves
-                deadlines.setdefault(wait.start + response, [0, 0])[1] += 1
+            elif deadline is not None and deadline < leaves:  # pending: missed at its deadline, then leaves
+                deadlines.setdefault(deadline, [0, 0])[1] += 1
                 exits.setdefault(leaves, [0, 0])[1] -= 1
         self.low, self.high = low, high
         self.segments = [_Segment(grouped) for grouped in (deadlines, exits) if grouped]
@@ -262,21 +295,24 @@ class _Bucket:
     answer), so the start tells them apart.
     """
 
-    __slots__ = ("cache", "latency_cache", "outlook_cache", "records")
+    __slots__ = ("cache", "latency_cache", "open_cache", "open_latency_cache", "outlook_cache", "records")
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, int], Wait] = {}
-        self.cache: tuple[int, int, _Pair] | None = None
+        self.cache: tuple[int, int, _Pair] | None = None  # the wall view's aggregate
+        self.open_cache: tuple[int, int, _Pair] | None = None  # the business view's
         self.latency_cache: tuple[int, int, list[int]] | None = None
-        self.outlook_cache: dict[int, _Outlook] | None = None
+        self.open_latency_cache: tuple[int, int, list[int]] | None = None
+        self.outlook_cache: dict[tuple[int, bool], _Outlook] | None = None
 
     def touch(self) -> None:
         """Drop every cached reading: the records changed."""
-        self.cache = self.latency_cache = self.outlook_cache = None
+        self.cache = self.open_cache = self.latency_cache = self.open_latency_cache = None
+        self.outlook_cache = None
 
-    def latencies(self, at: int) -> list[int]:
+    def latencies(self, at: int, view: View) -> list[int]:
         """Latencies of its conversations answered by `at`, largest first; cached like `aggregate`."""
-        cache = self.latency_cache
+        cache = self.open_latency_cache if view.business else self.latency_cache
         if cache is not None and cache[0] <= at < cache[1]:
             return cache[2]
         out, low, high = [], -_FOREVER, _FOREVER
@@ -285,33 +321,36 @@ class _Bucket:
             if not wait.conversation or answer is None:
                 continue
             if answer <= at:
-                out.append(answer - wait.start)
+                out.append(view.age(wait.start, answer))
                 low = max(low, answer)
             else:
                 high = min(high, answer)
         out.sort(reverse=True)
-        self.latency_cache = (low, high, out)
+        if view.business:
+            self.open_latency_cache = (low, high, out)
+        else:
+            self.latency_cache = (low, high, out)
         return out
 
-    def outlook(self, at: int, length: int, response: int) -> _Outlook:
+    def outlook(self, at: int, length: int, view: View) -> _Outlook:
         """Its conversations' `_Outlook` for a window of `length`; cached while it holds."""
         cached = self.outlook_cache
         if cached is None:
             cached = self.outlook_cache = {}
-        found = cached.get(length)
+        found = cached.get((length, view.business))
         if found is None or not found.low <= at < found.high:
-            found = cached[length] = _Outlook(self.records.values(), at, length, response)
+            found = cached[length, view.business] = _Outlook(self.records.values(), at, length, view)
         return found
 
-    def aggregate(self, at: int, window: int) -> _Pair:
+    def aggregate(self, at: int, view: View) -> _Pair:
         """All records' contribution at `at`, reused while no change point is crossed."""
-        cache = self.cache
+        cache = self.open_cache if view.business else self.cache
         if cache is not None and cache[0] <= at < cache[1]:
             return cache[2]
         total, low, high = _Pair(), -_FOREVER, _FOREVER
         for wait in self.records.values():
-            total.add(wait, at, window)
-            for point in (wait.start + window, wait.answer):
+            total.add(wait, at, view)
+            for point in (view.deadline(wait.start), wait.answer):
                 if point is None:
                     continue
                 if point <= at:
@@ -319,18 +358,29 @@ class _Bucket:
                 else:
                     high = min(high, point)
             low = max(low, wait.start)
-        self.cache = (low, high, total)
+        if view.business:
+            self.open_cache = (low, high, total)
+        else:
+            self.cache = (low, high, total)
         return total
 
 
 class SeriesWindows:
     """The rolling windows of one (account, channel), updated one thread at a time."""
 
-    def __init__(self, response_window_us: int, bucket_us: int = DEFAULT_BUCKET_US) -> None:
+    def __init__(
+        self, response_window_us: int, bucket_us: int = DEFAULT_BUCKET_US, calendar: Calendar | None = None
+    ) -> None:
         if bucket_us <= 0 or response_window_us <= 0:
             raise ValueError("bucket and response window must be positive")
         self.response_window_us = response_window_us
         self.bucket_us = bucket_us
+        self.calendar = calendar
+        self.wall = View(response_window_us)
+        #: SPEC §7's business view, for a series with a calendar.
+        self.open = (
+            None if calendar is None else View(calendar.response_window_us or response_window_us, calendar)
+        )
         self._buckets: dict[int, _Bucket] = {}
         self._threads: dict[str, tuple[Wait, ...]] = {}
         #: Waits starting before this were expired (`expire`) and are never taken back,
@@ -418,13 +468,21 @@ class SeriesWindows:
                 if edge < wait.start <= at:
                     yield wait
 
-    def evaluate(self, at: int, lifetime: bool = False) -> SeriesStats:
-        """The SPEC §3 and §8 statistics of every window at time `at` (microseconds).
+    def view(self, business: bool) -> View:
+        """The wall view, or the business one (ValueError for a series without a calendar)."""
+        if not business:
+            return self.wall
+        if self.open is None:
+            raise ValueError("this series has no calendar: it has no business view")
+        return self.open
+
+    def evaluate(self, at: int, lifetime: bool = False, business: bool = False) -> SeriesStats:
+        """The SPEC §3 and §8 statistics of every window at time `at` (microseconds), on either clock.
 
         With `lifetime`, also an "all" window over every kept wait, for the
         cumulative counters and histogram that Prometheus rates are taken from.
         """
-        window = self.response_window_us
+        view = self.view(business)
         spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
         if lifetime:
             spans.append((ALL, -_FOREVER))
@@ -439,26 +497,29 @@ class SeriesWindows:
                 if last <= edge:
                     continue  # wholly older than this window
                 if start > edge and last <= at:
-                    sums[name].merge(bucket.aggregate(at, window))
+                    sums[name].merge(bucket.aggregate(at, view))
                 else:
                     partial = sums[name]
                     for wait in bucket.records.values():
                         if edge < wait.start <= at:
-                            partial.add(wait, at, window)
+                            partial.add(wait, at, view)
         oldest = sums["7d"].conversations.oldest
         return SeriesStats(
             at,
             {name: total.freeze() for name, total in sums.items()},
-            None if oldest is None else at - oldest,
+            None if oldest is None else view.age(oldest, at),
         )
 
-    def fastest_average_us(self, at: int, window: str, fraction: Fraction) -> Fraction | None:
+    def fastest_average_us(
+        self, at: int, window: str, fraction: Fraction, business: bool = False
+    ) -> Fraction | None:
         """SPEC §9 `avg_of_fastest`: the mean of the `ceil(fraction * count)` fastest first replies.
 
         Exact, not from buckets: whole buckets keep their latencies sorted (cached
         like their aggregates), so the slowest `count - take` are found by merging
         those lists from the top, and only buckets cut by the window edge are walked.
         """
+        view = self.view(business)
         edge = at - WINDOWS[window] * MICROS
         size = self.bucket_us
         lists: list[list[int]] = []
@@ -468,10 +529,10 @@ class SeriesWindows:
             if start > at or last <= edge:
                 continue
             if start > edge and last <= at:
-                lists.append(bucket.latencies(at))
+                lists.append(bucket.latencies(at, view))
                 continue
             loose.extend(
-                w.answer - w.start
+                view.age(w.start, w.answer)
                 for w in bucket.records.values()
                 if w.conversation and edge < w.start <= at and w.answer is not None and w.answer <= at
             )
@@ -485,7 +546,7 @@ class SeriesWindows:
         slowest = sum(itertools.islice(heapq.merge(*lists, reverse=True), count - take))
         return Fraction(total - slowest, take)
 
-    def rate_breach_at(self, at: int, window: str, threshold: Fraction) -> int | None:
+    def rate_breach_at(self, at: int, window: str, threshold: Fraction, business: bool = False) -> int | None:
         """SPEC §9: the earliest T' in [at, at + 7d] where the window's response rate is below `threshold`.
 
         No further events are assumed, so the rate only moves at the instants
@@ -501,7 +562,7 @@ class SeriesWindows:
         walks single conversations only where the rate really dips.
         """
         length = WINDOWS[window] * MICROS
-        response = self.response_window_us
+        view = self.view(business)
         size = self.bucket_us
         edge = at - length
         p, q = threshold.numerator, threshold.denominator
@@ -512,10 +573,10 @@ class SeriesWindows:
             if start > at or last <= edge:
                 continue
             if start > edge and last <= at:
-                outlook = bucket.outlook(at, length, response)
+                outlook = bucket.outlook(at, length, view)
             else:  # cut by the window's edge, or holding what is after `at`: only the part inside
                 inside = (w for w in bucket.records.values() if edge < w.start <= at)
-                outlook = _Outlook(inside, at, length, response)
+                outlook = _Outlook(inside, at, length, view)
             responded += outlook.responded
             missed += outlook.missed
             segments.extend(outlook.segments)

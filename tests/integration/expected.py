@@ -19,6 +19,7 @@ GAUGES = (
     "socialsla_follow_ups",
     "socialsla_next_reply_seconds",
     "socialsla_rule_rate_breach_in_seconds",
+    "socialsla_series_open",
 )
 
 
@@ -37,26 +38,32 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
     for series in report.series:
         body = series_json(series, rules)
         who = {"account": series.account, "channel": series.channel}
-        for window, w in body["windows"].items():
-            for state in ("inbound", "responded", "missed", "pending"):
-                put("socialsla_conversations", w[state], window=window, state=state, **who)
-            put("socialsla_response_rate", w["response_rate"], window=window, **who)
-            put("socialsla_response_rate_worst", w["response_rate_worst"], window=window, **who)
-            for stat in ("avg", "p50", "p90", "max"):
+        views = [("wall", body)]
+        if "business" in body:  # SPEC §7: a series with a calendar is exported on both clocks
+            views.append(("business", body["business"]))
+            out[key("socialsla_series_open", **who)] = float(bool(series.is_open))
+        for clock, view in views:
+            for window, w in view["windows"].items():
+                for state in ("inbound", "responded", "missed", "pending"):
+                    put("socialsla_conversations", w[state], window=window, state=state, clock=clock, **who)
+                put("socialsla_response_rate", w["response_rate"], window=window, clock=clock, **who)
                 put(
-                    "socialsla_first_reply_seconds",
-                    w["first_reply_seconds"][stat],
+                    "socialsla_response_rate_worst",
+                    w["response_rate_worst"],
                     window=window,
-                    stat=stat,
+                    clock=clock,
                     **who,
                 )
-            follow = w["next_reply"]
-            for state in ("inbound", "responded", "missed", "pending"):
-                put("socialsla_follow_ups", follow[state], window=window, state=state, clock="wall", **who)
-            for stat in ("avg", "p50", "p90", "max"):
-                put("socialsla_next_reply_seconds", follow["seconds"][stat], window=window, stat=stat,
-                    clock="wall", **who)  # fmt: skip
-        put("socialsla_oldest_unanswered_seconds", body["oldest_unanswered_seconds"], **who)
+                for stat in ("avg", "p50", "p90", "max"):
+                    put("socialsla_first_reply_seconds", w["first_reply_seconds"][stat], window=window,
+                        stat=stat, clock=clock, **who)  # fmt: skip
+                follow = w["next_reply"]
+                for state in ("inbound", "responded", "missed", "pending"):
+                    put("socialsla_follow_ups", follow[state], window=window, state=state, clock=clock, **who)
+                for stat in ("avg", "p50", "p90", "max"):
+                    put("socialsla_next_reply_seconds", follow["seconds"][stat], window=window, stat=stat,
+                        clock=clock, **who)  # fmt: skip
+            put("socialsla_oldest_unanswered_seconds", view["oldest_unanswered_seconds"], clock=clock, **who)
         for rule, verdict in body["rules"].items():
             if verdict["ok"] is not None:
                 put("socialsla_rule_ok", 1 if verdict["ok"] else 0, rule=rule, **who)

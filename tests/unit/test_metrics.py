@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from socialsla.calendars import parse_calendars
 from socialsla.conversation import Wait
-from socialsla.events import MICROS
+from socialsla.events import MICROS, parse_time
 from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics, SlaCollector
 from socialsla.outcome import Outcome
@@ -45,13 +46,15 @@ def test_gauges_carry_the_window_numbers() -> None:
         conv("acme", "facebook", "b", T0 - 10 * 60 * MICROS, None),
     )
     who = {"account": "acme", "channel": "facebook"}
+    wall = {**who, "clock": "wall"}
     get = registry.get_sample_value
-    assert get("socialsla_conversations", {**who, "window": "1h", "state": "inbound"}) == 2
-    assert get("socialsla_conversations", {**who, "window": "1h", "state": "pending"}) == 1
-    assert get("socialsla_response_rate", {**who, "window": "1h"}) == 1.0
-    assert get("socialsla_response_rate_worst", {**who, "window": "1h"}) == 0.5
-    assert get("socialsla_first_reply_seconds", {**who, "window": "1h", "stat": "avg"}) == 600.0
-    assert get("socialsla_oldest_unanswered_seconds", who) == 600.0
+    assert get("socialsla_conversations", {**wall, "window": "1h", "state": "inbound"}) == 2
+    assert get("socialsla_conversations", {**wall, "window": "1h", "state": "pending"}) == 1
+    assert get("socialsla_response_rate", {**wall, "window": "1h"}) == 1.0
+    assert get("socialsla_response_rate_worst", {**wall, "window": "1h"}) == 0.5
+    assert get("socialsla_first_reply_seconds", {**wall, "window": "1h", "stat": "avg"}) == 600.0
+    assert get("socialsla_oldest_unanswered_seconds", wall) == 600.0
+    assert get("socialsla_series_open", who) is None  # no calendar, no business clock
     assert get("socialsla_rule_ok", {**who, "rule": "facebook_very_responsive"}) == 1.0
     assert get("socialsla_rule_error_budget", {**who, "rule": "facebook_very_responsive"}) == 0.0
     assert get("socialsla_first_reply_latency_seconds_bucket", {**who, "le": "600.0"}) == 1.0
@@ -78,14 +81,15 @@ def test_follow_ups_have_their_own_gauges() -> None:
     assert get("socialsla_next_reply_seconds", {**who, "stat": "avg"}) == 300.0
     assert (
         get(
-            "socialsla_conversations", {"account": "acme", "channel": "x", "window": "1h", "state": "inbound"}
+            "socialsla_conversations",
+            {"account": "acme", "channel": "x", "window": "1h", "state": "inbound", "clock": "wall"},
         )
         == 1
     )
     assert (
         get(
             "socialsla_first_reply_seconds",
-            {"account": "acme", "channel": "x", "window": "1h", "stat": "avg"},
+            {"account": "acme", "channel": "x", "window": "1h", "stat": "avg", "clock": "wall"},
         )
         == 600.0
     )
@@ -95,7 +99,10 @@ def test_null_statistics_are_not_exported() -> None:
     """A series with nothing decided exports counts but no rate, latency or verdict."""
     registry, _, _ = registry_with(conv("acme", "x", "b", T0 - 60 * MICROS, None))
     text = generate_latest(registry).decode()
-    assert 'socialsla_conversations{account="acme",channel="x",state="pending",window="1h"} 1.0' in text
+    assert (
+        'socialsla_conversations{account="acme",channel="x",clock="wall",state="pending",window="1h"} 1.0'
+        in text
+    )
     assert "socialsla_response_rate{" not in text
     assert "socialsla_first_reply_seconds{" not in text
     assert "socialsla_rule_ok{" not in text
@@ -104,7 +111,7 @@ def test_null_statistics_are_not_exported() -> None:
 def test_scrape_time_evaluation_moves_with_the_clock() -> None:
     """With no new outcome, a later scrape sees the conversation missed."""
     registry, clock, _ = registry_with(conv("acme", "x", "b", T0, None))
-    labels = {"account": "acme", "channel": "x", "window": "7d", "state": "missed"}
+    labels = {"account": "acme", "channel": "x", "window": "7d", "state": "missed", "clock": "wall"}
     assert registry.get_sample_value("socialsla_conversations", labels) == 0
     clock.at = T0 + R
     assert registry.get_sample_value("socialsla_conversations", labels) == 1
@@ -129,3 +136,26 @@ def test_pipeline_counters_start_at_zero() -> None:
     PipelineMetrics(registry)
     assert registry.get_sample_value("socialsla_events_total", {"type": "post", "outcome": "late"}) == 0
     assert registry.get_sample_value("socialsla_events_total", {"type": "unknown", "outcome": "invalid"}) == 0
+
+
+def test_a_series_with_a_calendar_exports_both_clocks_and_whether_it_is_open() -> None:
+    """SPEC §7: the five gauges twice, `clock` wall and business, and `socialsla_series_open` 0 while closed."""
+    (team,) = parse_calendars([{"name": "emea", "timezone": "UTC", "hours": {"sat": ["09:00-17:00"]}}])
+    ledger = Ledger(R, calendars=(team,))
+    saturday_noon = parse_time("2026-01-10T12:00:00Z")
+    # posted Friday 12:00, answered Saturday 10:00: 22 h on the wall, 1 h of Saturday's open time
+    friday_noon = saturday_noon - 24 * 3600 * MICROS
+    ledger.apply(0, [conv("acme", "x", "a", friday_noon, friday_noon + 22 * 3600 * MICROS)], saturday_noon)
+    registry = CollectorRegistry()
+    clock = FixedClock(saturday_noon)
+    registry.register(SlaCollector(ledger, DEFAULT_RULES, clock))
+    get = registry.get_sample_value
+    who = {"account": "acme", "channel": "x"}
+    for view, seconds in (("wall", 22 * 3600.0), ("business", 3600.0)):
+        assert (
+            get("socialsla_first_reply_seconds", {**who, "window": "7d", "stat": "avg", "clock": view})
+            == seconds
+        )
+    assert get("socialsla_series_open", who) == 1.0
+    clock.at = saturday_noon + 6 * 3600 * MICROS
+    assert get("socialsla_series_open", who) == 0.0

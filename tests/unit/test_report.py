@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from socialsla import report
 from socialsla.conversation import Policy
 from socialsla.events import MICROS, Event, encode, parse_time
-from socialsla.rules import DEFAULT_RULES, parse_rules
+from socialsla.rules import DEFAULT_RULES, parse_book, parse_rules
 
 DATA = Path(__file__).parent.parent / "data"
 AT = parse_time("2026-01-08T00:00:00Z")
@@ -235,3 +235,40 @@ def test_new_conversation_after_silence(silence: int | None, conversations: int,
     week = result.series[0].stats.windows["7d"]
     assert week.next_reply is not None
     assert (week.inbound, week.next_reply.inbound) == (conversations, follow_ups)
+
+
+CALENDAR_RULES = """
+[[rule]]
+name = "badge_in_business_hours"
+window = "7d"
+clock = "business"
+min_response_rate = 0.9
+
+[[calendar]]
+name = "emea_care"
+timezone = "Europe/London"
+holidays = ["2026-03-27"]
+
+[calendar.hours]
+mon = ["09:00-17:30"]
+thu = ["09:00-17:30"]
+sat = ["10:00-14:00"]
+"""
+
+
+def test_business_view_counts_open_time_across_a_holiday_and_a_dst_change() -> None:
+    """Thu 17:00 answered on Friday's holiday is 30 open minutes; Sat 13:30 answered Mon 09:30 BST is 60."""
+    book = parse_book(CALENDAR_RULES)
+    lines = [encode(Event(kind, f"{cid}-{kind}", cid, "acme", "x", parse_time(when))) for cid, kind, when in (
+        ("holiday", "post", "2026-03-26T17:00:00Z"), ("holiday", "reply", "2026-03-27T10:00:00Z"),
+        ("dst", "post", "2026-03-28T13:30:00Z"), ("dst", "reply", "2026-03-30T08:30:00Z"),
+    )]  # fmt: skip
+    at = parse_time("2026-03-31T12:00:00Z")
+    (series,) = report.build(iter(lines), at, at, book.rules, calendars=book.calendars).series
+    body = report.series_json(series, book.rules)
+    assert body["calendar"] == "emea_care"
+    assert body["windows"]["7d"]["first_reply_seconds"]["avg"] == (17 + 43) / 2 * 3600
+    assert body["business"]["windows"]["7d"]["first_reply_seconds"]["avg"] == (1800 + 3600) / 2
+    assert body["rules"]["badge_in_business_hours"]["ok"] is True
+    table = report.to_table(report.build(iter(lines), at, at, book.rules, calendars=book.calendars))
+    assert "7d emea_care" in table  # the business row under the wall row

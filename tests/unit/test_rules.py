@@ -17,6 +17,7 @@ from socialsla.rules import (
     error_budget,
     judge,
     load_rules,
+    parse_book,
     parse_rules,
 )
 from socialsla.windows import SeriesWindows
@@ -210,3 +211,65 @@ def test_the_shipped_facebook_2018_rules_keep_a_badge_one_slow_reply_would_cost(
     assert verdict(rule, windows).ok is True
     (badge,) = DEFAULT_RULES
     assert verdict(badge, windows).ok is False  # the plain average is over an hour
+
+
+# --- calendars and the business clock in the rules file (SPEC §7) ----------------------------
+
+CALENDAR = """
+[[calendar]]
+name = "emea_care"
+timezone = "Europe/London"
+accounts = ["acme"]
+holidays = ["2026-12-25"]
+response_window = "8h"
+
+[calendar.hours]
+mon = ["08:00-12:30", "13:30-18:00"]
+fri = ["08:00-17:00"]
+"""
+
+
+def test_a_rules_file_holds_calendars_beside_rules() -> None:
+    """[[calendar]] tables are read in file order beside the rules, and a rule may use the business clock."""
+    book = parse_book(CALENDAR + rules('min_response_rate = 0.9\nclock = "business"'))
+    (calendar,) = book.calendars
+    assert (calendar.name, calendar.timezone, calendar.response_window_us) == (
+        "emea_care",
+        "Europe/London",
+        8 * H,
+    )
+    assert book.rules[0].clock == "business"
+    assert book.calendar_for("acme", "x") is calendar
+    assert book.calendar_for("globex", "x") is None
+
+
+def test_the_clock_is_wall_or_business() -> None:
+    """Any other clock is refused with the rule's name."""
+    with pytest.raises(RuleError, match="rule 'r': clock must be wall or business, got 'office'"):
+        parse_book(rules('min_response_rate = 0.9\nclock = "office"'))
+
+
+def test_a_bad_calendar_makes_the_file_invalid_and_names_the_mistake() -> None:
+    """A calendar mistake is a rules-file error naming the file and the calendar."""
+    with pytest.raises(RuleError, match=r"<rules>: calendar 'emea_care': unknown timezone 'Europe/Londn'"):
+        parse_book(CALENDAR.replace("Europe/London", "Europe/Londn") + rules("min_response_rate = 0.9"))
+
+
+@pytest.mark.parametrize(
+    ("selectors", "warned"),
+    [
+        pytest.param('accounts = ["acme"]', [], id="covered"),
+        pytest.param('accounts = ["acme", "globex"]', ["globex"], id="one-account-uncovered"),
+        pytest.param("", ["every other account"], id="every-account"),
+    ],
+)
+def test_a_business_rule_over_series_no_calendar_covers_is_a_warning(
+    selectors: str, warned: list[str]
+) -> None:
+    """A business-clock rule gives no verdict where no calendar applies: `rules check` says where."""
+    book = parse_book(CALENDAR + rules(f'min_response_rate = 0.9\nclock = "business"\n{selectors}'))
+    found = book.warnings()
+    assert len(found) == len(warned)
+    for message, account in zip(found, warned, strict=True):
+        assert "rule 'r' uses the business clock" in message
+        assert account in message

@@ -7,8 +7,9 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from socialsla.calendars import Calendar, parse_calendar
 from socialsla.conversation import Wait
-from socialsla.events import MICROS
+from socialsla.events import MICROS, parse_time
 from socialsla.windows import SeriesWindows
 from tests.oracle import naive_fastest_average, naive_stats
 
@@ -268,3 +269,34 @@ def test_breach_forecast_sees_answered_customers_leave_the_window() -> None:
     at = T0 + H + R
     # at T0 + 7d the first answered leaves: 8 / 9 < 90%
     assert windows.rate_breach_at(at, "7d", Fraction(9, 10)) == T0 + 7 * 24 * H
+
+
+# --- the business view (SPEC §7): every duration in a calendar's open time -------------------
+
+from tests.unit.test_calendars import calendars  # noqa: E402 - the calendar strategy lives with its tests
+
+
+@settings(max_examples=150, deadline=None)
+@given(calendars(), st.lists(records, max_size=25), st.lists(instants, min_size=1, max_size=3))
+def test_business_view_equals_naive_with_open_time(
+    team: Calendar, items: list[Record], times: list[int]
+) -> None:
+    """Latency, missed and the waiting age in open time give the oracle's numbers, read at times in any order."""
+    windows = SeriesWindows(R, 900 * MICROS, team)
+    for key, (opened, delay, conversation) in enumerate(items):
+        windows.set(str(key), one(opened, None if delay is None else opened + delay, conversation))
+    for at in times:
+        expected = naive_stats(as_records(items), at, R, team.open_us)
+        assert windows.evaluate(at, business=True) == expected
+        assert windows.evaluate(at) == naive_stats(as_records(items), at, R)  # the wall view is unchanged
+
+
+def test_a_calendar_response_window_replaces_r_in_the_business_view() -> None:
+    """With `response_window = "1h"`, a post answered after two open hours is missed in business time only."""
+    team = parse_calendar({"name": "t", "timezone": "UTC", "response_window": "1h",
+                           "hours": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}, 1)  # fmt: skip
+    windows = SeriesWindows(R, 900 * MICROS, team)
+    monday_9 = parse_time("2026-01-05T09:00:00Z")
+    windows.set("c", one(monday_9, monday_9 + 2 * H))
+    wall, business = windows.evaluate(monday_9 + 3 * H), windows.evaluate(monday_9 + 3 * H, business=True)
+    assert (wall.windows["24h"].responded, business.windows["24h"].missed) == (1, 1)
