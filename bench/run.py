@@ -269,8 +269,12 @@ def run_ours(
     worker = Worker(bootstrap, prefix, partitions, tmp / "data", port, variant, group).start()
     assert worker.process is not None
     env = worker.env
-    progress = Progress(bootstrap, env["SOCIALSLA_APP_ID"], [env["SOCIALSLA_TOPIC_POSTS"],
-                        env["SOCIALSLA_TOPIC_REPLIES"]], env["SOCIALSLA_TOPIC_OUTCOMES"])  # fmt: skip
+    try:
+        progress = Progress(bootstrap, env["SOCIALSLA_APP_ID"], [env["SOCIALSLA_TOPIC_POSTS"],
+                            env["SOCIALSLA_TOPIC_REPLIES"]], env["SOCIALSLA_TOPIC_OUTCOMES"])  # fmt: skip
+    except BaseException:
+        worker.stop()  # a worker left running would hold its port for the next run
+        raise
     warm, t0, peak = count * 0.1, None, 0.0
     deadline = time.monotonic() + 3600
     try:

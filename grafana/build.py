@@ -1,5 +1,9 @@
 """Writes grafana/dashboards/socialsla-wall.json, the wall display of the care team's room.
 
+Built with Grafana's own dashboard-as-code SDK (`grafana-foundation-sdk`), which
+covers every panel here: stat tiles with per-query overrides, time series, a
+table with transformations, query variables and rows.
+
 Run `python grafana/build.py` after editing; tests/deploy/test_grafana.py regenerates
 it and fails when the committed JSON differs, so the two never drift. Uids are
 fixed, so links and kiosk URLs (`/d/socialsla-wall?kiosk`) stay stable.
@@ -11,176 +15,202 @@ import json
 from pathlib import Path
 from typing import Any
 
-DATASOURCE = {"type": "prometheus", "uid": "socialsla-prometheus"}
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as board
+from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models.dashboard import (
+    DashboardCursorSync,
+    DataSourceRef,
+    DataTransformerConfig,
+    DynamicConfigValue,
+    FieldColorModeId,
+    GridPos,
+    Threshold,
+    ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
+    VariableRefresh,
+    VariableSort,
+)
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="socialsla-prometheus")
 SELECT = 'account=~"$account", channel=~"$channel"'
 OUT = Path(__file__).parent / "dashboards" / "socialsla-wall.json"
-
-
-def target(expr: str, legend: str, ref: str = "A") -> dict[str, Any]:
-    return {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend, "refId": ref, "instant": False}
-
-
-def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
-    return {"mode": "absolute", "steps": [{"value": v, "color": c} for v, c in steps]}
-
-
-def stat(
-    panel_id: int, title: str, expr: str, unit: str, steps: dict[str, Any], x: int, y: int,
-    mappings: list[dict[str, Any]] | None = None, description: str = "", w: int = 5,
-    extra: list[dict[str, Any]] | None = None, overrides: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    return {
-        "id": panel_id,
-        "type": "stat",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "gridPos": {"h": 8, "w": w, "x": x, "y": y},
-        "targets": [target(expr, "{{account}} / {{channel}}"), *(extra or [])],
-        "fieldConfig": {
-            "defaults": {
-                "unit": unit,
-                "thresholds": steps,
-                "mappings": mappings or [],
-                "color": {"mode": "thresholds"},
-            },
-            "overrides": overrides or [],
-        },
-        "options": {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "background",
-            "graphMode": "none",
-            "textMode": "value_and_name",
-            "justifyMode": "center",
-            "orientation": "auto",
-        },
-    }
-
-
-def series(
-    panel_id: int, title: str, targets: list[dict[str, Any]], unit: str, x: int, y: int, w: int = 8
-) -> dict[str, Any]:
-    return {
-        "id": panel_id,
-        "type": "timeseries",
-        "title": title,
-        "datasource": DATASOURCE,
-        "gridPos": {"h": 8, "w": w, "x": x, "y": y},
-        "targets": targets,
-        "fieldConfig": {"defaults": {"unit": unit, "custom": {"lineWidth": 2}}, "overrides": []},
-        "options": {"legend": {"displayMode": "list", "placement": "bottom"}, "tooltip": {"mode": "multi"}},
-    }
-
-
-def row(panel_id: int, title: str, y: int) -> dict[str, Any]:
-    return {
-        "id": panel_id,
-        "type": "row",
-        "title": title,
-        "collapsed": False,
-        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-        "panels": [],
-    }
-
-
-def variable(name: str, query: str, label: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "label": label,
-        "type": "query",
-        "datasource": DATASOURCE,
-        "query": {"query": query, "refId": f"{name}-values"},
-        "definition": query,
-        "refresh": 2,
-        "includeAll": True,
-        "multi": True,
-        "allValue": ".*",
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-        "sort": 1,
-    }
-
-
 #: The breach forecast (SPEC §9) is shown on the badge tile in minutes while under this many.
 FORECAST_MINUTES = 180
+#: SPEC §7: a series whose calendar is closed now (`socialsla_series_open` 0).
+CLOSED = "on(account, channel) (socialsla_series_open == 0)"
+GREY = "#8e8e8e"
+
+
+def query(expr: str, legend: str, ref: str = "A", instant: bool = False) -> prometheus.Dataquery:
+    built = prometheus.Dataquery().datasource(DATASOURCE).expr(expr).legend_format(legend).ref_id(ref)
+    if instant:
+        built = built.instant().format(PromQueryFormat.TABLE)
+    return built
+
+
+def thresholds(*steps: tuple[float | None, str]) -> board.ThresholdsConfig:
+    return (
+        board.ThresholdsConfig()
+        .mode(ThresholdsMode.ABSOLUTE)
+        .steps([Threshold(value=value, color=colour) for value, colour in steps])
+    )
+
+
+def _mapping(words: dict[str, tuple[str, str | None]]) -> ValueMap:
+    """Value -> (text, colour or None), in order."""
+    return ValueMap(options={
+        value: ValueMappingResult(text=text, color=colour, index=index)
+        for index, (value, (text, colour)) in enumerate(words.items())
+    })  # fmt: skip
+
+
+BADGE_WORDS = {"1": ("OK", "green"), "0": ("LOST", "red")}
+
+
+def tile(
+    panel_id: int, title: str, expr: str, unit: str, steps: board.ThresholdsConfig, x: int,
+    words: dict[str, tuple[str, str | None]] | None = None, description: str = "", w: int = 5,
+    forecast: bool = False,
+) -> stat.Panel:  # fmt: skip
+    """A badge-wall stat tile whose series are grey while their calendar is closed (SPEC §7)."""
+    panel = (
+        stat.Panel().id(panel_id).title(title).datasource(DATASOURCE)
+        .description(description + " Grey: the team's calendar is closed now.")
+        .grid_pos(GridPos(h=8, w=w, x=x, y=1))
+        .with_target(query(f"({expr}) unless {CLOSED}", "{{account}} / {{channel}}"))
+        .unit(unit).thresholds(steps).color_scheme(board.FieldColor().mode(FieldColorModeId.THRESHOLDS))
+        .mappings([_mapping(words)] if words else [])
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False).fields(""))
+        .color_mode(common.BigValueColorMode.BACKGROUND).graph_mode(common.BigValueGraphMode.NONE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME).justify_mode(common.BigValueJustifyMode.CENTER)
+        .orientation(common.VizOrientation.AUTO)
+    )  # fmt: skip
+    if forecast:
+        panel = panel.with_target(query(
+            f"ceil(socialsla_rule_rate_breach_in_seconds{{{SELECT}}} / 60) < {FORECAST_MINUTES}",
+            "{{account}} / {{channel}}: badge lost in", "B",
+        )).override_by_query("B", [
+            DynamicConfigValue(id_val="unit", value="suffix:m unless answered"),
+            DynamicConfigValue(id_val="decimals", value=0),
+            DynamicConfigValue(id_val="mappings", value=[]),
+            DynamicConfigValue(id_val="thresholds", value=thresholds((None, "red"), (60, "orange")).build()),
+        ])  # fmt: skip
+    # the same words (OK, LOST) without their colours: a mapping's colour would win over the grey
+    colourless = [_mapping({value: (text, None) for value, (text, _) in words.items()})] if words else []
+    return panel.with_target(
+        query(f"({expr}) and {CLOSED}", "{{account}} / {{channel}} (closed)", "Z")
+    ).override_by_query("Z", [
+        DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": GREY}),
+        DynamicConfigValue(id_val="mappings", value=colourless),
+    ])  # fmt: skip
+
+
+def trend(
+    panel_id: int, title: str, targets: list[prometheus.Dataquery], unit: str, x: int, y: int, w: int = 8
+) -> timeseries.Panel:
+    return (
+        timeseries.Panel().id(panel_id).title(title).datasource(DATASOURCE)
+        .grid_pos(GridPos(h=8, w=w, x=x, y=y)).targets(targets).unit(unit).line_width(2)  # type: ignore[arg-type]
+        .legend(common_builders.VizLegendOptions().display_mode(common.LegendDisplayMode.LIST)
+                .placement(common.LegendPlacement.BOTTOM).show_legend(True))
+        .tooltip(common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI)
+                 .sort(common.SortOrder.NONE))
+    )  # fmt: skip
+
+
+def agents_table(panel_id: int, y: int) -> table.Panel:
+    """SPEC §10: per agent, first replies, their average and p90, over 24h and 7d (wall clock)."""
+    where = f'kind="first", window=~"24h|7d", {SELECT}'
+    return (
+        table.Panel().id(panel_id).title("Agents: first replies, 24 hours and 7 days").datasource(DATASOURCE)
+        .description("Per agent: conversations whose first reply was theirs, its average and p90 time "
+                     "(beyond SOCIALSLA_MAX_AGENTS, the quieter agents are pooled as `other`).")
+        .grid_pos(GridPos(h=9, w=24, x=0, y=y))
+        .targets([
+            query(f"socialsla_agent_replies{{{where}}}", "", "A", instant=True),
+            query(f'socialsla_agent_reply_seconds{{stat="avg", {where}}}', "", "B", instant=True),
+            query(f'socialsla_agent_reply_seconds{{stat="p90", {where}}}', "", "C", instant=True),
+        ])  # type: ignore[arg-type]
+        .transformations([
+            DataTransformerConfig(id_val="merge", options={}),
+            DataTransformerConfig(id_val="organize", options={
+                "excludeByName": {"Time": True, "kind": True, "stat": True, "__name__": True, "instance": True,
+                                  "job": True},
+                "renameByName": {"Value #A": "first replies", "Value #B": "avg", "Value #C": "p90"},
+            }),
+        ])
+        .override_by_regexp("avg|p90", [DynamicConfigValue(id_val="unit", value="s")])
+        .show_header(True)
+    )  # fmt: skip
+
+
+def variable(name: str, expr: str, label: str) -> board.QueryVariable:
+    return (
+        board.QueryVariable(name).label(label).datasource(DATASOURCE)
+        .query({"query": expr, "refId": f"{name}-values"})
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).include_all(True).multi(True).all_value(".*")
+        .sort(VariableSort.ALPHABETICAL_ASC)
+    )  # fmt: skip
 
 
 def dashboard() -> dict[str, Any]:
-    badge_mappings = [
-        {
-            "type": "value",
-            "options": {
-                "1": {"text": "OK", "color": "green", "index": 0},
-                "0": {"text": "LOST", "color": "red", "index": 1},
-            },
-        }
-    ]
-    panels = [
-        row(100, "Badge wall (7 days)", 0),
-        stat(1, "Response rate, 7 days", f'socialsla_response_rate{{window="7d", {SELECT}}}', "percentunit",
-             thresholds((None, "red"), (0.9, "green")), 0, 1,
-             description="responded / (responded + missed); the badge needs at least 90%."),
-        stat(2, "Average first reply, 7 days", f'socialsla_first_reply_seconds{{window="7d", stat="avg", {SELECT}}}', "s",
-             thresholds((None, "green"), (900.001, "red")), 5, 1,
-             description="Mean first-reply time; the badge needs 15 minutes or less."),
-        stat(3, "Badge", f"socialsla_rule_ok{{{SELECT}}}", "none",
-             thresholds((None, "red"), (1, "green")), 10, 1, mappings=badge_mappings,
-             description="Every rule's verdict: OK, or LOST. No tile means too few decided conversations. "
-             f"Under {FORECAST_MINUTES // 60} hours from losing it if nobody answers (the breach forecast), "
-             "a tile says when: badge lost in 42m unless answered.",
-             extra=[target(f"ceil(socialsla_rule_rate_breach_in_seconds{{{SELECT}}} / 60) < {FORECAST_MINUTES}",
-                           "{{account}} / {{channel}}: badge lost in", "B")],
-             overrides=[{"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [
-                 {"id": "unit", "value": "suffix:m unless answered"},
-                 {"id": "decimals", "value": 0},
-                 {"id": "mappings", "value": []},
-                 {"id": "thresholds", "value": thresholds((None, "red"), (60, "orange"))},
-             ]}]),
-        stat(4, "Oldest waiting customer", f"max by (account, channel) (socialsla_oldest_unanswered_seconds{{{SELECT}}}) "
-             f'or max by (account, channel) (0 * socialsla_conversations{{window="7d", state="inbound", {SELECT}}})', "s",
-             thresholds((None, "green"), (900.001, "red")), 15, 1,
-             description="How long the longest-waiting unanswered post has waited; red past 15 minutes."),
-        stat(5, "Pending queue", f'socialsla_conversations{{window="7d", state="pending", {SELECT}}}', "none",
-             thresholds((None, "green"), (20, "orange"), (50, "red")), 20, 1, w=4,
-             description="Conversations opened and not yet answered (and not yet missed)."),
-        row(101, "Trends", 9),
-        series(6, "Response rate by window", [target(f"socialsla_response_rate{{{SELECT}}}", "{{account}} / {{channel}} {{window}}")],
-               "percentunit", 0, 10),
-        series(7, "First reply p50 / p90, 24 hours", [target(f'socialsla_first_reply_seconds{{window="24h", stat=~"p50|p90", {SELECT}}}',
-               "{{account}} / {{channel}} {{stat}}")], "s", 8, 10),
-        series(8, "Missed share of decided conversations, 1 hour", [target(f"socialsla:missed_ratio:rate1h{{{SELECT}}}",
-               "{{account}} / {{channel}}")], "percentunit", 16, 10),
-        row(102, "Pipeline health", 18),
-        series(9, "Events per second by outcome", [target("socialsla:events:rate5m", "{{type}} {{outcome}}")], "ops", 0, 19, 6),
-        series(10, "Consumer lag", [target("sum by (topic) (socialsla_consumer_lag)", "{{topic}}")], "short", 6, 19, 6),
-        series(11, "Dead letters per second", [target("sum(rate(socialsla_deadletters_total[$__rate_interval]))", "dead letters")],
-               "ops", 12, 19, 6),
-        series(12, "Workers up", [target('up{job="socialsla"}', "{{instance}}")], "short", 18, 19, 6),
-    ]  # fmt: skip
-    return {
-        "uid": "socialsla-wall",
-        "title": "socialsla: social care wall",
-        "description": "Response rate, first-reply time and badge status per account and channel.",
-        "tags": ["socialsla"],
-        "timezone": "browser",
-        "editable": False,
-        "graphTooltip": 1,
-        "refresh": "10s",
-        "time": {"from": "now-24h", "to": "now"},
-        "schemaVersion": 39,
-        "version": 1,
-        "templating": {
-            "list": [
-                variable("account", "label_values(socialsla_conversations, account)", "Account"),
-                variable(
-                    "channel",
-                    'label_values(socialsla_conversations{account=~"$account"}, channel)',
-                    "Channel",
-                ),
-            ]
-        },
-        "annotations": {"list": []},
-        "panels": panels,
-    }
+    wall = (
+        board.Dashboard("socialsla: social care wall").uid("socialsla-wall")
+        .description("Response rate, first-reply time and badge status per account and channel.")
+        .tags(["socialsla"]).timezone("browser").readonly()
+        .tooltip(DashboardCursorSync.CROSSHAIR)
+        .refresh("10s").time("now-24h", "now")
+        .with_variable(variable("account", "label_values(socialsla_conversations, account)", "Account"))
+        .with_variable(variable(
+            "channel", 'label_values(socialsla_conversations{account=~"$account"}, channel)', "Channel"))
+        .with_row(board.Row("Badge wall (7 days)").id(100).grid_pos(GridPos(h=1, w=24, x=0, y=0)))
+        .with_panel(tile(1, "Response rate, 7 days", f'socialsla_response_rate{{clock="wall", window="7d", {SELECT}}}',
+                         "percentunit", thresholds((None, "red"), (0.9, "green")), 0,
+                         description="responded / (responded + missed); the badge needs at least 90%."))
+        .with_panel(tile(2, "Average first reply, 7 days",
+                         f'socialsla_first_reply_seconds{{clock="wall", window="7d", stat="avg", {SELECT}}}', "s",
+                         thresholds((None, "green"), (900.001, "red")), 5,
+                         description="Mean first-reply time; the badge needs 15 minutes or less."))
+        .with_panel(tile(3, "Badge", f"socialsla_rule_ok{{{SELECT}}}", "none",
+                         thresholds((None, "red"), (1, "green")), 10, words=BADGE_WORDS, forecast=True,
+                         description="Every rule's verdict: OK, or LOST. No tile means too few decided "
+                         f"conversations. Under {FORECAST_MINUTES // 60} hours from losing it if nobody answers "
+                         "(the breach forecast), a tile says when: badge lost in 42m unless answered."))
+        .with_panel(tile(4, "Oldest waiting customer",
+                         f'(max by (account, channel) (socialsla_oldest_unanswered_seconds{{clock="wall", {SELECT}}}) '
+                         f'or max by (account, channel) (0 * socialsla_conversations{{clock="wall", window="7d", '
+                         f'state="inbound", {SELECT}}}))', "s", thresholds((None, "green"), (900.001, "red")), 15,
+                         description="How long the longest-waiting unanswered post has waited; red past 15 minutes."))
+        .with_panel(tile(5, "Pending queue",
+                         f'socialsla_conversations{{clock="wall", window="7d", state="pending", {SELECT}}}', "none",
+                         thresholds((None, "green"), (20, "orange"), (50, "red")), 20, w=4,
+                         description="Conversations opened and not yet answered (and not yet missed)."))
+        .with_row(board.Row("Trends").id(101).grid_pos(GridPos(h=1, w=24, x=0, y=9)))
+        .with_panel(trend(6, "Response rate by window", [query(f'socialsla_response_rate{{clock="wall", {SELECT}}}',
+                          "{{account}} / {{channel}} {{window}}")], "percentunit", 0, 10))
+        .with_panel(trend(7, "First reply p50 / p90, 24 hours", [query(
+            f'socialsla_first_reply_seconds{{clock="wall", window="24h", stat=~"p50|p90", {SELECT}}}',
+            "{{account}} / {{channel}} {{stat}}")], "s", 8, 10))
+        .with_panel(trend(8, "Missed share of decided conversations, 1 hour", [query(
+            f"socialsla:missed_ratio:rate1h{{{SELECT}}}", "{{account}} / {{channel}}")], "percentunit", 16, 10))
+        .with_row(board.Row("Agents").id(103).grid_pos(GridPos(h=1, w=24, x=0, y=18)))
+        .with_panel(agents_table(13, 19))
+        .with_row(board.Row("Pipeline health").id(102).grid_pos(GridPos(h=1, w=24, x=0, y=28)))
+        .with_panel(trend(9, "Events per second by outcome", [query("socialsla:events:rate5m", "{{type}} {{outcome}}")],
+                          "ops", 0, 29, 6))
+        .with_panel(trend(10, "Consumer lag", [query("sum by (topic) (socialsla_consumer_lag)", "{{topic}}")],
+                          "short", 6, 29, 6))
+        .with_panel(trend(11, "Dead letters per second", [query(
+            "sum(rate(socialsla_deadletters_total[$__rate_interval]))", "dead letters")], "ops", 12, 29, 6))
+        .with_panel(trend(12, "Workers up", [query('up{job="socialsla"}', "{{instance}}")], "short", 18, 29, 6))
+    )  # fmt: skip
+    built: dict[str, Any] = json.loads(json.dumps(wall.build(), cls=JSONEncoder))
+    return built
 
 
 def render() -> str:

@@ -143,7 +143,7 @@ def build(
     series = _table(app, rows.SERIES, settings)
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000), calendars)
     metrics = PipelineMetrics(registry)
-    registry.register(SlaCollector(ledger, rules, clock))
+    registry.register(SlaCollector(ledger, rules, clock, settings.max_agents))
     health = Health()
     ownership = Ownership(app, settings.topic_outcomes, series, ledger)
     screen = Screen(settings, metrics, deadletters)

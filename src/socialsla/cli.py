@@ -27,6 +27,16 @@ def _duration_us(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _positive_whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _silence_us(text: str) -> int | None:
     try:
         return parse_silence(text)
@@ -57,8 +67,14 @@ def _report(args: argparse.Namespace) -> int:
         policy=Policy(args.count_automated, args.new_conversation_after),
         progress=_progress if sys.stderr.isatty() else None,
         calendars=book.calendars,
+        max_agents=args.max_agents,
     )
-    out = report.to_json(result, rules) if args.format == "json" else report.to_table(result).encode()
+    if args.format == "json":
+        out = report.to_json(result, rules)
+    elif args.agents:
+        out = report.to_agents_table(result).encode()
+    else:
+        out = report.to_table(result).encode()
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
     print(result.tally.summary(None if args.all_reasons else 5), file=sys.stderr)
@@ -157,6 +173,20 @@ def parser() -> argparse.ArgumentParser:
         "not) opens a new conversation instead of a follow-up, so it counts in the response rate and "
         "first-reply time; 24h is Facebook's rule for its badge (default: off, every later post is a "
         "follow-up, measured as next-reply time)",
+    )
+    rep.add_argument(
+        "--agents",
+        action="store_true",
+        help="with the table format: per agent, first replies to conversations and next replies to "
+        "follow-ups, with their times (SPEC §10; the JSON always carries them)",
+    )
+    rep.add_argument(
+        "--max-agents",
+        type=_positive_whole,
+        default=report.DEFAULT_MAX_AGENTS,
+        metavar="N",
+        help="agents named per series, the busiest over 7 days; the rest are pooled as `other` "
+        "(default 50, as SOCIALSLA_MAX_AGENTS)",
     )
     rep.set_defaults(run=_report)
 

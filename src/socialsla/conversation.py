@@ -1,9 +1,10 @@
 """One thread's state (SPEC §2, §8), as a value: initialise, apply an event, derive its waits.
 
 The state is the thread's seen events themselves, as sorted `(created_at, kind,
-fingerprint)` triples, never message text. Everything the SPEC measures is a
-function of the sorted post and reply times, so the state is the same whether
-events arrive in order, shuffled or redelivered, and a late event that merges
+tie, fingerprint, agent)` entries, never message text (`tie` is a reply's
+event_id, which settles which of two replies at one instant answers, SPEC §10).
+Everything the SPEC measures is a function of the sorted post and reply times,
+so the state is the same whether events arrive in order, shuffled or redelivered, and a late event that merges
 two waits (or two conversations) simply gives a different derivation: nothing
 has to be patched.
 
@@ -64,24 +65,29 @@ class Policy:
 DEFAULT_POLICY: Final = Policy()
 
 
+#: SPEC §10: the agent of an answer whose reply names none.
+UNKNOWN_AGENT: Final = "unknown"
+
+
 class Wait(NamedTuple):
-    """One customer wait (SPEC §8): its start, its answer, and whether it counts as a conversation."""
+    """One customer wait (SPEC §8): start, answer, whether it is a conversation, who answered (§10)."""
 
     start: int
     answer: int | None
     conversation: bool
+    agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """A thread's seen events, sorted by time: `(created_at, kind, fingerprint)`."""
+    """A thread's seen events, sorted: `(created_at, kind, tie, fingerprint, agent)`."""
 
-    events: tuple[tuple[int, int, int], ...] = ()
+    events: tuple[tuple[int, int, str, int, str | None], ...] = ()
 
     @property
     def opened_at(self) -> int | None:
         """The earliest post time (SPEC §2), or None for a thread without posts."""
-        return next((at for at, kind, _ in self.events if kind == POST), None)
+        return next((entry[0] for entry in self.events if entry[1] == POST), None)
 
     @property
     def last_event_at(self) -> int | None:
@@ -90,15 +96,15 @@ class Conversation:
 
     def to_bytes(self) -> bytes:
         """Serialise compactly for a table or changelog: one flat list of integers."""
-        return orjson.dumps([value for triple in self.events for value in triple])
+        return orjson.dumps([value for entry in self.events for value in entry])
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Conversation:
         """Inverse of `to_bytes`; raises ValueError on anything else (an older row format)."""
         flat = orjson.loads(raw)
-        if not isinstance(flat, list) or len(flat) % 3:
+        if not isinstance(flat, list) or len(flat) % 5 or (flat and not isinstance(flat[2], str)):
             raise ValueError("not a thread row of this version")
-        return cls(tuple(zip(flat[0::3], flat[1::3], flat[2::3], strict=True)))
+        return cls(tuple(zip(flat[0::5], flat[1::5], flat[2::5], flat[3::5], flat[4::5], strict=True)))
 
 
 def fingerprint(kind: str, event_id: str) -> int:
@@ -114,15 +120,17 @@ def apply(state: Conversation | None, event: Event) -> tuple[Conversation, bool]
     """
     events = () if state is None else state.events
     mark = fingerprint(event.kind, event.event_id)
-    for _, _, seen in events:
-        if seen == mark:
+    for entry in events:
+        if entry[3] == mark:
             return state or Conversation(), True
     if len(events) >= MAX_EVENTS:
         raise ThreadTooLong(ThreadTooLong.reason)
-    kind = POST if event.kind == "post" else AUTOMATED if event.automated else REPLY
-    triple = (event.created_at, kind, mark)
-    position = bisect.bisect(events, triple)
-    return Conversation((*events[:position], triple, *events[position:])), False
+    if event.kind == "post":
+        entry = (event.created_at, POST, "", mark, None)
+    else:
+        entry = (event.created_at, AUTOMATED if event.automated else REPLY, event.event_id, mark, event.agent)
+    position = bisect.bisect(events, entry[:4], key=lambda e: e[:4])  # agents (None or text) never compared
+    return Conversation((*events[:position], entry, *events[position:])), False
 
 
 def waits(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, ...]:
@@ -133,24 +141,29 @@ def waits(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, .
     is a conversation of its own when it starts at least the policy's silence
     after the thread's previous event (of any kind).
     """
-    posts = [at for at, kind, _ in state.events if kind == POST]
+    posts = [entry[0] for entry in state.events if entry[1] == POST]
     if not posts:
         return ()
     counting = (REPLY, AUTOMATED) if policy.count_automated else (REPLY,)
-    replies = [at for at, kind, _ in state.events if kind in counting]
-    times = [at for at, _, _ in state.events]
+    # By time, then event_id: of two replies at one instant, the smaller id answers (SPEC §10).
+    answers = sorted((at, tie, agent) for at, kind, tie, _, agent in state.events if kind in counting)
+    replies = [at for at, _, _ in answers]
+    times = [entry[0] for entry in state.events]
     silence = policy.new_conversation_after_us
     out: list[Wait] = []
     start: int | None = posts[0]
     while start is not None:
         found = bisect.bisect_left(replies, start)
         answer = replies[found] if found < len(replies) else None
+        agent = None if answer is None else answers[found][2]
+        if answer is not None and agent is None:
+            agent = UNKNOWN_AGENT
         if not out:
             is_conversation = True
         else:
             before = bisect.bisect_left(times, start)  # events strictly before the start
             is_conversation = silence is not None and start - times[before - 1] >= silence
-        out.append(Wait(start, answer, is_conversation))
+        out.append(Wait(start, answer, is_conversation, agent))
         if answer is None:
             break
         following = bisect.bisect_right(posts, answer)

@@ -2,8 +2,9 @@
 
 Decoding is the only place bad input is judged, so every rejection carries a
 precise, bounded reason that ends up beside the original bytes in the
-dead-letter sink. Message text, authors and agents are never kept: nothing
-downstream needs them, and what is not kept cannot leak.
+dead-letter sink. Message text and authors are never kept: nothing downstream
+needs them, and what is not kept cannot leak. A reply's `agent` is kept, for
+SPEC §10's per-agent figures.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Event:
     channel: str
     created_at: int
     automated: bool = False
+    #: The agent who sent a reply (SPEC §10); None when absent.
+    agent: str | None = None
 
 
 def _show(value: object) -> str:
@@ -158,13 +161,15 @@ def decode(raw: bytes | str, now_us: int) -> Event:
     if created_at > now_us + MAX_FUTURE_US:
         raise InvalidEvent(f"created_at {format_time(created_at)} is more than 5 minutes ahead of the clock")
     automated = False
+    agent = None
     if kind == "post":
         _optional(obj, "author", str)
     else:
         _optional(obj, "agent", str)
         _optional(obj, "automated", bool)
         automated = obj.get("automated") is True
-    return Event(kind, event_id, conversation_id, account, channel, created_at, automated)
+        agent = obj.get("agent")
+    return Event(kind, event_id, conversation_id, account, channel, created_at, automated, agent)
 
 
 def encode(event: Event) -> bytes:
@@ -179,4 +184,6 @@ def encode(event: Event) -> bytes:
     }
     if event.automated:
         body["automated"] = True
+    if event.agent is not None:
+        body["agent"] = event.agent
     return orjson.dumps(body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -19,18 +20,19 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Final
 
 import orjson
 from aiokafka.errors import KafkaError
 
 from socialsla import summary
+from socialsla.calendars import Calendar
 from socialsla.clock import parse_clock
 from socialsla.duration import parse_seconds
 from socialsla.events import parse_time
 from socialsla.files import InputFileError, check_input
 from socialsla.report import iter_lines
-from socialsla.rules import Rule, load_book, load_rules
+from socialsla.rules import Rule, load_book
 from socialsla.settings import HELP, Settings, SettingsError, from_env
 from socialsla.traffic import TrafficShape, replay, send_generated, shifted
 
@@ -158,7 +160,13 @@ def _produce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shape(args: argparse.Namespace) -> TrafficShape:
+#: The demo's rules when SOCIALSLA_RULES_FILE is not set: the badge and one calendar (SPEC §7).
+DEMO_RULES: Final = Path(__file__).with_name("demo.toml")
+
+
+def _shape(args: argparse.Namespace, calendars: tuple[Calendar, ...] = ()) -> TrafficShape:
+    if args.calendars is not None:
+        calendars = load_book(args.calendars).calendars
     return TrafficShape(
         accounts=tuple(args.accounts.split(",")),
         channels=tuple(args.channels.split(",")),
@@ -166,6 +174,7 @@ def _shape(args: argparse.Namespace) -> TrafficShape:
         median_reply_seconds=args.median_reply,
         unanswered_share=args.unanswered,
         seed=args.seed,
+        calendars=calendars,
     )
 
 
@@ -220,7 +229,10 @@ def _tail(path: Path, lines: int = 8) -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     settings = _settings()
-    rules = load_rules(settings.rules_file)
+    if settings.rules_file is None:  # a newcomer's demo shows both clocks
+        settings = dataclasses.replace(settings, rules_file=DEMO_RULES)
+    book = load_book(settings.rules_file)
+    rules = book.rules
     if _web_port_taken(settings, "demo"):
         return 1
     if not asyncio.run(_topics_ready(settings, "demo", _TOOL_BROKER_WAIT_S)):
@@ -230,6 +242,7 @@ def _demo(args: argparse.Namespace) -> int:
     worker_log = log_dir / "worker.log"
     env = dict(os.environ)
     env.setdefault("SOCIALSLA_DATA_DIR", str(log_dir / "data"))
+    env["SOCIALSLA_RULES_FILE"] = str(settings.rules_file)
     url = f"http://{settings.web_host}:{settings.web_port}/metrics"
     with open(worker_log, "ab") as log:
         # A session of its own: Ctrl-C reaches the demo only, which stops the generator and
@@ -243,7 +256,7 @@ def _demo(args: argparse.Namespace) -> int:
         )
     print(f"worker started (pid {worker.pid}); log: {worker_log}\nmetrics: {url}", flush=True)
     try:
-        failure = asyncio.run(_demo_screen(args, settings, rules, worker, worker_log, url))
+        failure = asyncio.run(_demo_screen(args, settings, rules, worker, worker_log, url, book.calendars))
     finally:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
@@ -267,6 +280,7 @@ async def _demo_screen(
     worker: subprocess.Popen[bytes],
     worker_log: Path,
     url: str,
+    calendars: tuple[Calendar, ...] = (),
 ) -> str | None:
     """Generate traffic and refresh the summary until stopped (None) or something fails (why)."""
     loop = asyncio.get_running_loop()
@@ -280,7 +294,7 @@ async def _demo_screen(
 
     traffic = asyncio.create_task(
         send_generated(
-            _shape(args), settings, parse_clock(settings.clock).now_us, args.backfill, 0.0, on_sent
+            _shape(args, calendars), settings, parse_clock(settings.clock).now_us, args.backfill, 0.0, on_sent
         )
     )
     try:
@@ -364,6 +378,13 @@ def _traffic_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--unanswered", type=_share, default=0.05,
                          help="share never answered, 0 to 1 (default 0.05)")  # fmt: skip
     command.add_argument("--seed", type=int, default=1, help="random seed (same seed, same traffic shape)")
+    command.add_argument(
+        "--calendars",
+        type=Path,
+        metavar="FILE",
+        help="a rules file whose [[calendar]] teams answer only while open (SPEC §7); the demo uses "
+        "its own rules file's calendars by default",
+    )
     command.add_argument(
         "--backfill",
         type=_duration_or_none,

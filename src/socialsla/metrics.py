@@ -28,7 +28,7 @@ from socialsla.clock import Clock
 from socialsla.events import MICROS
 from socialsla.ledger import Ledger
 from socialsla.rules import Rule, verdicts
-from socialsla.windows import WINDOWS
+from socialsla.windows import WINDOWS, agents
 
 OUTCOMES: Final = ("accepted", "duplicate", "invalid", "late")
 KINDS: Final = ("post", "reply", "unknown")
@@ -37,10 +37,11 @@ KINDS: Final = ("post", "reply", "unknown")
 class SlaCollector(Collector):
     """Builds every per-series SPEC §6 metric from the ledger on each scrape."""
 
-    def __init__(self, ledger: Ledger, rules: Iterable[Rule], clock: Clock) -> None:
+    def __init__(self, ledger: Ledger, rules: Iterable[Rule], clock: Clock, max_agents: int = 50) -> None:
         self.ledger = ledger
         self.rules = tuple(rules)
         self.clock = clock
+        self.max_agents = max_agents
 
     def collect(self) -> Iterator[Metric]:
         """Evaluate every owned series now and yield the metric families."""
@@ -101,6 +102,17 @@ class SlaCollector(Collector):
             "Seconds until the rule's response rate drops below its threshold if nobody answers (SPEC §9).",
             labels=["account", "channel", "rule"],
         )
+        agent_replies = GaugeMetricFamily(
+            "socialsla_agent_replies",
+            "Waits the agent answered, started in the window: first replies to conversations, next to "
+            "follow-ups (SPEC §10; wall clock; beyond SOCIALSLA_MAX_AGENTS pooled as other).",
+            labels=["account", "channel", "window", "agent", "kind"],
+        )
+        agent_seconds = GaugeMetricFamily(
+            "socialsla_agent_reply_seconds",
+            "Reply time of the agent's answers, started in the window (SPEC §10; wall clock).",
+            labels=["account", "channel", "window", "agent", "kind", "stat"],
+        )
         hist = HistogramMetricFamily(
             "socialsla_first_reply_latency_seconds",
             "First-reply latency of every conversation this series has seen answered.",
@@ -156,6 +168,13 @@ class SlaCollector(Collector):
                 _maybe(oldest, [*who, clock], view.oldest_unanswered_seconds)
             if windows.calendar is not None:
                 series_open.add_metric(who, 1.0 if windows.calendar.is_open(at) else 0.0)
+            for name, per_agent in agents(windows, at, self.max_agents).items():
+                for agent, answered in per_agent.items():
+                    for kind, w in (("first", answered.first), ("next", answered.next)):
+                        agent_replies.add_metric([*who, name, agent, kind], w.latency_count)
+                        for stat, value in (("avg", w.avg_seconds), ("p90", w.quantile_seconds(0.9)),
+                                            ("max", w.max_seconds)):  # fmt: skip
+                            _maybe(agent_seconds, [*who, name, agent, kind, stat], value)
             judged = verdicts(self.rules, series.account, series.channel, windows, stats, business)
             for name, verdict in judged.items():
                 if verdict.ok is not None:
@@ -175,7 +194,7 @@ class SlaCollector(Collector):
             decided.add_metric([*who, "missed"], float(life.missed))
         yield from (
             conversations, rate, worst, latency, oldest, series_open, follow_ups, next_reply,
-            rule_ok, budget, breach, hist, decided,
+            agent_replies, agent_seconds, rule_ok, budget, breach, hist, decided,
         )  # fmt: skip
 
     def describe(self) -> Iterator[Metric]:

@@ -23,7 +23,7 @@ PER_MESSAGE: Final = 500
 #: bytes per wait), kept well under Kafka's 1 MB default message size.
 MESSAGE_BUDGET: Final = 512 * 1024
 _ID_BYTES: Final = 1_100
-_WAIT_BYTES: Final = 60
+_WAIT_BYTES: Final = 60 + 4 * 256  # an agent name may be long
 
 
 def series_key(account: str, channel: str) -> str:
@@ -49,7 +49,7 @@ class Outcome:
 def encode(outcomes: Sequence[Outcome]) -> bytes:
     """One Kafka value for outcomes of a single series: `[account, channel, [[id, waits, t], ...]]`.
 
-    `waits` is flat: `start, answer, conversation (0 or 1)` per wait.
+    `waits` is flat: `start, answer, conversation (0 or 1), agent` per wait.
 
     Stage 1 sends one such message per series per batch instead of one per
     event, so stage 2 pays Faust's per-message cost once for many conversations.
@@ -80,21 +80,24 @@ def decode(raw: bytes) -> list[Outcome]:
 
 
 def parse_waits(flat: object) -> tuple[Wait, ...]:
-    """Waits from their flat form `[start, answer, conversation, ...]`; ValueError on anything else."""
-    if not isinstance(flat, list) or len(flat) % 3:
-        raise ValueError("waits must be a flat list of start, answer, conversation")
+    """Waits from their flat form `[start, answer, conversation, agent, ...]`; ValueError on anything else."""
+    if not isinstance(flat, list) or len(flat) % 4:
+        raise ValueError("waits must be a flat list of start, answer, conversation, agent")
     out = []
-    for start, answer, is_conversation in zip(flat[0::3], flat[1::3], flat[2::3], strict=True):
+    for start, answer, is_conversation, agent in zip(
+        flat[0::4], flat[1::4], flat[2::4], flat[3::4], strict=True
+    ):
         answer_ok = answer is None or type(answer) is int
-        if type(start) is not int or not answer_ok or is_conversation not in (0, 1):
+        agent_ok = agent is None or isinstance(agent, str)
+        if type(start) is not int or not answer_ok or is_conversation not in (0, 1) or not agent_ok:
             raise ValueError("wrong wait field types")
-        out.append(Wait(start, answer, bool(is_conversation)))
+        out.append(Wait(start, answer, bool(is_conversation), agent))
     return tuple(out)
 
 
-def flat_waits(waits: tuple[Wait, ...]) -> list[int | None]:
+def flat_waits(waits: tuple[Wait, ...]) -> list[int | str | None]:
     """The flat form `parse_waits` reads."""
-    return [v for w in waits for v in (w.start, w.answer, int(w.conversation))]
+    return [v for w in waits for v in (w.start, w.answer, int(w.conversation), w.agent)]
 
 
 def chunks(outcomes: Sequence[Outcome]) -> Iterator[Sequence[Outcome]]:

@@ -26,9 +26,11 @@ from socialsla.conversation import DEFAULT_POLICY, Policy
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
 from socialsla.rules import Rule, Verdict, verdicts
-from socialsla.windows import LONGEST_US, WINDOWS, SeriesStats, SeriesWindows, WindowStats
+from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, SeriesWindows, WindowStats, agents
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
+#: SPEC §10: agents named per series before the rest are pooled under `other`.
+DEFAULT_MAX_AGENTS: Final = 50
 _FIRST_LINES: Final = 5
 
 
@@ -85,6 +87,8 @@ class SeriesReport:
     business: SeriesStats | None = None
     #: Whether the calendar is open at `at` (what `socialsla_series_open` says); None without one.
     is_open: bool | None = None
+    #: SPEC §10: per window, per agent, their first and next replies (wall clock).
+    agents: dict[str, dict[str, AgentStats]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +134,7 @@ def build(
     response_window_us: int = DEFAULT_RESPONSE_WINDOW_US,
     policy: Policy = DEFAULT_POLICY,
     calendars: Sequence[Calendar] = (),
+    max_agents: int = DEFAULT_MAX_AGENTS,
 ) -> Report:
     """Fold every line into threads (`stages.fold`, as the live stage 1), then evaluate at `at`."""
     tally = Tally()
@@ -169,12 +174,12 @@ def build(
         business = None if kept.calendar is None else kept.evaluate(at, business=True)
         judged = verdicts(rules, account, channel, kept, stats, business)
         calendar = kept.calendar
+        who = agents(kept, at, max_agents)
         if calendar is None:
-            reports.append(SeriesReport(account, channel, stats, judged))
+            reports.append(SeriesReport(account, channel, stats, judged, agents=who))
         else:
-            reports.append(
-                SeriesReport(account, channel, stats, judged, calendar.name, business, calendar.is_open(at))
-            )
+            reports.append(SeriesReport(account, channel, stats, judged, calendar.name, business,
+                                        calendar.is_open(at), who))  # fmt: skip
     return Report(at, reports, tally)
 
 
@@ -187,6 +192,7 @@ def run(
     now_us: int | None = None,
     progress: Callable[[int], None] | None = None,
     calendars: Sequence[Calendar] = (),
+    max_agents: int = DEFAULT_MAX_AGENTS,
 ) -> Report:
     """Build a report from a path or `-` (stdin), finding T first when none is given."""
     now = time.time_ns() // 1_000 if now_us is None else now_us
@@ -196,7 +202,9 @@ def run(
             if at is None:
                 at = now
             stream.seek(0)
-        return build(iter_lines(stream, progress), at, now, rules, response_window_us, policy, calendars)
+        return build(
+            iter_lines(stream, progress), at, now, rules, response_window_us, policy, calendars, max_agents
+        )
 
 
 class _opened:
@@ -244,7 +252,22 @@ def _rule_json(rule: Rule | None, verdict: Verdict) -> dict[str, Any]:
     return out
 
 
-def _windows_json(stats: SeriesStats) -> dict[str, Any]:
+def _agent_seconds(w: WindowStats) -> dict[str, Any]:
+    return {"count": w.latency_count, "avg": w.avg_seconds, "p90": _number(w.quantile_seconds(0.9)),
+            "max": w.max_seconds}  # fmt: skip
+
+
+def _agents_json(per_agent: dict[str, AgentStats]) -> dict[str, Any]:
+    return {
+        who: {"first_replies": a.first.latency_count, "first_reply_seconds": _agent_seconds(a.first),
+              "next_replies": a.next.latency_count, "next_reply_seconds": _agent_seconds(a.next)}
+        for who, a in per_agent.items()
+    }  # fmt: skip
+
+
+def _windows_json(
+    stats: SeriesStats, agents: dict[str, dict[str, AgentStats]] | None = None
+) -> dict[str, Any]:
     windows: dict[str, Any] = {}
     for name in WINDOWS:
         w = stats.windows[name]
@@ -266,6 +289,8 @@ def _windows_json(stats: SeriesStats) -> dict[str, Any]:
                 "seconds": _seconds_json(follow),
             },
         }
+        if agents is not None:  # SPEC §10: the wall-clock windows only
+            windows[name]["agents"] = _agents_json(agents.get(name, {}))
     return windows
 
 
@@ -276,7 +301,7 @@ def series_json(series: SeriesReport, rules: tuple[Rule, ...] = ()) -> dict[str,
         "account": series.account,
         "channel": series.channel,
         "oldest_unanswered_seconds": series.stats.oldest_unanswered_seconds,
-        "windows": _windows_json(series.stats),
+        "windows": _windows_json(series.stats, series.agents),
         "rules": {name: _rule_json(by_name.get(name), verdict) for name, verdict in series.verdicts.items()},
     }
     if series.business is not None:
@@ -341,4 +366,31 @@ def to_table(report: Report) -> str:
         cells = [cell.ljust(width) if i < 3 or i == len(header) - 1 else cell.rjust(width)
                  for i, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
         lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def to_agents_table(report: Report) -> str:
+    """SPEC §10 for people: per series, window and agent, first and next replies (`report --agents`)."""
+    header = ("account", "channel", "window", "agent", "first", "avg", "p90", "max", "next", "next avg")
+    rows: list[tuple[str, ...]] = []
+    for series in report.series:
+        for name in WINDOWS:
+            for who, a in series.agents.get(name, {}).items():
+                rows.append((
+                    series.account, series.channel, name, who, str(a.first.latency_count),
+                    human(a.first.avg_seconds), human(a.first.quantile_seconds(0.9)),
+                    human(a.first.max_seconds),
+                    str(a.next.latency_count), human(a.next.avg_seconds),
+                ))  # fmt: skip
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = [
+        f"at {format_time(report.at)}: agents (wall clock; first replies to conversations, "
+        "next replies to follow-ups)"
+    ]
+    for row in (header, *rows):
+        cells = [cell.ljust(width) if i < 4 else cell.rjust(width)
+                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
+        lines.append("  ".join(cells).rstrip())
+    if not rows:
+        lines.append("(no reply in any window)")
     return "\n".join(lines) + "\n"

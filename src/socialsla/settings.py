@@ -51,6 +51,7 @@ class Settings:
     refresh_interval: float = 5.0
     purge_interval: float = 600.0
     max_series: int = 1000
+    max_agents: int = 50
     stale_after: float = 30.0
     batch_size: int = 5000
     batch_seconds: float = 0.1
@@ -123,6 +124,7 @@ HELP: Final = {
     "refresh_interval": "seconds between housekeeping rounds (expiry, lag)",
     "purge_interval": "seconds between purges of a partition's expired conversation rows",
     "max_series": "most account/channel pairs a worker admits; events of more are dead-lettered",
+    "max_agents": "agents named per series on /metrics (the busiest over 7d); the rest pooled as other",
     "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
     "batch_size": "most events (stage 1) or outcome messages (stage 2) an agent takes at once",
     "batch_seconds": "longest an agent waits to fill a batch; adds at most this to freshness",
@@ -230,6 +232,8 @@ def _check(s: Settings) -> list[str]:
         s.new_conversation_after_us  # noqa: B018 - parsing is the check
     except ValueError as exc:
         problems.append(f"{PREFIX}NEW_CONVERSATION_AFTER: {exc}")
+    if not 1 <= s.max_agents <= 10_000:
+        problems.append(f"{PREFIX}MAX_AGENTS: must be 1-10000, got {s.max_agents}")
     if not 1 <= s.max_series <= 1_000_000:
         problems.append(f"{PREFIX}MAX_SERIES: must be 1-1000000, got {s.max_series}")
     if not 1 <= s.stale_after <= 86_400:

@@ -40,6 +40,9 @@ class Row:
     budgets: dict[str, float] = field(default_factory=dict)
     #: SPEC §9: seconds until the rule is lost if nobody answers.
     breaches: dict[str, float] = field(default_factory=dict)
+    #: SPEC §7: the business view's figures, for a series with a calendar; and whether it is open now.
+    business: Row | None = None
+    open: float | None = None
 
 
 def parse(text: str) -> dict[tuple[str, str], Row]:
@@ -48,9 +51,13 @@ def parse(text: str) -> dict[tuple[str, str], Row]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
-            if "account" not in labels or labels.get("clock", "wall") != "wall":
+            if "account" not in labels:
                 continue
             row = rows[(labels["account"], labels["channel"])]
+            if labels.get("clock") == "business":
+                if row.business is None:
+                    row.business = Row()
+                row = row.business
             name, value = sample.name, sample.value
             window = row.windows[labels["window"]] if "window" in labels else None
             if name == "socialsla_conversations" and window is not None:
@@ -73,6 +80,8 @@ def parse(text: str) -> dict[tuple[str, str], Row]:
                 row.budgets[labels["rule"]] = value
             elif name == "socialsla_rule_rate_breach_in_seconds":
                 row.breaches[labels["rule"]] = value
+            elif name == "socialsla_series_open":
+                row.open = value
     return dict(rows)
 
 
@@ -144,6 +153,13 @@ def render(rows: dict[tuple[str, str], Row], rules: tuple[Rule, ...] = (), windo
             f"{account:<16} {channel:<10} {w.inbound:>8.0f} {w.pending:>8.0f} {_percent(w.rate):>9} "
             f"{_percent(w.worst):>7} {human(w.avg):>10} {human(row.oldest):>12}  {_badge(row, by_name)}"
         )
+        if row.business is not None:  # SPEC §7: the same series measured in its calendar's open time
+            b = row.business.windows.get(window, WindowRow())
+            now = {1.0: "open now", 0.0: "closed now"}.get(row.open if row.open is not None else -1.0, "")
+            lines.append(
+                f"{'  business hours':<27} {b.inbound:>8.0f} {b.pending:>8.0f} {_percent(b.rate):>9} "
+                f"{_percent(b.worst):>7} {human(b.avg):>10} {human(row.business.oldest):>12}  {now}"
+            )
     if not rows:
         lines.append("(no series yet: waiting for the worker to own partitions and see events)")
     else:

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from socialsla.calendars import Calendar, calendar_for
 from socialsla.events import MICROS, Event, encode, format_time, parse_time
 from socialsla.kafka import client_options
 from socialsla.settings import Settings
@@ -118,6 +119,10 @@ class TrafficShape:
     burst_seconds: float = 60.0
     burst_factor: float = 8.0
     seed: int = 1
+    #: SPEC §7 calendars: a series a calendar selects is answered only while it is open.
+    calendars: tuple[Calendar, ...] = ()
+    #: SPEC §10: who answers, per account; the first agents of the list answer most.
+    agents: tuple[str, ...] = ("ana", "ben", "chidi", "dora", "emil")
 
 
 def _conversation(
@@ -135,7 +140,14 @@ def _conversation(
         events.append(Event("reply", f"{cid}-auto", cid, account, channel, opened_us + MICROS, True))
     if rng.random() >= shape.unanswered_share:
         latency = rng.lognormvariate(math.log(shape.median_reply_seconds * slow), shape.reply_spread)
-        events.append(Event("reply", f"{cid}-r", cid, account, channel, opened_us + round(latency * MICROS)))
+        answered = opened_us + round(latency * MICROS)
+        calendar = calendar_for(shape.calendars, account, channel)
+        if calendar is not None:
+            # A team with business hours answers after that much *open* time: a post at
+            # closing time is answered the next morning, never at night.
+            answered = calendar.deadline(opened_us, round(latency * MICROS)) or answered
+        agent = shape.agents[min(int(rng.expovariate(0.6)), len(shape.agents) - 1)] if shape.agents else None
+        events.append(Event("reply", f"{cid}-r", cid, account, channel, answered, agent=agent))
     out = [(e.created_at, encode(e)) for e in events]
     if rng.random() < shape.duplicate_share:
         out.append(out[-1])

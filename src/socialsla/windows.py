@@ -510,6 +510,12 @@ class SeriesWindows:
             None if oldest is None else view.age(oldest, at),
         )
 
+    def answered_since(self, edge: int, at: int) -> Iterator[Wait]:
+        """Every kept wait with `edge < start <= at` answered by `at` (SPEC §10 walks these)."""
+        for wait in self._in_window(at, edge):
+            if wait.answer is not None and wait.answer <= at:
+                yield wait
+
     def fastest_average_us(
         self, at: int, window: str, fraction: Fraction, business: bool = False
     ) -> Fraction | None:
@@ -608,3 +614,85 @@ class SeriesWindows:
                 if slack < 0:
                     return instant
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStats:
+    """SPEC §10: one agent's answers in one window; `first` for conversations, `next` for follow-ups.
+
+    Each is a `WindowStats` of latencies only: `latency_count` is the number of
+    replies (first_replies / next_replies), the rest their seconds.
+    """
+
+    first: WindowStats
+    next: WindowStats
+
+
+#: SPEC §10: the pool of agents beyond the cap, and of any agent literally named so.
+OTHER_AGENTS: Final = "other"
+
+
+class _Latencies:
+    __slots__ = ("buckets", "count", "max", "sum")
+
+    def __init__(self) -> None:
+        self.count = self.sum = 0
+        self.max: int | None = None
+        self.buckets = [0] * histogram.SIZE
+
+    def add(self, latency: int) -> None:
+        self.count += 1
+        self.sum += latency
+        if self.max is None or latency > self.max:
+            self.max = latency
+        self.buckets[histogram.bucket_of(latency)] += 1
+
+    def merge(self, other: _Latencies) -> None:
+        self.count += other.count
+        self.sum += other.sum
+        if other.max is not None and (self.max is None or other.max > self.max):
+            self.max = other.max
+        for index, value in enumerate(other.buckets):
+            self.buckets[index] += value
+
+    def freeze(self) -> WindowStats:
+        return WindowStats(self.count, 0, 0, self.count, self.sum, self.max, tuple(self.buckets))
+
+
+def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[str, AgentStats]]:
+    """SPEC §10 at time `at`: per window, per agent who answered there, their first and next replies.
+
+    Wall clock only. The `max_agents` with the most first plus next replies in
+    the 7d window are named (ties by name); the rest, and an agent literally
+    named `other`, are pooled under `other`, so label cardinality stays bounded.
+    """
+    edges = {name: at - seconds * MICROS for name, seconds in WINDOWS.items()}
+    oldest = min(edges.values())
+    found: dict[str, dict[str, tuple[_Latencies, _Latencies]]] = {name: {} for name in WINDOWS}
+    for wait in windows.answered_since(oldest, at):
+        assert wait.answer is not None  # answered_since yields answered waits only
+        who = wait.agent if wait.agent is not None else "unknown"
+        latency = wait.answer - wait.start
+        for name, edge in edges.items():
+            if wait.start > edge:
+                pair = found[name].setdefault(who, (_Latencies(), _Latencies()))
+                pair[0 if wait.conversation else 1].add(latency)
+    week = found["7d"]
+    ranked = sorted(
+        (n for n in week if n != OTHER_AGENTS), key=lambda n: (-(week[n][0].count + week[n][1].count), n)
+    )
+    named = set(ranked[:max_agents])
+    out: dict[str, dict[str, AgentStats]] = {}
+    for name, per_agent in found.items():
+        listed: dict[str, tuple[_Latencies, _Latencies]] = {}
+        for who, (first, follow) in per_agent.items():
+            key = who if who in named else OTHER_AGENTS
+            if key not in listed:
+                listed[key] = (_Latencies(), _Latencies())
+            listed[key][0].merge(first)
+            listed[key][1].merge(follow)
+        out[name] = {
+            who: AgentStats(first.freeze(), follow.freeze())
+            for who, (first, follow) in sorted(listed.items())
+        }
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,7 @@ class EndToEnd:
 def e2e(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndToEnd]:
     tmp = tmp_path_factory.mktemp("e2e")
     stack = Stack.create(tmp)
-    worker = stack.worker()
+    worker = stack.worker(SOCIALSLA_RULES_FILE=str(Path(__file__).parent / "rules.toml"))
     eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
     webhook = Webhook().start()
     observability = Observability(tmp, worker.port, webhook).start()

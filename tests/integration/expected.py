@@ -20,6 +20,8 @@ GAUGES = (
     "socialsla_next_reply_seconds",
     "socialsla_rule_rate_breach_in_seconds",
     "socialsla_series_open",
+    "socialsla_agent_replies",
+    "socialsla_agent_reply_seconds",
 )
 
 
@@ -64,6 +66,14 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
                     put("socialsla_next_reply_seconds", follow["seconds"][stat], window=window, stat=stat,
                         clock=clock, **who)  # fmt: skip
             put("socialsla_oldest_unanswered_seconds", view["oldest_unanswered_seconds"], clock=clock, **who)
+        for window, w in body["windows"].items():  # SPEC §10: agents on the wall clock only
+            for agent, figures in w["agents"].items():
+                for kind, name in (("first", "first_reply"), ("next", "next_reply")):
+                    put("socialsla_agent_replies", figures[f"{name.split('_')[0]}_replies"], window=window,
+                        agent=agent, kind=kind, **who)  # fmt: skip
+                    for stat in ("avg", "p90", "max"):
+                        put("socialsla_agent_reply_seconds", figures[f"{name}_seconds"][stat], window=window,
+                            agent=agent, kind=kind, stat=stat, **who)  # fmt: skip
         for rule, verdict in body["rules"].items():
             if verdict["ok"] is not None:
                 put("socialsla_rule_ok", 1 if verdict["ok"] else 0, rule=rule, **who)

@@ -94,13 +94,25 @@ def test_time_alone_turns_pending_into_missed(stack: Stack) -> None:
     pending = got[
         (
             "socialsla_conversations",
-            (("account", "acme"), ("channel", "facebook"), ("state", "pending"), ("window", "7d")),
+            (
+                ("account", "acme"),
+                ("channel", "facebook"),
+                ("clock", "wall"),
+                ("state", "pending"),
+                ("window", "7d"),
+            ),
         )
     ]
     missed = got[
         (
             "socialsla_conversations",
-            (("account", "acme"), ("channel", "facebook"), ("state", "missed"), ("window", "7d")),
+            (
+                ("account", "acme"),
+                ("channel", "facebook"),
+                ("clock", "wall"),
+                ("state", "missed"),
+                ("window", "7d"),
+            ),
         )
     ]
     assert (pending, missed) == (0.0, 3.0)  # c9 and c12 joined c5

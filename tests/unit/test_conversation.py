@@ -204,24 +204,25 @@ def test_silence_is_broken_by_automated_replies() -> None:
 
 
 def plain_waits(events: list[Event], policy: Policy) -> list[Wait]:
-    """SPEC §8 word for word, over a plain list of distinct events."""
+    """SPEC §8 (and §10's answering agent) word for word, over a plain list of distinct events."""
     unique = {(e.kind, e.event_id): e for e in reversed(events)}.values()  # the first of each id wins
     P = sorted(e.created_at for e in unique if e.kind == "post")
-    Q = sorted(
-        e.created_at for e in unique if e.kind == "reply" and (policy.count_automated or not e.automated)
-    )
+    # by time; at one instant, the smaller event_id answers
+    Q = sorted((e.created_at, e.event_id, e.agent) for e in unique
+               if e.kind == "reply" and (policy.count_automated or not e.automated))  # fmt: skip
     every = sorted(e.created_at for e in unique)
     out: list[Wait] = []
     s = min(P) if P else None
     while s is not None:
-        answers = [q for q in Q if q >= s]
-        a = min(answers) if answers else None
+        answers = [q for q in Q if q[0] >= s]
+        a = answers[0][0] if answers else None
+        who = None if not answers else "unknown" if answers[0][2] is None else answers[0][2]
         previous = max(t for t in every if t < s) if out else None
         silence = policy.new_conversation_after_us
         is_conversation = not out or (
             silence is not None and previous is not None and s - previous >= silence
         )
-        out.append(Wait(s, a, is_conversation))
+        out.append(Wait(s, a, is_conversation, who))
         later = [p for p in P if a is not None and p > a]
         s = min(later) if later else None
     return out
@@ -233,6 +234,7 @@ _events = st.lists(
         st.integers(0, 12),  # ids collide, so redeliveries occur
         st.integers(-100, 3_000).map(lambda minute: T0 + minute * 60 * MICROS),
         st.booleans(),
+        st.sampled_from([None, "ana", "bo"]),
     ),
     max_size=30,
 )
@@ -241,11 +243,15 @@ _events = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(_events, st.randoms(), st.sampled_from([None, 60, DAY]), st.booleans())
 def test_waits_from_shuffled_arrival_equal_sorted_arrival(
-    raw: list[tuple[str, int, int, bool]], rnd: random.Random, silence: int | None, automated: bool
+    raw: list[tuple[str, int, int, bool, str | None]],
+    rnd: random.Random,
+    silence: int | None,
+    automated: bool,
 ) -> None:
     """Any arrival order, with redeliveries and late earlier posts, gives the waits of a plain recomputation."""
-    events = [Event(kind, f"e{n}", "c", "acme", "facebook", at, kind == "reply" and flag)
-              for kind, n, at, flag in raw]  # fmt: skip
+    events = [Event(kind, f"e{n}", "c", "acme", "facebook", at, kind == "reply" and flag,
+                    agent if kind == "reply" else None)
+              for kind, n, at, flag, agent in raw]  # fmt: skip
     # A redelivery carries the same event as the first delivery (SPEC §1): make duplicates identical.
     first = {}
     events = [first.setdefault((e.kind, e.event_id), e) for e in events]
@@ -259,3 +265,17 @@ def test_waits_from_shuffled_arrival_equal_sorted_arrival(
         for event in arrival:
             state, _ = apply(state, event)
         assert list(waits(state or Conversation(), policy)) == expected
+
+
+def test_of_two_replies_at_one_instant_the_smaller_event_id_answers() -> None:
+    """SPEC §10: the wait's agent is the one whose reply has the smaller event_id, whatever arrived first."""
+    b = Event("reply", "r-b", "c", "acme", "facebook", T0 + 60 * MICROS, agent="bo")
+    a = Event("reply", "r-a", "c", "acme", "facebook", T0 + 60 * MICROS, agent="al")
+    for order in ((b, a), (a, b)):
+        (wait,) = waits(fold(post(0), *order))
+        assert wait.agent == "al"
+
+
+def test_an_answer_without_an_agent_is_unknown() -> None:
+    """A reply that names no agent answers as `unknown`; an unanswered wait has no agent."""
+    assert [w.agent for w in waits(fold(post(0), reply(5), post(10)))] == ["unknown", None]

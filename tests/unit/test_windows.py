@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from socialsla.calendars import Calendar, parse_calendar
 from socialsla.conversation import Wait
 from socialsla.events import MICROS, parse_time
-from socialsla.windows import SeriesWindows
+from socialsla.windows import SeriesWindows, agents
 from tests.oracle import naive_fastest_average, naive_stats
 
 H = 3600 * MICROS
@@ -300,3 +300,41 @@ def test_a_calendar_response_window_replaces_r_in_the_business_view() -> None:
     windows.set("c", one(monday_9, monday_9 + 2 * H))
     wall, business = windows.evaluate(monday_9 + 3 * H), windows.evaluate(monday_9 + 3 * H, business=True)
     assert (wall.windows["24h"].responded, business.windows["24h"].missed) == (1, 1)
+
+
+# --- agents (SPEC §10) ---------------------------------------------------------------------
+
+
+def answered(
+    start_minutes_ago: int, latency_s: int, who: str | None, conversation: bool = True
+) -> tuple[Wait, ...]:
+    start = T0 - start_minutes_ago * 60 * MICROS
+    return (Wait(start, start + latency_s * MICROS, conversation, who),)
+
+
+def test_agents_are_named_by_their_7d_replies_and_the_rest_pooled() -> None:
+    """Beyond the cap the quietest agents (ties by name) and one literally called `other` share the pool."""
+    windows = SeriesWindows(R)
+    plan = [("ana", 3), ("ben", 2), ("cy", 2), ("dee", 1), ("other", 5), (None, 1)]
+    n = 0
+    for who, count in plan:
+        for _ in range(count):
+            n += 1
+            windows.set(f"c{n}", answered(30 + n, 60 * n, who))
+    found = agents(windows, T0, max_agents=2)["7d"]
+    assert list(found) == ["ana", "ben", "other"]  # ben beats cy on the name; other pools cy, dee, unknown
+    pooled = found["other"].first
+    assert pooled.latency_count == 2 + 1 + 5 + 1
+    assert found["ana"].first.latency_count == 3
+
+
+def test_an_agent_is_listed_in_a_window_only_when_it_answered_there() -> None:
+    """An answer three hours ago lists its agent in 24h and 7d, not in 1h; follow-ups count as next replies."""
+    windows = SeriesWindows(R)
+    windows.set("a", answered(180, 120, "ana"))
+    windows.set("b", answered(20, 60, "ben", conversation=False))
+    found = agents(windows, T0, max_agents=50)
+    assert list(found["1h"]) == ["ben"]
+    assert sorted(found["24h"]) == ["ana", "ben"]
+    assert (found["1h"]["ben"].first.latency_count, found["1h"]["ben"].next.latency_count) == (0, 1)
+    assert found["24h"]["ana"].first.avg_seconds == 120.0
