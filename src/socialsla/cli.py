@@ -98,7 +98,8 @@ def _rules_check(args: argparse.Namespace) -> int:
     for calendar in book.calendars:
         days = sum(1 for ranges in calendar.hours if ranges)
         scope = _scope(calendar.accounts, calendar.channels)
-        print(f"ok: calendar {calendar.name} ({calendar.timezone}, open {days} days a week, "
+        open_days = f"{days} day{'s' if days != 1 else ''} a week"
+        print(f"ok: calendar {calendar.name} ({calendar.timezone}, open {open_days}, "
               f"{len(calendar.holidays)} holidays; {scope})")  # fmt: skip
     for warning in book.warnings():
         print(f"warning: {warning}", file=sys.stderr)

@@ -659,6 +659,12 @@ class _Latencies:
         return WindowStats(self.count, 0, 0, self.count, self.sum, self.max, tuple(self.buckets))
 
 
+def _copy(latencies: _Latencies) -> _Latencies:
+    out = _Latencies()
+    out.merge(latencies)
+    return out
+
+
 def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[str, AgentStats]]:
     """SPEC §10 at time `at`: per window, per agent who answered there, their first and next replies.
 
@@ -666,17 +672,30 @@ def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[s
     the 7d window are named (ties by name); the rest, and an agent literally
     named `other`, are pooled under `other`, so label cardinality stays bounded.
     """
-    edges = {name: at - seconds * MICROS for name, seconds in WINDOWS.items()}
-    oldest = min(edges.values())
-    found: dict[str, dict[str, tuple[_Latencies, _Latencies]]] = {name: {} for name in WINDOWS}
-    for wait in windows.answered_since(oldest, at):
+    # Each answer is added once, to the shortest window holding it; the longer windows then take
+    # in the shorter ones (1h inside 24h inside 7d), so a scrape walks each answer once.
+    names = list(WINDOWS)  # shortest first
+    edges = [at - WINDOWS[name] * MICROS for name in names]
+    shortest: list[dict[str, tuple[_Latencies, _Latencies]]] = [{} for _ in names]
+    for wait in windows.answered_since(edges[-1], at):
         assert wait.answer is not None  # answered_since yields answered waits only
+        start = wait.start
+        index = next(i for i, edge in enumerate(edges) if start > edge)
         who = wait.agent if wait.agent is not None else "unknown"
-        latency = wait.answer - wait.start
-        for name, edge in edges.items():
-            if wait.start > edge:
-                pair = found[name].setdefault(who, (_Latencies(), _Latencies()))
-                pair[0 if wait.conversation else 1].add(latency)
+        pair = shortest[index].get(who)
+        if pair is None:
+            pair = shortest[index][who] = (_Latencies(), _Latencies())
+        pair[0 if wait.conversation else 1].add(wait.answer - start)
+    found: dict[str, dict[str, tuple[_Latencies, _Latencies]]] = {}
+    running: dict[str, tuple[_Latencies, _Latencies]] = {}
+    for name, own in zip(names, shortest, strict=True):
+        for who, (first, follow) in own.items():
+            mine = running.get(who)
+            if mine is None:
+                mine = running[who] = (_Latencies(), _Latencies())
+            mine[0].merge(first)
+            mine[1].merge(follow)
+        found[name] = {who: (_copy(first), _copy(follow)) for who, (first, follow) in running.items()}
     week = found["7d"]
     ranked = sorted(
         (n for n in week if n != OTHER_AGENTS), key=lambda n: (-(week[n][0].count + week[n][1].count), n)

@@ -61,6 +61,31 @@ def test_rules_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "window must be one of 1h, 24h, 7d" in capsys.readouterr().err
 
 
+def test_rules_check_lists_calendars_and_warns_about_uncovered_business_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A calendar is listed; a business-clock rule over series no calendar covers is a warning, not an error."""
+    book = tmp_path / "book.toml"
+    book.write_text(
+        '[[rule]]\nname = "office"\nwindow = "7d"\nclock = "business"\nmin_response_rate = 0.9\n'
+        '[[calendar]]\nname = "emea"\ntimezone = "Europe/London"\naccounts = ["acme"]\n'
+        '[calendar.hours]\nmon = ["09:00-17:00"]\n'
+    )
+    assert main(["rules", "check", str(book)]) == 0
+    out, err = capsys.readouterr()
+    assert "ok: office (window 7d; business clock; every series)" in out
+    assert "ok: calendar emea (Europe/London, open 1 day a week, 0 holidays; accounts acme)" in out
+    assert "warning: rule 'office' uses the business clock but no calendar covers every other account" in err
+
+
+def test_the_shipped_rules_files_check(capsys: pytest.CaptureFixture[str]) -> None:
+    """rules/facebook-2018.toml and the demo's rules are valid and raise no warning."""
+    root = Path(__file__).resolve().parents[2]
+    for path in (root / "rules" / "facebook-2018.toml", root / "src" / "socialsla" / "demo.toml"):
+        assert main(["rules", "check", str(path)]) == 0
+        assert "warning" not in capsys.readouterr().err
+
+
 def test_report_with_bad_rules_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """report refuses to run with an unusable rule file."""
     bad = tmp_path / "bad.toml"
