@@ -620,8 +620,9 @@ class SeriesWindows:
 class AgentStats:
     """SPEC §10: one agent's answers in one window; `first` for conversations, `next` for follow-ups.
 
-    Each is a `WindowStats` of latencies only: `latency_count` is the number of
-    replies (first_replies / next_replies), the rest their seconds.
+    Each is the `WindowStats` of the waits the agent answered: `latency_count`
+    is the number of replies (first_replies / next_replies), the latency figures
+    their seconds; the counts by state say nothing more (every one is answered).
     """
 
     first: WindowStats
@@ -632,35 +633,8 @@ class AgentStats:
 OTHER_AGENTS: Final = "other"
 
 
-class _Latencies:
-    __slots__ = ("buckets", "count", "max", "sum")
-
-    def __init__(self) -> None:
-        self.count = self.sum = 0
-        self.max: int | None = None
-        self.buckets = [0] * histogram.SIZE
-
-    def add(self, latency: int) -> None:
-        self.count += 1
-        self.sum += latency
-        if self.max is None or latency > self.max:
-            self.max = latency
-        self.buckets[histogram.bucket_of(latency)] += 1
-
-    def merge(self, other: _Latencies) -> None:
-        self.count += other.count
-        self.sum += other.sum
-        if other.max is not None and (self.max is None or other.max > self.max):
-            self.max = other.max
-        for index, value in enumerate(other.buckets):
-            self.buckets[index] += value
-
-    def freeze(self) -> WindowStats:
-        return WindowStats(self.count, 0, 0, self.count, self.sum, self.max, tuple(self.buckets))
-
-
-def _copy(latencies: _Latencies) -> _Latencies:
-    out = _Latencies()
+def _copy(latencies: _Sum) -> _Sum:
+    out = _Sum()
     out.merge(latencies)
     return out
 
@@ -676,7 +650,7 @@ def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[s
     # in the shorter ones (1h inside 24h inside 7d), so a scrape walks each answer once.
     names = list(WINDOWS)  # shortest first
     edges = [at - WINDOWS[name] * MICROS for name in names]
-    shortest: list[dict[str, tuple[_Latencies, _Latencies]]] = [{} for _ in names]
+    shortest: list[dict[str, tuple[_Sum, _Sum]]] = [{} for _ in names]
     for wait in windows.answered_since(edges[-1], at):
         assert wait.answer is not None  # answered_since yields answered waits only
         start = wait.start
@@ -684,15 +658,16 @@ def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[s
         who = wait.agent if wait.agent is not None else "unknown"
         pair = shortest[index].get(who)
         if pair is None:
-            pair = shortest[index][who] = (_Latencies(), _Latencies())
-        pair[0 if wait.conversation else 1].add(wait.answer - start)
-    found: dict[str, dict[str, tuple[_Latencies, _Latencies]]] = {}
-    running: dict[str, tuple[_Latencies, _Latencies]] = {}
+            pair = shortest[index][who] = (_Sum(), _Sum())
+        # answered by `at`: the sum's latency figures are the agent's reply times
+        pair[0 if wait.conversation else 1].add(start, wait.answer, at, windows.wall)
+    found: dict[str, dict[str, tuple[_Sum, _Sum]]] = {}
+    running: dict[str, tuple[_Sum, _Sum]] = {}
     for name, own in zip(names, shortest, strict=True):
         for who, (first, follow) in own.items():
             mine = running.get(who)
             if mine is None:
-                mine = running[who] = (_Latencies(), _Latencies())
+                mine = running[who] = (_Sum(), _Sum())
             mine[0].merge(first)
             mine[1].merge(follow)
         found[name] = {who: (_copy(first), _copy(follow)) for who, (first, follow) in running.items()}
@@ -703,11 +678,11 @@ def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[s
     named = set(ranked[:max_agents])
     out: dict[str, dict[str, AgentStats]] = {}
     for name, per_agent in found.items():
-        listed: dict[str, tuple[_Latencies, _Latencies]] = {}
+        listed: dict[str, tuple[_Sum, _Sum]] = {}
         for who, (first, follow) in per_agent.items():
             key = who if who in named else OTHER_AGENTS
             if key not in listed:
-                listed[key] = (_Latencies(), _Latencies())
+                listed[key] = (_Sum(), _Sum())
             listed[key][0].merge(first)
             listed[key][1].merge(follow)
         out[name] = {
