@@ -127,16 +127,11 @@ def scrape(port: int) -> dict[str, float]:
     totals: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == "socialsla_events_total":
-                totals["consumed"] = totals.get("consumed", 0) + sample.value
-            elif sample.name == "socialsla_outcomes_sent_total":
-                totals["to_stage2"] = sample.value
-            elif sample.name == "socialsla_outcomes_total":
-                totals["stage2"] = sample.value
-            elif (
+            if (
                 sample.name == "socialsla_conversations"
                 and sample.labels["state"] == "inbound"
                 and sample.labels["window"] == "7d"
+                and sample.labels.get("clock", "wall") == "wall"  # a series with a calendar has both clocks
             ):
                 totals["open"] = totals.get("open", 0) + sample.value
     return totals

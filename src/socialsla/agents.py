@@ -34,7 +34,7 @@ from typing import Any
 
 from socialsla import conversation, rows, stages, waits
 from socialsla.clock import Clock
-from socialsla.conversation import Conversation, Policy
+from socialsla.conversation import Conversation
 from socialsla.events import MICROS, Event, InvalidEvent, decode
 from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics
@@ -130,11 +130,6 @@ class Conversations(_Agent):
     sweeps: dict[int, _Sweep] = field(default_factory=dict)
     unreadable: int = 0  # rows of an older format met, each started afresh
 
-    @property
-    def policy(self) -> Policy:
-        """What counts as a reply and what silence starts a conversation (SPEC §2, §8)."""
-        return self.settings.policy
-
     def readable(self, stored: bytes) -> Conversation:
         """A stored thread; a row of an older socialsla starts the thread afresh, loudly."""
         try:
@@ -184,7 +179,9 @@ class Conversations(_Agent):
             where[key] = event
         rejected: list[tuple[Event, str]] = []
         not_before = now_us - self.horizon_us
-        folded = stages.fold(states, items, not_before, self.policy, lambda e, why: rejected.append((e, why)))
+        folded = stages.fold(
+            states, items, not_before, self.settings.policy, lambda e, why: rejected.append((e, why))
+        )
         for item, why in rejected:
             await self.screen.dead_letter(source[id(item)], why, item.kind)
         for key, state in folded.states.items():

@@ -28,7 +28,7 @@ from socialsla.clock import Clock
 from socialsla.events import MICROS
 from socialsla.ledger import Ledger
 from socialsla.rules import Rule, verdicts
-from socialsla.windows import WINDOWS, agents
+from socialsla.windows import WINDOWS, WindowStats, agents
 
 OUTCOMES: Final = ("accepted", "duplicate", "invalid", "late")
 KINDS: Final = ("post", "reply", "unknown")
@@ -133,38 +133,11 @@ class SlaCollector(Collector):
             for clock, view in views:
                 for name in WINDOWS:
                     w = view.windows[name]
-                    for state, count in (
-                        ("inbound", w.inbound),
-                        ("responded", w.responded),
-                        ("missed", w.missed),
-                        ("pending", w.pending),
-                    ):
-                        conversations.add_metric([*who, name, state, clock], count)
+                    _window_samples(conversations, latency, [*who, name], clock, w)
                     _maybe(rate, [*who, name, clock], w.response_rate)
                     _maybe(worst, [*who, name, clock], w.response_rate_worst)
-                    for stat, value in (
-                        ("avg", w.avg_seconds),
-                        ("p50", w.quantile_seconds(0.5)),
-                        ("p90", w.quantile_seconds(0.9)),
-                        ("max", w.max_seconds),
-                    ):
-                        _maybe(latency, [*who, name, stat, clock], value)
-                    follow = w.next_reply
-                    assert follow is not None  # evaluate always fills it
-                    for state, count in (
-                        ("inbound", follow.inbound),
-                        ("responded", follow.responded),
-                        ("missed", follow.missed),
-                        ("pending", follow.pending),
-                    ):
-                        follow_ups.add_metric([*who, name, state, clock], count)
-                    for stat, value in (
-                        ("avg", follow.avg_seconds),
-                        ("p50", follow.quantile_seconds(0.5)),
-                        ("p90", follow.quantile_seconds(0.9)),
-                        ("max", follow.max_seconds),
-                    ):
-                        _maybe(next_reply, [*who, name, stat, clock], value)
+                    assert w.next_reply is not None  # evaluate always fills it
+                    _window_samples(follow_ups, next_reply, [*who, name], clock, w.next_reply)
                 _maybe(oldest, [*who, clock], view.oldest_unanswered_seconds)
             if windows.calendar is not None:
                 series_open.add_metric(who, 1.0 if windows.calendar.is_open(at) else 0.0)
@@ -204,6 +177,18 @@ class SlaCollector(Collector):
 
 def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else f"{bound:.1f}"
+
+
+def _window_samples(
+    counts: GaugeMetricFamily, seconds: GaugeMetricFamily, where: list[str], clock: str, w: WindowStats
+) -> None:
+    """One window's waits by state and their latency stats: conversations (§3) or follow-ups (§8) alike."""
+    for state, count in (("inbound", w.inbound), ("responded", w.responded), ("missed", w.missed),
+                         ("pending", w.pending)):  # fmt: skip
+        counts.add_metric([*where, state, clock], count)
+    for stat, value in (("avg", w.avg_seconds), ("p50", w.quantile_seconds(0.5)),
+                        ("p90", w.quantile_seconds(0.9)), ("max", w.max_seconds)):  # fmt: skip
+        _maybe(seconds, [*where, stat, clock], value)
 
 
 def _maybe(family: GaugeMetricFamily, labels: list[str], value: float | None) -> None:

@@ -222,6 +222,18 @@ class _Pair:
         return self.conversations.freeze(self.follow_ups.freeze())
 
 
+def _narrow(low: int, high: int, at: int, *points: int | None) -> tuple[int, int]:
+    """[low, high) around `at`, shrunk to the given change points: where a cached reading holds."""
+    for point in points:
+        if point is None:
+            continue
+        if point <= at:
+            low = max(low, point)
+        else:
+            high = min(high, point)
+    return low, high
+
+
 class _Segment:
     """Changes of (responded, missed) at instants ahead, all within one bucket's span of time."""
 
@@ -266,13 +278,7 @@ class _Outlook:
             if not wait.conversation:
                 continue
             deadline = view.deadline(wait.start)
-            for point in (deadline, wait.answer):
-                if point is None:
-                    continue
-                if point <= at:
-                    low = max(low, point)
-                else:
-                    high = min(high, point)
+            low, high = _narrow(low, high, at, deadline, wait.answer)
             status, _ = decide(wait.start, wait.answer, at, view.window, view.span)
             leaves = wait.start + length
             if status is Status.RESPONDED:
@@ -322,9 +328,7 @@ class _Bucket:
                 continue
             if answer <= at:
                 out.append(view.age(wait.start, answer))
-                low = max(low, answer)
-            else:
-                high = min(high, answer)
+            low, high = _narrow(low, high, at, answer)
         out.sort(reverse=True)
         if view.business:
             self.open_latency_cache = (low, high, out)
@@ -350,13 +354,7 @@ class _Bucket:
         total, low, high = _Pair(), -_FOREVER, _FOREVER
         for wait in self.records.values():
             total.add(wait, at, view)
-            for point in (view.deadline(wait.start), wait.answer):
-                if point is None:
-                    continue
-                if point <= at:
-                    low = max(low, point)
-                else:
-                    high = min(high, point)
+            low, high = _narrow(low, high, at, view.deadline(wait.start), wait.answer)
             low = max(low, wait.start)
         if view.business:
             self.open_cache = (low, high, total)
@@ -420,10 +418,6 @@ class SeriesWindows:
             bucket.records[key, wait.start] = wait
             bucket.touch()
         return True
-
-    def discard(self, key: str) -> bool:
-        """Forget a thread; returns whether it was kept."""
-        return self.set(key, ())
 
     def _remove(self, key: str, waits: tuple[Wait, ...]) -> None:
         del self._threads[key]
