@@ -1,26 +1,27 @@
-"""The two Faust agents, as adapters: decode, read their table, call the pure stage, write what it returns.
+"""The two Faust agents, as adapters: decode, read their state, call the pure stage, write what it returns.
 
-Topics, keys and tables, and why:
+Topics, keys and state, and why (neither agent uses a Faust table):
 
 * stage 1, `Conversations.run`: reads `social.posts` + `social.replies` (one
   co-partitioned channel, key = conversation_id) in batches (`take_events`).
-  Table `conversations` (`rows.conversation_key`, value `Conversation` bytes)
-  lives on the same partitions, because every event of a conversation arrives
-  on one partition. A batch reads each conversation it touches once, folds its
-  events with `stages.fold` (the offline report's fold), writes each back once
-  and sends each summary once, grouped per series into messages to
-  `social.outcomes` keyed `account|channel`: that is the re-keying, so stage 2's
-  table is co-partitioned with its own input.
+  Its thread states (`threads.py`) live per input partition, because every
+  event of a conversation arrives on one partition. A batch reads each thread it
+  touches once, folds its events with `stages.fold` (the offline report's fold),
+  writes the changed ones to its log in one record per partition, and sends
+  each summary once, grouped per series into messages to `social.outcomes`
+  keyed `account|channel`: that is the re-keying, so each series is on one
+  partition of stage 2's input.
 * stage 2, `Series.run`: reads `social.outcomes`; `Ledger.apply` folds the
-  outcomes into the in-memory windows and says which rows of table `series` to
-  put and delete (one per conversation, one per series for expired totals).
+  outcomes into the in-memory windows. The topic is stage 2's log: a partition
+  it comes to own is rebuilt by replaying it (`ownership.py`). The only messages
+  it writes are the totals of expired waits, back to the series' own partition.
   Prometheus reads the windows through the collector at scrape time.
 
 Invalid input goes to `social.deadletter` (original key and bytes, reason in a
 header) and is counted. A batch's events are acknowledged only after the batch is
-processed, so input stays at-least-once. Only agents write tables (Faust writes
-a changelog record to the partition of the event being processed), so the purge
-of expired conversations runs inside stage 1, a few rows per batch.
+processed, and Faust flushes the producer (logs and outcomes) before it commits,
+so input stays at-least-once. The purge of expired threads runs inside stage 1,
+a few per batch.
 """
 
 from __future__ import annotations
@@ -38,16 +39,16 @@ from socialsla.conversation import Conversation
 from socialsla.events import MICROS, Event, InvalidEvent, decode
 from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics
-from socialsla.outcome import SEPARATOR, Outcome, chunks, encode
+from socialsla.outcome import SEPARATOR, Outcome, chunks, encode, is_totals
 from socialsla.outcome import decode as decode_outcomes
+from socialsla.ownership import Ownership
 from socialsla.rows import ConversationKey
 from socialsla.settings import Settings
-from socialsla.transport import at_partition_of
-from socialsla.windows import LONGEST_US
+from socialsla.threads import Threads
 
 log = logging.getLogger(__name__)
 
-#: Rows of the conversation table looked at for purging per event of the partition in a batch:
+#: Threads looked at for purging per event of the partition in a batch:
 #: each event can add at most one row, so the purge keeps pace with any inflow.
 SWEEP_PER_EVENT = 2
 
@@ -111,11 +112,10 @@ class _Sweep:
 
 @dataclass(eq=False)  # identity hashing: Faust keeps the bound `run` of each agent
 class _Agent:
-    """What both agents hold: settings, the SLA clock, their table, the door for input, counters."""
+    """What both agents hold: settings, the SLA clock, the door for input, counters."""
 
     settings: Settings
     clock: Clock
-    table: Any
     screen: Screen
     metrics: PipelineMetrics
     progress: Callable[[], None]  # called when the agent takes a batch
@@ -123,12 +123,13 @@ class _Agent:
 
 @dataclass(eq=False)
 class Conversations(_Agent):
-    """Stage 1: events to conversation states (table `conversations`) and outcomes (`social.outcomes`)."""
+    """Stage 1: events to thread states (`threads.py`) and outcomes (`social.outcomes`)."""
 
+    threads: Threads
     outcomes_topic: Any
     newest: int = 0  # created_at of the newest event seen
     sweeps: dict[int, _Sweep] = field(default_factory=dict)
-    unreadable: int = 0  # rows of an older format met, each started afresh
+    unreadable: int = 0  # states of an older format met, each started afresh
 
     def readable(self, stored: bytes) -> Conversation:
         """A stored thread; a row of an older socialsla starts the thread afresh, loudly."""
@@ -138,17 +139,12 @@ class Conversations(_Agent):
             self.unreadable += 1
             if self.unreadable == 1:
                 log.error(
-                    "socialsla: table %s holds rows of an older socialsla (one conversation per row before "
-                    "0.3); such threads restart from their next event. Start the worker with a new "
-                    "SOCIALSLA_APP_ID to rebuild every table from the input topics.",
-                    self.table.name,
+                    "socialsla: log %s holds states of an older socialsla; such threads restart from "
+                    "their next event. Start the worker with a new SOCIALSLA_APP_ID to rebuild every "
+                    "state from the input topics.",
+                    self.threads.loader.topic,
                 )
             return Conversation()
-
-    @property
-    def horizon_us(self) -> int:
-        """7 days + R: older events and conversations can no longer change a window."""
-        return LONGEST_US + self.settings.response_window_us
 
     async def run(self, stream: Any) -> None:
         """The agent: one batch at a time."""
@@ -158,11 +154,13 @@ class Conversations(_Agent):
             await self.process(batch)
 
     async def process(self, batch: list[Any]) -> None:
-        """Read the touched conversations, fold, write them back, send their outcomes, purge a little."""
+        """Read the touched threads, fold, log the changed ones, send the outcomes, purge a little."""
         now_us = self.clock.now_us()
+        threads = self.threads
         items: list[Event] = []
         states: dict[ConversationKey, Conversation] = {}
-        where: dict[ConversationKey, Any] = {}  # the Faust event whose partition holds the row
+        stored: dict[ConversationKey, bytes | None] = {}
+        where: dict[ConversationKey, int] = {}  # the input partition whose store holds the thread
         source: dict[int, Any] = {}  # id(item) -> its message, to dead-letter what the fold rejects
         for event in batch:
             item = await self.screen.event(event.message, now_us)
@@ -172,26 +170,29 @@ class Conversations(_Agent):
             source[id(item)] = event.message
             key = stages.key_of(item)
             if key not in where:
-                at_partition_of(event)
-                stored = self.table.get(rows.conversation_key(event.message.partition, key))
-                if stored is not None:
-                    states[key] = self.readable(stored)
-            where[key] = event
+                partition = event.message.partition
+                await threads.ensure_loaded(partition)
+                where[key] = partition
+                raw = stored[key] = threads.get(partition, rows.conversation_key(key))
+                if raw is not None:
+                    states[key] = self.readable(raw)
         rejected: list[tuple[Event, str]] = []
-        not_before = now_us - self.horizon_us
+        not_before = now_us - self.settings.horizon_us
         folded = stages.fold(
             states, items, not_before, self.settings.policy, lambda e, why: rejected.append((e, why))
         )
         for item, why in rejected:
             await self.screen.dead_letter(source[id(item)], why, item.kind)
+        changed: dict[int, dict[bytes, bytes]] = {}
         for key, state in folded.states.items():
-            event = where[key]
-            at_partition_of(event)
-            # Written on duplicates too. After a SIGKILL the local RocksDB can be ahead of the
-            # changelog (store writes are immediate, changelog sends are buffered), and the
-            # redelivered event is then a duplicate here: skipping the write would leave the
-            # changelog, and so any store rebuilt from it, without this state for good.
-            self.table[rows.conversation_key(event.message.partition, key)] = state.to_bytes()
+            raw = state.to_bytes()
+            # A thread only duplicates touched is not written: the log has it already (the
+            # store is rebuilt from nothing but the log). Its outcome is sent again all the
+            # same: after a crash that lost an outcome message, the redelivery is its chance.
+            if raw != stored[key]:
+                changed.setdefault(where[key], {})[rows.conversation_key(key)] = raw
+        for partition, states_of_partition in changed.items():
+            await threads.write(partition, states_of_partition)
         await self.send(folded.outcomes())
         for (kind, outcome), count in folded.tally.items():
             self.metrics.events.labels(kind, outcome).inc(count)
@@ -199,14 +200,10 @@ class Conversations(_Agent):
         if newest > self.newest:
             self.newest = newest
             self.metrics.last_event.set(newest / MICROS)
-        last_of_partition: dict[int, Any] = {}
-        events_of_partition: Counter[int] = Counter()
-        for event in batch:
-            last_of_partition[event.message.partition] = event
-            events_of_partition[event.message.partition] += 1
-        for partition, event in last_of_partition.items():
-            at_partition_of(event)
-            self.sweep(partition, now_us, SWEEP_PER_EVENT * events_of_partition[partition])
+        events_of_partition = Counter(event.message.partition for event in batch)
+        for partition, count in events_of_partition.items():
+            if partition in threads.stores:
+                self.sweep(partition, now_us, SWEEP_PER_EVENT * count)
 
     async def send(self, outcomes: list[Outcome]) -> None:
         """Send outcomes grouped by series, a few hundred per message."""
@@ -225,33 +222,34 @@ class Conversations(_Agent):
             self.metrics.outcomes_sent.inc(len(results))
 
     def sweep(self, partition: int, now_us: int, step: int) -> None:
-        """Purge up to `step` conversations of this partition that nothing can change any more.
+        """Purge up to `step` threads of this partition's store that nothing can change any more.
 
-        The partition's rows are found by their key prefix (`rows.prefix`), so
-        whatever partitioner the upstream used, every row is looked at once per
-        `SOCIALSLA_PURGE_INTERVAL`.
+        Every thread is looked at once per `SOCIALSLA_PURGE_INTERVAL`. Nothing is
+        written: the log's old records age out with its retention, and a replay
+        keeps what it reads until this sweep purges it again.
         """
         state = self.sweeps.setdefault(partition, _Sweep())
         if not state.keys:
             if time.monotonic() - state.started < self.settings.purge_interval:
                 return
             state.started = time.monotonic()
-            start = rows.prefix(partition)
-            state.keys = [key for key in list(self.table.keys()) if key.startswith(start)]
+            state.keys = self.threads.keys(partition)
+        horizon = self.settings.horizon_us
         for _ in range(min(step, len(state.keys))):
             key = state.keys.pop()
-            value = self.table.get(key)
-            if value is not None and conversation.expired(self.readable(value), now_us, self.horizon_us):
-                del self.table[key]
+            value = self.threads.get(partition, key)
+            if value is not None and conversation.expired(self.readable(value), now_us, horizon):
+                self.threads.delete(partition, key)
                 self.metrics.expired.labels("conversations").inc()
 
 
 @dataclass(eq=False)
 class Series(_Agent):
-    """Stage 2: outcomes to the windows of the ledger and rows of table `series`."""
+    """Stage 2: outcomes to the windows of the ledger; totals of expired waits back to its partition."""
 
     ledger: Ledger
-    ensure_loaded: Callable[[int], None]  # loads a partition an outcome arrived for, if it is not
+    ownership: Ownership
+    outcomes_topic: Any
 
     async def run(self, stream: Any) -> None:
         """The agent: one batch of outcome messages at a time."""
@@ -262,23 +260,42 @@ class Series(_Agent):
                 await self.process(event)
 
     async def process(self, event: Any) -> None:
-        """Apply one outcome message to its partition's series and write the rows that changed."""
+        """Apply one outcome message to its partition's series, unless the partition's replay did."""
         message = event.message
         partition = message.partition
-        self.ensure_loaded(partition)
+        await self.ownership.ensure_loaded(partition)
+        value = message.value or b""
+        if self.ownership.replayed(partition, message.offset) or is_totals(value):
+            return  # totals are this stage's own, applied when they were sent
         try:
-            outcomes = decode_outcomes(message.value or b"")
+            outcomes = decode_outcomes(value)
         except ValueError as exc:
             await self.screen.dead_letter(message, str(exc)[:200], "unknown")
             return
         writes = self.ledger.apply(partition, outcomes, self.clock.now_us())
-        at_partition_of(event)
-        table = self.table
-        for key, value in writes.puts.items():
-            table[key] = value
-        for key in writes.deletes:
-            if key in table:
-                del table[key]
+        sent = self.ownership.totals_sent.setdefault(partition, {})
+        for key, totals in writes.totals.items():
+            await self.send_totals(partition, key, totals)
+            sent[key.decode()] = time.time()
         if writes.expired:
             self.metrics.expired.labels("series").inc(writes.expired)
         self.metrics.outcomes.inc(len(outcomes))
+
+    async def resend_totals(self) -> None:
+        """Send again the totals of series whose last totals message is a day old (`RESEND_TOTALS_S`).
+
+        A quiet series expires nothing and sends no totals, but its last totals
+        must stay within the topic's retention for a replay to find them.
+        """
+        now_s = time.time()
+        for partition in sorted(self.ownership.loaded):
+            sent = self.ownership.totals_sent.setdefault(partition, {})
+            for key, value in list(self.ledger.totals_due(partition, sent, now_s)):
+                await self.send_totals(partition, key, value)
+
+    async def send_totals(self, partition: int, key: bytes, value: bytes) -> None:
+        """Send a series' totals to its own partition of `social.outcomes`, where its replay finds them."""
+        await waits.logged(
+            self.outcomes_topic.send(key=key, value=value, partition=partition),
+            lambda: f"the Kafka client to take a totals message for {self.settings.topic_outcomes}",
+        )

@@ -1,11 +1,12 @@
-"""The Faust worker, wired: topics, tables, the two agents, housekeeping and the HTTP endpoints.
+"""The Faust worker, wired: topics, the two agents and their state, housekeeping, the HTTP endpoints.
 
 Each piece lives in its own module; this one only connects them:
 
 * `agents.py`: the two agents (stage 1 `Conversations`, stage 2 `Series`), adapters around
   the pure stages (`stages.fold`, `Ledger.apply`), with their header comment on topics,
   keys and tables;
-* `ownership.py`: which outcome partitions are exported, loading them from the table;
+* `threads.py`: stage 1's thread states, rebuilt from their own log;
+* `ownership.py`: which outcome partitions are exported, rebuilding them from `social.outcomes`;
 * `health.py`: housekeeping rounds (stuck partitions, lag, staleness);
 * `web.py`: `/metrics` and `/healthz`;
 * `transport.py`: every workaround of a Faust behaviour, each named and pinned by a test.
@@ -21,7 +22,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from socialsla import rows, transport, web
+from socialsla import kafka, transport, web
 from socialsla.agents import Conversations, Screen, Series
 from socialsla.calendars import Calendar
 from socialsla.clock import Clock, parse_clock
@@ -31,6 +32,7 @@ from socialsla.metrics import PipelineMetrics, SlaCollector
 from socialsla.ownership import Ownership
 from socialsla.rules import Rule
 from socialsla.settings import Settings
+from socialsla.threads import Threads, topic_name
 
 
 @dataclass(slots=True)
@@ -53,6 +55,10 @@ class _App(faust.App):
 
     def _new_producer(self) -> Any:
         return transport.complete_flush(super()._new_producer())
+
+
+#: Bytes the worker's consumer fetches per partition at a time.
+FETCH_BYTES = 4 << 20
 
 
 def _broker_url(settings: Settings) -> str:
@@ -85,8 +91,6 @@ def _app(settings: Settings) -> Any:
         settings.app_id,
         broker=_broker_url(settings),
         broker_credentials=_credentials(settings),
-        store=settings.store,
-        # One directory per app id: RocksDB offsets of another app's changelogs would not match.
         datadir=str(settings.data_dir / settings.app_id),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication,
@@ -97,6 +101,8 @@ def _app(settings: Settings) -> Any:
         # Rebalances and shutdown wait for the events in flight, so no agent writes a table
         # whose partition was revoked or whose store was already closed.
         stream_wait_empty=True,
+        # Bigger fetches per partition than Faust's 1 MiB (BENCHMARKS.md, "Tuned defaults").
+        consumer_max_fetch_size=FETCH_BYTES,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         producer_linger_ms=5,
@@ -113,54 +119,41 @@ _RAW: dict[str, Any] = {
 }
 
 
-def _table(app: Any, name: str, settings: Settings) -> Any:
-    return app.Table(
-        name,
-        default=None,
-        schema=faust.Schema(**_RAW),
-        key_type=bytes,
-        value_type=bytes,
-        partitions=settings.partitions,
-        # A mapping per table: Faust's RocksDB store pops keys from the one it is given.
-        options=settings.rocksdb_options(),
-    )
-
-
 def build(
     settings: Settings,
     rules: tuple[Rule, ...],
     registry: CollectorRegistry | None = None,
     calendars: tuple[Calendar, ...] = (),
 ) -> Pipeline:
-    """Wire the Faust app, its agents, tables and the metrics around the pure core."""
+    """Wire the Faust app, its agents, their state and the metrics around the pure core."""
     registry = registry or CollectorRegistry()
     clock = parse_clock(settings.clock)
     app = _app(settings)
     inputs = app.topic(settings.topic_posts, settings.topic_replies, partitions=settings.partitions, **_RAW)
     outcomes = app.topic(settings.topic_outcomes, partitions=settings.partitions, **_RAW)
     deadletters = app.topic(settings.topic_deadletter, partitions=settings.partitions, **_RAW)
-    conversations = _table(app, rows.CONVERSATIONS, settings)
-    series = _table(app, rows.SERIES, settings)
+    log = app.topic(topic_name(settings), partitions=settings.partitions, **_RAW)
+    threads = Threads(settings, clock, log, kafka.client_options(settings))
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000), calendars)
     metrics = PipelineMetrics(registry)
     registry.register(SlaCollector(ledger, rules, clock, settings.max_agents))
     health = Health()
-    ownership = Ownership(app, settings.topic_outcomes, series, ledger)
-    screen = Screen(settings, metrics, deadletters)
-    stage1 = Conversations(settings, clock, conversations, screen, metrics, health.progress, outcomes)
-    stage2 = Series(
-        settings, clock, series, screen, metrics, health.progress, ledger, ownership.ensure_loaded
+    ownership = Ownership(
+        app, settings.topic_outcomes, ledger, clock, settings.horizon_us, kafka.client_options(settings)
     )
+    screen = Screen(settings, metrics, deadletters)
+    stage1 = Conversations(settings, clock, screen, metrics, health.progress, threads, outcomes)
+    stage2 = Series(settings, clock, screen, metrics, health.progress, ledger, ownership, outcomes)
     app.agent(inputs, name="conversations")(stage1.run)
     app.agent(outcomes, name="series")(stage2.run)
     app.on_partitions_revoked.connect(ownership.on_revoked)
-    series.on_recover(ownership.on_recovered)
+    app.on_partitions_revoked.connect(threads.on_revoked)
     app.timer(interval=settings.refresh_interval)(
-        Housekeeping(app, settings, ownership, health, metrics).round
+        Housekeeping(app, settings, ownership, threads, health, metrics, stage2).round
     )
     app.task(
         functools.partial(
-            web.serve, settings.web_host, settings.web_port, registry, app, health, ownership, ledger
+            web.serve, settings.web_host, settings.web_port, registry, app, health, ownership, ledger, threads
         )
     )
     return Pipeline(settings, app, ledger, registry, metrics, clock, ownership, health)

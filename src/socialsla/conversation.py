@@ -95,7 +95,7 @@ class Conversation:
         return self.events[-1][0] if self.events else None
 
     def to_bytes(self) -> bytes:
-        """Serialise compactly for a table or changelog: one flat list of integers."""
+        """Serialise compactly for the thread store and its log: one flat list of integers."""
         return orjson.dumps([value for entry in self.events for value in entry])
 
     @classmethod

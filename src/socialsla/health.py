@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socialsla import transport
+from socialsla.agents import Series
 from socialsla.metrics import PipelineMetrics
 from socialsla.ownership import Ownership
 from socialsla.settings import Settings
+from socialsla.threads import Threads
 
 log = logging.getLogger("socialsla")
 
@@ -36,9 +38,11 @@ class Health:
 class Housekeeping:
     """One round of upkeep, called by the worker's timer."""
 
-    def __init__(self, app: Any, settings: Settings, ownership: Ownership, health: Health,
-                 metrics: PipelineMetrics) -> None:  # fmt: skip
+    def __init__(self, app: Any, settings: Settings, ownership: Ownership, threads: Threads, health: Health,
+                 metrics: PipelineMetrics, series: Series) -> None:  # fmt: skip
         self.app = app
+        self.threads = threads
+        self.series = series
         self.settings = settings
         self.ownership = ownership
         self.health = health
@@ -46,8 +50,14 @@ class Housekeeping:
         self.inputs = frozenset((settings.topic_posts, settings.topic_replies, settings.topic_outcomes))
 
     async def round(self) -> None:
-        """Settle ownership, re-read stuck partitions, then measure lag and staleness."""
-        self.ownership.settle()
+        """Settle ownership, keep totals in retention, re-read stuck partitions, measure lag, staleness."""
+        await self.ownership.settle()
+        inputs = (self.settings.topic_posts, self.settings.topic_replies)
+        actives = self.app.assignor.assigned_actives()
+        await self.threads.settle(
+            {tp.partition for tp in actives if tp.topic in inputs}, self.app.rebalancing
+        )
+        await self.series.resend_totals()
         guard = transport.guard_of(self.app.consumer)
         while guard.skipped:
             tp, committed, start = guard.skipped.pop(0)
@@ -98,9 +108,10 @@ async def broker_reachable(servers: str) -> bool:
 def lags_of(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:
     """(topic, partition, lag) of the owned partitions of the topics the agents read.
 
-    Only those: changelog partitions are read during recovery only, so their read
-    position never moves afterwards and a caught-up worker looked hundreds of
-    thousands of records behind. A partition with nothing read since the
+    Only those: a log the worker replays (before 0.4, a changelog it recovered
+    from) is read by another consumer, or not after the replay, so its position
+    never moves and a caught-up worker looked hundreds of thousands of records
+    behind. A partition with nothing read since the
     assignment (a restart with a kept store, an idle topic) is as far as its
     committed offset, not at 0.
     """

@@ -1,8 +1,9 @@
 """Kafka plumbing shared by the worker and the traffic tools: client options and topics.
 
 Kept apart from the Faust app so that `produce` and `generate` need no Faust.
-No code here or elsewhere re-hashes keys to find a partition: table rows carry
-theirs in the key (`rows.py`), whatever partitioner the upstream used.
+No code here or elsewhere re-hashes keys to find a partition: stage 1 keeps a
+store and a log partition per input partition (`threads.py`), whatever
+partitioner the upstream used.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
-from socialsla import rows
+from socialsla import threads
 from socialsla.settings import Settings
 
 
@@ -121,45 +123,78 @@ async def _started_admin(settings: Settings, wait_seconds: float) -> AIOKafkaAdm
         await asyncio.sleep(1)
 
 
-def changelog_topics(settings: Settings) -> list[str]:
-    """The changelog topics of the worker's tables, named as Faust names them."""
-    return [f"{settings.app_id}-{table}-changelog" for table in rows.TABLES]
+#: The worker's logs (stage 1's thread states, `social.outcomes`) are made to keep this much more
+#: than 7d + R, the least they may keep, so a replay's margin (`replay.MARGIN_US`) and a slow day fit.
+LOG_SPARE_MS = 2 * 86_400_000
+
+
+def log_topics(settings: Settings) -> list[str]:
+    """The topics the worker rebuilds its state from: stage 1's thread states and `social.outcomes`."""
+    return [threads.topic_name(settings), settings.topic_outcomes]
+
+
+def log_retention_ms(settings: Settings) -> int:
+    """The retention the worker's logs are made with."""
+    return settings.horizon_us // 1000 + LOG_SPARE_MS
+
+
+def log_problem(settings: Settings, name: str, configs: dict[str, str]) -> str | None:
+    """Why a topic cannot be one of the worker's logs with these configs, or None when it can.
+
+    A replay rebuilds 7d + R of state from it, so it must keep at least that
+    long, and must not be compacted (compaction by key would keep one message per
+    series, or per partition).
+    """
+    policy = configs.get("cleanup.policy", "delete")
+    least = settings.horizon_us // 1000
+    fix = (
+        f"kafka-configs.sh --bootstrap-server {settings.bootstrap_servers} --alter --entity-type topics "
+        f"--entity-name {name} --add-config "
+        f"retention.ms={log_retention_ms(settings)},cleanup.policy=delete"
+    )
+    if "compact" in policy:
+        return f"topic {name} has cleanup.policy={policy}, but the worker replays it as a log; run: {fix}"
+    retention = int(configs.get("retention.ms", "-1"))
+    if 0 <= retention < least:
+        return (
+            f"topic {name} keeps messages {retention / 3_600_000:.0f}h (retention.ms={retention}), but "
+            f"the worker rebuilds 7 days + R ({least / 3_600_000:.0f}h) from it at start; run: {fix}"
+        )
+    return None
 
 
 async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
-    """Create the four topics and the tables' changelogs when missing; refuse any not co-partitioned.
+    """Create the four topics and stage 1's log when missing; refuse any not co-partitioned.
+
+    The worker's logs (`log_topics`) are made with the retention a replay needs,
+    and an existing one that keeps less, or is compacted, is refused with the
+    command that fixes it (`log_problem`).
 
     This is the one place topics are made: the worker, `produce`, `generate` and
     `demo` all call it before anything is sent, and the project's broker does not
     auto-create topics, so a producer that comes first cannot leave a one-partition
-    topic behind. The changelogs are made here too, before the worker subscribes:
-    left to Faust, they were created at the worker's start, and a first table
-    write could find one in the consumer's metadata with 0 partitions, which Faust
-    takes for a partition mismatch and crashes the agent on (seen once in a full
-    CI run: stage 2 lost its first batch until new outcomes arrived).
+    topic behind. Stage 1's log is made here too, before the worker subscribes, so
+    its first write finds it with all its partitions.
     """
     admin = await _started_admin(settings, wait_seconds)
     try:
-        names = [settings.topic_posts, settings.topic_replies, settings.topic_outcomes]
-        changelogs = changelog_topics(settings)
+        logs = log_topics(settings)
+        names = [settings.topic_posts, settings.topic_replies, *logs]
         existing = set(await admin.list_topics())
+        retention = {"retention.ms": str(log_retention_ms(settings)), "cleanup.policy": "delete"}
         missing = [
-            NewTopic(name, settings.partitions, settings.replication)
-            for name in (*names, settings.topic_deadletter)
-            if name not in existing
-        ]
-        missing += [
-            # as Faust makes a table's changelog: compacted, one partition per input partition
             NewTopic(
-                name, settings.partitions, settings.replication, topic_configs={"cleanup.policy": "compact"}
+                name,
+                settings.partitions,
+                settings.replication,
+                topic_configs=retention if name in logs else None,
             )
-            for name in changelogs
+            for name in (*names, settings.topic_deadletter)
             if name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
-        names += changelogs
         # Just-created topics can describe with no partitions until metadata settles.
         counts: dict[str, int] = {}
         for _ in range(50):
@@ -177,6 +212,14 @@ async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
                 "have had them auto-created: delete them (on the project's broker: "
                 "deploy/kafka/kafka.sh wipe) or set SOCIALSLA_PARTITIONS to match"
             )
+        described_configs: Any = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in logs]
+        )
+        for response in described_configs:
+            for *_, name, entries in response.resources:
+                problem = log_problem(settings, name, {key: value for key, value, *_ in entries})
+                if problem is not None:
+                    raise TopicsError(problem)
     except KafkaError as exc:
         raise TopicsError(f"cannot prepare topics on {settings.bootstrap_servers}: {exc}") from None
     finally:

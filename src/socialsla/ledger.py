@@ -1,15 +1,23 @@
 """Stage 2's state: the series this worker owns, partition by partition.
 
 Outcomes are folded into one `SeriesWindows` per (account, channel). The ledger
-is grouped by input partition so that a revoked partition's series disappear
+is grouped by outcome partition so that a revoked partition's series disappear
 from this worker's output at once, and so that only actively owned series are
 ever exported (SPEC §6: one exporter per series). It holds no Kafka or
 Prometheus objects: the Faust glue feeds it and the collector reads it.
 
+Its log is `social.outcomes` itself: outcomes are whole, idempotent thread
+summaries, so replaying a partition's messages since `now - (7d + R)` rebuilds
+its windows (`replay`), with no table and no per-conversation changelog.
+
 Waits older than the 7d + R horizon are expired from memory; what the
 conversations among them contributed to the lifetime counters is kept in
-`Totals`, so counters stay monotonic after expiry. (Follow-ups have gauges
-only, no counters, so they leave nothing behind.)
+`Totals`, with the `floor` below which every wait is counted in them. Totals are
+messages of `social.outcomes` too (`totals_message`), sent on the series'
+partition at each expiry and again each `RESEND_TOTALS_S`, so the latest is
+always within the topic's retention. A replay applies the totals with the
+highest floor and drops the waits below it, so each wait is counted once, also
+when a crash lost the last totals message (its waits are expired again).
 """
 
 from __future__ import annotations
@@ -19,34 +27,62 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from socialsla import histogram, rows
+from socialsla import histogram
 from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import Status, decide
-from socialsla.outcome import Outcome, series_key
+from socialsla.outcome import Outcome, is_totals, series_key
+from socialsla.outcome import decode as decode_outcomes
 from socialsla.windows import ALL, LONGEST_US, SeriesStats, SeriesWindows
+
+#: A series' totals are sent again after this long without one, well within the topic's retention.
+RESEND_TOTALS_S = 86_400.0
 
 
 @dataclass(slots=True)
 class Totals:
-    """What expired conversations added to the lifetime counters of a series."""
+    """What expired conversations added to the lifetime counters of a series; every wait before `floor`."""
 
     responded: int = 0
     missed: int = 0
     latency_count: int = 0
     latency_sum_us: int = 0
     buckets: list[int] = field(default_factory=lambda: [0] * histogram.SIZE)
+    #: Waits starting before this are counted here (`SeriesWindows.floor`); None before any expiry.
+    floor: int | None = None
 
-    def to_bytes(self) -> bytes:
-        """Serialise for the stage-2 table."""
-        return orjson.dumps(
-            [self.responded, self.missed, self.latency_count, self.latency_sum_us, self.buckets]
-        )
+    def to_list(self) -> list[object]:
+        """The JSON form inside a totals message."""
+        counts = [self.responded, self.missed, self.latency_count, self.latency_sum_us]
+        return [self.floor, *counts, self.buckets]
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> Totals:
-        """Inverse of to_bytes."""
-        r, m, c, s, b = orjson.loads(raw)
-        return cls(r, m, c, s, list(b))
+    def from_list(cls, raw: object) -> Totals:
+        """Inverse of `to_list`; ValueError on anything else."""
+        if not isinstance(raw, list) or len(raw) != 6:
+            raise ValueError("totals must be [floor, responded, missed, count, sum, buckets]")
+        floor, r, m, c, s, b = raw
+        counts = (r, m, c, s)
+        if type(floor) is not int or not all(type(v) is int for v in counts) or not isinstance(b, list):
+            raise ValueError("wrong totals field types")
+        if len(b) != histogram.SIZE or not all(type(v) is int for v in b):
+            raise ValueError(f"totals need {histogram.SIZE} histogram buckets")
+        return cls(r, m, c, s, list(b), floor)
+
+
+def totals_message(account: str, channel: str, totals: Totals) -> bytes:
+    """A `social.outcomes` value carrying a series' totals: `{"totals": [account, channel, totals]}`."""
+    return orjson.dumps({"totals": [account, channel, totals.to_list()]})
+
+
+def parse_totals(raw: bytes) -> tuple[str, str, Totals]:
+    """Inverse of `totals_message`; ValueError on anything else."""
+    try:
+        account, channel, totals = orjson.loads(raw)["totals"]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a totals message: {exc}") from None
+    if not isinstance(account, str) or not isinstance(channel, str):
+        raise ValueError("not a totals message: wrong field types")
+    return account, channel, Totals.from_list(totals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +105,6 @@ class Series:
     windows: SeriesWindows
     expired: Totals = field(default_factory=Totals)
 
-    def totals_key(self, partition: int) -> bytes:
-        """The stage-2 table key of this series' totals row."""
-        return rows.series_key(partition, self.account, self.channel)
-
     def lifetime(self, stats: SeriesStats) -> Lifetime:
         """Lifetime counters from stats evaluated with lifetime=True."""
         kept = stats.windows[ALL]
@@ -88,22 +120,11 @@ class Series:
 
 @dataclass(slots=True)
 class Writes:
-    """Stage-2 table rows to write: a key is in at most one of `puts` and `deletes`."""
+    """What stage 2 sends back to its own partition of `social.outcomes`: totals messages by series key."""
 
-    puts: dict[bytes, bytes] = field(default_factory=dict)
-    deletes: set[bytes] = field(default_factory=set)
+    totals: dict[bytes, bytes] = field(default_factory=dict)
     #: Conversations moved into their series' totals.
     expired: int = 0
-
-    def put(self, key: bytes, value: bytes) -> None:
-        """Write `value` under `key`, replacing a delete of it."""
-        self.deletes.discard(key)
-        self.puts[key] = value
-
-    def delete(self, key: bytes) -> None:
-        """Delete `key`, replacing a put of it."""
-        self.puts.pop(key, None)
-        self.deletes.add(key)
 
 
 class Ledger:
@@ -133,55 +154,59 @@ class Ledger:
         return series
 
     def apply(self, partition: int, outcomes: Iterable[Outcome], now_us: int) -> Writes:
-        """Stage 2: fold a partition's outcomes into its series; returns the table rows to write.
+        """Stage 2: fold a partition's outcomes into its series; returns the totals messages to send.
 
-        A conversation's record is written even when unchanged (when kept), so
-        that a changelog that fell behind the local store in a crash catches up
-        on redelivery. A series gets its totals row at first sight, so that a
-        series with no opened conversation yet (brand replies only) survives a
-        handover too. Each series expires what is past the horizon at most once
-        per `expire_every_us` of the clock.
+        Each series expires what is past the horizon at most once per
+        `expire_every_us` of the clock; a series that expired anything sends its
+        new totals.
         """
         writes = Writes()
         owned = self.partitions.setdefault(partition, {})
         for outcome in outcomes:
             name = series_key(outcome.account, outcome.channel)
-            series = owned.get(name)
-            if series is None:
-                series = self.series_for(partition, outcome.account, outcome.channel)
-                writes.put(series.totals_key(partition), series.expired.to_bytes())
-            windows = series.windows
-            changed = windows.set(outcome.conversation_id, outcome.waits)
-            key = rows.series_key(partition, outcome.account, outcome.channel, outcome.conversation_id)
-            kept = windows.waits_of(outcome.conversation_id)
-            if kept:
-                writes.put(key, rows.record_value(kept))
-            elif changed:
-                writes.delete(key)
+            series = owned.get(name) or self.series_for(partition, outcome.account, outcome.channel)
+            series.windows.set(outcome.conversation_id, outcome.waits)
             last = self.last_expiry.get((partition, name))
             if last is None or now_us - last >= self.expire_every_us or now_us < last:
                 self.last_expiry[partition, name] = now_us
                 dropped = self.expire(series, now_us)
-                for conversation_id in dropped:
-                    key = rows.series_key(partition, series.account, series.channel, conversation_id)
-                    kept = series.windows.waits_of(conversation_id)
-                    if kept:
-                        writes.put(key, rows.record_value(kept))
-                    else:
-                        writes.delete(key)
-                        writes.expired += 1
                 if dropped:
-                    writes.put(series.totals_key(partition), series.expired.to_bytes())
+                    writes.expired += sum(1 for key in dropped if not series.windows.waits_of(key))
+                    message = totals_message(series.account, series.channel, series.expired)
+                    writes.totals[name.encode()] = message
         return writes
 
-    def restore(self, key: bytes, value: bytes) -> None:
-        """Load one stage-2 table row (a conversation or a series' totals) after assignment."""
-        row = rows.parse_series_key(key)
-        series = self.series_for(row.partition, row.account, row.channel)
-        if row.conversation_id is None:
-            series.expired = Totals.from_bytes(value)
-        else:
-            series.windows.set(row.conversation_id, rows.parse_record_value(value))
+    def replay(self, partition: int, raw: bytes) -> None:
+        """Apply one message of the partition's log in a replay; ValueError for a message of neither kind.
+
+        Outcomes replace their threads, as live. Totals take effect only when
+        their floor is higher than the series' own, whatever order a zombie or a
+        crash left them in: the waits below it are dropped, uncounted, because
+        the totals already count them.
+        """
+        if not is_totals(raw):
+            for outcome in decode_outcomes(raw):
+                series = self.series_for(partition, outcome.account, outcome.channel)
+                series.windows.set(outcome.conversation_id, outcome.waits)
+            return
+        account, channel, totals = parse_totals(raw)
+        series = self.series_for(partition, account, channel)
+        if totals.floor is not None and (series.expired.floor is None or totals.floor > series.expired.floor):
+            series.expired = totals
+            series.windows.expire(totals.floor)
+            series.windows.floor = max(series.windows.floor, totals.floor)
+
+    def totals_due(
+        self, partition: int, sent: dict[str, float], now_s: float
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Totals messages of a partition's series whose last one is older than `RESEND_TOTALS_S`.
+
+        `sent` (series key -> time.time() of its last totals) is updated for each.
+        """
+        for name, series in self.partitions.get(partition, {}).items():
+            if series.expired.floor is not None and now_s - sent.get(name, 0.0) >= RESEND_TOTALS_S:
+                sent[name] = now_s
+                yield name.encode(), totals_message(series.account, series.channel, series.expired)
 
     def drop(self, partition: int) -> None:
         """Forget a revoked partition: its series leave this worker's output."""
@@ -195,6 +220,7 @@ class Ledger:
         dropped = series.windows.expire(horizon)
         if not dropped:
             return []
+        series.expired.floor = series.windows.floor
         window = self.response_window_us
         totals = series.expired
         for _, wait in dropped:

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import math
 import os
 import signal
@@ -97,17 +98,23 @@ def _worker(args: argparse.Namespace) -> int:
     book = load_book(settings.rules_file)
     rules = book.rules
     import faust  # deferred: the offline commands must not pay for Faust's import
+    import uvloop
 
     from socialsla import transport
     from socialsla.app import build
 
     if _web_port_taken(settings, "worker"):
         return 1
-    loop = asyncio.new_event_loop()
+    loop = uvloop.new_event_loop()  # the worker's loop: measured faster (BENCHMARKS.md, "Tuned defaults")
     asyncio.set_event_loop(loop)
     if not loop.run_until_complete(_topics_ready(settings, "worker", _WORKER_BROKER_WAIT_S)):
         return 1
     pipeline = build(settings, rules, calendars=book.calendars)
+    # Fewer, later collections: a batch makes and drops many small objects, and the default
+    # threshold (700) ran the young generation every few events (BENCHMARKS.md, "Tuned defaults").
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     shown = ", ".join(f"{k}={v}" for k, v in settings.describe() if v)
     print(f"socialsla worker: {shown}", file=sys.stderr, flush=True)
     worker = faust.Worker(pipeline.app, loop=loop, loglevel=args.loglevel, quiet=True)
@@ -160,6 +167,8 @@ def _produce(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The worker's garbage-collection thresholds (Python's are 700, 10, 10).
+GC_THRESHOLDS: Final = (100_000, 50, 1000)
 #: The demo's rules when SOCIALSLA_RULES_FILE is not set: the badge and one calendar (SPEC §7).
 DEMO_RULES: Final = Path(__file__).with_name("demo.toml")
 
@@ -399,9 +408,9 @@ def register(commands: Any) -> None:
     worker = commands.add_parser(
         "worker",
         help="run a streaming worker (Faust) that exports the SPEC gauges on /metrics",
-        description="Consume post and reply events from Kafka, keep conversation and window "
-        "state in changelog-backed tables, and serve /metrics and /healthz. Configured by "
-        "environment variables only.",
+        description="Consume post and reply events from Kafka, keep thread and window state "
+        "rebuilt from logs in Kafka (7 days + R of them), and serve /metrics and /healthz. "
+        "Configured by environment variables only.",
         epilog=_settings_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

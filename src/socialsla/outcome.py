@@ -2,8 +2,10 @@
 
 An outcome carries the conversation's whole current summary, not a delta, so stage
 2 can apply it any number of times (redelivery, replay after a crash) and end in
-the same state. The key is the series (`account|channel`), which co-partitions
-every conversation of a series with that series' window table.
+the same state. The key is the series (`account|channel`), which puts every
+conversation of a series on one partition, whose owner exports the series. The
+topic is stage 2's log: it also carries stage 2's totals of expired waits
+(`ledger.totals_message`, a JSON object where outcomes are a JSON array).
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ def encode(outcomes: Sequence[Outcome]) -> bytes:
         [first.account, first.channel,
          [[o.conversation_id, flat_waits(o.waits), o.event_at] for o in outcomes]]
     )  # fmt: skip
+
+
+def is_totals(raw: bytes) -> bool:
+    """Whether a `social.outcomes` value is stage 2's totals of a series (`ledger.totals_message`)."""
+    return raw[:1] == b"{"
 
 
 def decode(raw: bytes) -> list[Outcome]:

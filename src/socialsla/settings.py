@@ -17,6 +17,7 @@ from socialsla.clock import parse_clock
 from socialsla.conversation import Policy
 from socialsla.duration import parse_seconds
 from socialsla.events import MICROS
+from socialsla.windows import LONGEST_US
 
 PREFIX: Final = "SOCIALSLA_"
 _TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -67,11 +68,11 @@ class Settings:
         """Memtable and block-cache sizes for each RocksDB partition store.
 
         Faust's defaults (3 x 64 MiB memtables and a 2 GiB cache per store) would
-        let RSS grow with the events seen, store by store: 2 tables x N partitions.
+        let RSS grow with the events seen, store by store: one table x N partitions.
         The budget is split so that one worker owning every partition stays within
         it: half in two memtables, half in the block cache, at least 1 MiB each.
         """
-        per_store = (self.store_memory_mib << 20) // (2 * self.partitions)
+        per_store = (self.store_memory_mib << 20) // self.partitions
         return {
             "write_buffer_size": max(1 << 20, per_store // 4),
             "max_write_buffer_number": 2,
@@ -87,6 +88,11 @@ class Settings:
     def new_conversation_after_us(self) -> int | None:
         """SPEC §8's silence that makes a follow-up a conversation, in microseconds; None when off."""
         return parse_silence(self.new_conversation_after)
+
+    @property
+    def horizon_us(self) -> int:
+        """7 days + R: older events and waits can no longer change a window."""
+        return LONGEST_US + self.response_window_us
 
     @property
     def policy(self) -> Policy:

@@ -6,7 +6,9 @@ requirements.lock) has a canary test in tests/unit/test_transport.py that fails
 when an upgrade changes it, so an upgrade shows which workaround can go:
 
 * `read_committed`: Faust reads input `read_uncommitted` unless its own
-  exactly-once mode is on, so a transactional upstream's aborted events counted.
+  exactly-once mode is on, so a transactional upstream's aborted events counted;
+  and an app without changelog tables gets a round-robin assignor, which splits
+  co-partitioned topics between workers: Faust's own assignor is put back.
 * `CommitGuard`: Faust commits runs of consecutive acknowledged offsets. It
   committed over messages fetched around a rebalance and never processed (a
   one-message hole, or any hole while the committed offset is unknown; the scale
@@ -26,17 +28,14 @@ when an upgrade changes it, so an upgrade shows which workaround can go:
   good (robinhood/faust#681, faust-streaming/faust#318). Kept for speed: the
   bench's same-run comparison with Faust's loop is in BENCHMARKS.md.
 * `complete_flush`: before committing input offsets Faust flushes its producer
-  buffer (table changelog records wait there), but that flush returns as soon as
+  buffer (stage 1's log records wait there), but that flush returns as soon as
   one message takes over 0.1 s to hand over, and ignores the message being
-  handed over. A commit can then pass events whose changelog records are still
+  handed over. A commit can then pass events whose log records are still
   in memory, and a SIGKILL loses them for good. Here the flush waits until the
   buffer is empty and nothing is in hand, and logs what it waits for while it
   lasts (the Kafka client's request timeout bounds each record's delivery).
 * `no_spinner`: Faust's worker sets the root logger to DEBUG for the sake of a
   terminal spinner, so every debug call in Faust and aiokafka builds a record.
-* `at_partition_of`: Faust's stores and changelogs use the partition of the
-  "current event", which in a batch is the last event taken; the agents name
-  the event each row belongs to.
 """
 
 from __future__ import annotations
@@ -45,12 +44,10 @@ import asyncio
 import functools
 import logging
 import types
-import weakref
 from collections.abc import Awaitable, Coroutine, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from faust.streams import _current_event
 from faust.transport.consumer import CONSUMER_FETCHING
 
 from socialsla import waits
@@ -411,10 +408,15 @@ def _positions(aio: Any, tps: Any) -> dict[Any, int | None]:
 
 
 def read_committed(consumer: Any) -> None:
-    """Read input with isolation `read_committed`: aborted transactions are never delivered.
+    """Read input with isolation `read_committed`, and assign partitions co-partitioned.
 
     Faust chooses `read_committed` only in its own exactly-once mode, whatever
     the upstream does, so a transactional upstream's aborted events were counted.
+
+    Faust also picks aiokafka's round-robin assignor when the app has no
+    changelog table and no standby replicas, as socialsla's agents have none:
+    posts[0] and replies[0] could then go to two workers, each with half of a
+    thread. Faust's own assignor keeps co-partitioned topics' partitions together.
     """
     thread = consumer._thread
     create = thread._create_consumer
@@ -422,6 +424,7 @@ def read_committed(consumer: Any) -> None:
     def create_committed(*args: Any, **kwargs: Any) -> Any:
         aio = create(*args, **kwargs)
         aio._isolation_level = "read_committed"  # read by AIOKafkaConsumer.start to build its fetcher
+        aio._partition_assignment_strategy = (consumer.app.assignor,)  # read there to build its coordinator
         return aio
 
     thread._create_consumer = create_committed
@@ -452,19 +455,6 @@ def no_spinner(worker: Any) -> None:
     record that is then dropped: a quarter of the CPU in a profile.
     """
     worker.spinner = None
-
-
-def at_partition_of(event: Any) -> None:
-    """Make `event` Faust's current event in this task, for the table reads and writes that follow.
-
-    Faust's RocksDB store and changelog use the partition of the current event.
-    In a batch the stream's own notion of it is the last event taken, so the agent
-    names the event each row belongs to. Only the task's context variable is set:
-    `Stream._set_current_event` would also overwrite the stream's attribute, which
-    the background filler of `take_events` reads to pair each value with its event
-    (one message processed twice, its neighbour never: found by test_outage.py).
-    """
-    _current_event.set(weakref.ref(event))
 
 
 def end_offset(consumer: Any, tp: Any) -> int | None:

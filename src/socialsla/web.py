@@ -13,12 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from socialsla.health import Health
 from socialsla.ledger import Ledger
 from socialsla.ownership import Ownership
+from socialsla.threads import Threads
 
 log = logging.getLogger("socialsla")
 
 
 async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, health: Health,
-                ownership: Ownership, ledger: Ledger) -> None:  # fmt: skip
+                ownership: Ownership, ledger: Ledger, threads: Threads) -> None:  # fmt: skip
     """Serve until cancelled."""
 
     async def scrape(request: web.Request) -> web.Response:
@@ -30,6 +31,8 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
             "status": "stale" if health.stale else "rebalancing" if app.rebalancing else "ok",
             "stale": health.stale,
             "owned_partitions": sorted(ownership.loaded),
+            # stage 1: input partitions whose thread states are rebuilt from their log
+            "input_partitions_loaded": sorted(threads.loaded),
             "series": sum(1 for _ in ledger),
             "seconds_since_progress": round(time.monotonic() - health.last_progress, 3),
         }

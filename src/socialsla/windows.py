@@ -437,13 +437,15 @@ class SeriesWindows:
         A thread keeps its newer waits; the caller rewrites (or deletes) the
         rows of the threads named here from `waits_of`.
         """
-        if before > self.floor:
-            self.floor = before
         size = self.bucket_us
         dropped: list[tuple[str, Wait]] = []
         for number in [n for n in self._buckets if (n + 1) * size <= before]:
             bucket = self._buckets.pop(number)
             dropped.extend((key, wait) for (key, _), wait in bucket.records.items())
+        if dropped and before > self.floor:
+            # Only when something was dropped: the floor is then part of the totals a replay
+            # applies (`ledger.Totals.floor`), so live and replayed windows keep the same waits.
+            self.floor = before
         for key in {key for key, _ in dropped}:
             remaining = tuple(w for w in self._threads[key] if (w.start // size + 1) * size > before)
             if remaining:

@@ -1,22 +1,30 @@
-"""The Faust wiring that can be checked without a broker."""
+"""The Faust wiring and the local store that can be checked without a broker."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from socialsla import threads
 from socialsla.app import build
 from socialsla.rules import DEFAULT_RULES
 from socialsla.settings import Settings
 
 
-def test_tables_open_rocksdb_within_the_memory_budget(tmp_path: Path) -> None:
-    """Both tables' RocksDB stores use the budgeted sizes, not Faust's 2 GiB cache per store."""
+def test_no_faust_table_and_the_thread_stores_open_rocksdb_within_the_memory_budget(tmp_path: Path) -> None:
+    """Neither agent uses a Faust table; a partition's thread store is RocksDB with the budgeted cache.
+
+    The store is made empty at each load, whatever an earlier worker left in its directory.
+    """
     settings = Settings(data_dir=tmp_path, partitions=4, store_memory_mib=64)
     pipeline = build(settings, DEFAULT_RULES)
+    assert dict(pipeline.app.tables) == {}
     expected = settings.rocksdb_options()
-    for name in ("conversations", "series"):
-        store = pipeline.app.tables[name].data
-        options = store.rocksdb_options
-        got = {key: getattr(options, key) for key in expected}
-        assert got == expected, name
-    assert expected["block_cache_size"] == 4 << 20
+    assert expected["block_cache_size"] == 8 << 20
+    store = threads._open_store(settings, 2)
+    store[b"acme|x|c1"] = b"[]"
+    assert store.property_int_value("rocksdb.block-cache-capacity") == expected["block_cache_size"]  # type: ignore[attr-defined]
+    store.close()  # type: ignore[attr-defined]
+    again = threads._open_store(settings, 2)
+    assert again.get(b"acme|x|c1") is None
+    assert (tmp_path / settings.app_id / "threads" / "2").is_dir()
+    again.close()  # type: ignore[attr-defined]

@@ -1,12 +1,16 @@
-"""Stage 2's ledger: outcomes in, series per owned partition and the table rows to write, expiry into totals."""
+"""Stage 2's ledger: outcomes in, series per owned partition, expiry into totals, and replay of its log."""
 
 from __future__ import annotations
 
-from socialsla import rows
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from socialsla.conversation import Wait
 from socialsla.events import MICROS
-from socialsla.ledger import Ledger, Totals
-from socialsla.outcome import Outcome
+from socialsla.ledger import RESEND_TOTALS_S, Ledger, Totals, parse_totals, totals_message
+from socialsla.outcome import Outcome, encode
 
 H = 3600 * MICROS
 R = 24 * H
@@ -20,20 +24,13 @@ def outcome(cid: str, opened: int | None, first: int | None, channel: str = "fac
 
 
 def test_outcomes_are_idempotent() -> None:
-    """The same outcome applied twice keeps one record, written both times (a changelog may need it)."""
+    """The same outcome applied twice keeps one thread, and sends nothing before anything expires."""
     ledger = Ledger(R)
     first = ledger.apply(0, [outcome("c1", T0, T0 + H)], T0)
     again = ledger.apply(0, [outcome("c1", T0, T0 + H)], T0)
     (series,) = list(ledger)
-    assert len(series.windows) == 1
-    record = rows.series_key(0, "acme", "facebook", "c1")
-    assert first.puts[record] == again.puts[record] == rows.record_value((Wait(T0, T0 + H, True),))
-
-
-def test_a_new_series_gets_its_totals_row_at_first_sight() -> None:
-    """A series seen first by a reply alone (no opened conversation) still gets a row, so a handover keeps it."""
-    writes = Ledger(R).apply(2, [outcome("c1", None, T0)], T0)
-    assert writes.puts == {rows.series_key(2, "acme", "facebook"): Totals().to_bytes()}
+    assert list(series.windows.threads()) == [("c1", (Wait(T0, T0 + H, True),))]
+    assert first.totals == again.totals == {}
 
 
 def test_dropping_a_partition_removes_its_series() -> None:
@@ -43,23 +40,6 @@ def test_dropping_a_partition_removes_its_series() -> None:
     ledger.apply(1, [outcome("c2", T0, None, channel="x")], T0)
     ledger.drop(0)
     assert [(s.account, s.channel) for s in ledger] == [("acme", "x")]
-
-
-def test_restore_rebuilds_from_the_rows_apply_wrote() -> None:
-    """The rows apply asks to write rebuild the same series, with their totals, in another ledger."""
-    source = Ledger(R)
-    table: dict[bytes, bytes] = {}
-    table.update(source.apply(3, [outcome("c1", T0, T0 + 60 * MICROS), outcome("c2", T0 + H, None)], T0).puts)
-    (series,) = list(source)
-    series.expired.responded = 5
-    table[series.totals_key(3)] = series.expired.to_bytes()
-    target = Ledger(R)
-    for key, value in table.items():
-        target.restore(key, value)
-    (copy,) = list(target)
-    assert sorted(copy.windows.threads()) == sorted(series.windows.threads())
-    assert copy.expired.responded == 5
-    assert list(target.partitions) == [3]
 
 
 def test_expiry_moves_contribution_into_totals() -> None:
@@ -77,16 +57,17 @@ def test_expiry_moves_contribution_into_totals() -> None:
     assert (series.expired.responded, series.expired.missed) == (1, 1)
 
 
-def test_apply_deletes_the_rows_of_what_expired_and_rewrites_the_totals() -> None:
-    """Expiry during apply deletes the expired records' rows and puts the new totals row."""
+def test_expiry_during_apply_sends_the_new_totals() -> None:
+    """Expiry during apply counts the expired conversations and sends the series' totals, floor included."""
     ledger = Ledger(R, expire_every_us=H)
     ledger.apply(0, [outcome("old", T0, T0 + 60 * MICROS)], T0)
     writes = ledger.apply(0, [outcome("new", T0 + 9 * DAY, None)], T0 + 9 * DAY)
-    assert writes.deletes == {rows.series_key(0, "acme", "facebook", "old")}
     assert writes.expired == 1
     (series,) = list(ledger)
-    assert writes.puts[series.totals_key(0)] == series.expired.to_bytes()
-    assert Totals.from_bytes(writes.puts[series.totals_key(0)]).responded == 1
+    account, channel, totals = parse_totals(writes.totals[b"acme|facebook"])
+    assert (account, channel, totals) == ("acme", "facebook", series.expired)
+    assert totals.responded == 1
+    assert totals.floor == series.windows.floor > T0
 
 
 def test_expiry_runs_at_most_once_per_interval_of_the_clock() -> None:
@@ -101,9 +82,26 @@ def test_expiry_runs_at_most_once_per_interval_of_the_clock() -> None:
 
 
 def test_totals_round_trip() -> None:
-    """Totals survive serialisation."""
-    totals = Totals(1, 2, 3, 4, [5] * 13)
-    assert Totals.from_bytes(totals.to_bytes()) == totals
+    """Totals survive their message, and anything else is refused with a reason."""
+    totals = Totals(1, 2, 3, 4, [5] * 13, floor=T0)
+    assert parse_totals(totals_message("acme", "x", totals)) == ("acme", "x", totals)
+    for bad in (b"[]", b"{}", b'{"totals": ["acme", "x", [1, 2]]}', b'{"totals": [1, "x", [0,0,0,0,0,[]]]}'):
+        with pytest.raises(ValueError, match="totals"):
+            parse_totals(bad)
+
+
+def test_totals_are_sent_again_when_a_day_old() -> None:
+    """A series that expired something sends its totals again after RESEND_TOTALS_S, to stay in retention."""
+    ledger = Ledger(R)
+    ledger.apply(0, [outcome("old", T0, None)], T0)
+    ledger.apply(0, [outcome("new", T0 + 9 * DAY, None, channel="x")], T0 + 9 * DAY)
+    ledger.expire(next(s for s in ledger if s.channel == "facebook"), T0 + 9 * DAY)
+    sent: dict[str, float] = {"acme|facebook": 1_000.0}
+    assert list(ledger.totals_due(0, sent, 1_000.0 + RESEND_TOTALS_S - 1)) == []
+    due = dict(ledger.totals_due(0, sent, 1_000.0 + RESEND_TOTALS_S))
+    assert list(due) == [b"acme|facebook"]  # acme|x has expired nothing: it has no totals to keep
+    assert sent["acme|facebook"] == 1_000.0 + RESEND_TOTALS_S
+    assert list(ledger.totals_due(0, sent, 1_000.0 + RESEND_TOTALS_S)) == []
 
 
 def test_a_replaced_thread_leaves_no_stale_row_or_record() -> None:
@@ -112,26 +110,104 @@ def test_a_replaced_thread_leaves_no_stale_row_or_record() -> None:
     two = (Wait(T0, T0 + H, True), Wait(T0 + 2 * DAY, T0 + 2 * DAY + H, True))
     ledger.apply(0, [Outcome("acme", "facebook", "c1", two, T0)], T0 + 3 * DAY)
     merged = (Wait(T0, T0 + H, True), Wait(T0 + 2 * DAY, T0 + 2 * DAY + H, False))
-    writes = ledger.apply(0, [Outcome("acme", "facebook", "c1", merged, T0 + DAY)], T0 + 3 * DAY)
+    ledger.apply(0, [Outcome("acme", "facebook", "c1", merged, T0 + DAY)], T0 + 3 * DAY)
     (series,) = list(ledger)
     assert list(series.windows.threads()) == [("c1", merged)]
     week = series.windows.evaluate(T0 + 3 * DAY).windows["7d"]
     assert week.next_reply is not None
     assert (week.inbound, week.next_reply.inbound) == (1, 1)
-    assert writes.puts[rows.series_key(0, "acme", "facebook", "c1")] == rows.record_value(merged)
 
 
 def test_a_long_thread_keeps_its_newer_waits_when_old_ones_expire() -> None:
-    """Expiry drops a thread's waits past the horizon, rewrites its row with the rest, and never takes them back."""
+    """Expiry drops a thread's waits past the horizon, keeps the rest, and never takes them back."""
     ledger = Ledger(R, expire_every_us=H)
     old, new = Wait(T0, T0 + H, True), Wait(T0 + 9 * DAY, None, False)
     ledger.apply(0, [Outcome("acme", "facebook", "c1", (old,), T0)], T0)
-    writes = ledger.apply(0, [Outcome("acme", "facebook", "c1", (old, new), T0 + 9 * DAY)], T0 + 9 * DAY)
-    key = rows.series_key(0, "acme", "facebook", "c1")
-    assert writes.puts[key] == rows.record_value((new,))
+    ledger.apply(0, [Outcome("acme", "facebook", "c1", (old, new), T0 + 9 * DAY)], T0 + 9 * DAY)
     (series,) = list(ledger)
+    assert list(series.windows.threads()) == [("c1", (new,))]
     assert series.expired.responded == 1
     # stage 1 re-sends the whole thread later: the expired wait is not counted again
     ledger.apply(0, [Outcome("acme", "facebook", "c1", (old, new), T0 + 9 * DAY)], T0 + 9 * DAY + 1)
     life = series.lifetime(series.windows.evaluate(T0 + 9 * DAY + 1, lifetime=True))
     assert life.responded == 1
+
+
+def _lifetimes(ledger: Ledger, at: int) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for series in ledger:
+        stats = series.windows.evaluate(at, lifetime=True)
+        out[series.channel] = (series.lifetime(stats), sorted(series.windows.threads()))
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.integers(0, 6),  # thread
+            st.sampled_from(["facebook", "x"]),
+            # new waits: hours before now they started, latency (None: unanswered), conversation
+            st.lists(
+                st.tuples(st.integers(0, 6), st.none() | st.integers(0, 48 * 3600), st.booleans()), max_size=2
+            ),
+            st.integers(0, 3 * 24),  # hours the clock moves on first
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    lose_last_totals=st.booleans(),
+    shuffle_totals=st.booleans(),
+)
+def test_a_replay_of_the_log_rebuilds_the_same_series(
+    steps: list[tuple[int, str, list[tuple[int, int | None, bool]], int]],
+    lose_last_totals: bool,
+    shuffle_totals: bool,
+) -> None:
+    """Replaying the messages of a partition (outcomes and the totals apply sent) ends in the same series.
+
+    Threads grow as stage 1 makes them: new waits start near the clock, old ones
+    are re-sent unchanged. The replay matches also when the last totals message
+    of each series was lost in a crash (its waits are expired, and counted,
+    again), and when totals arrive out of order (a zombie's older totals after
+    newer ones): the highest floor wins.
+    """
+    live = Ledger(R, expire_every_us=H)
+    log: list[bytes] = []
+    threads: dict[tuple[str, int], dict[int, Wait]] = {}
+    now = T0
+    for thread, channel, new, hours in steps:
+        now += hours * H
+        waits = threads.setdefault((channel, thread), {})
+        for back, latency, conversation in new:
+            start = now - back * H
+            waits.setdefault(
+                start, Wait(start, None if latency is None else start + latency * MICROS, conversation)
+            )
+        item = Outcome("acme", channel, f"c{thread}", tuple(waits[k] for k in sorted(waits)), now)
+        log.append(encode([item]))
+        log.extend(live.apply(0, [item], now).totals.values())
+    if lose_last_totals:
+        for channel in ("facebook", "x"):
+            last = [i for i, raw in enumerate(log) if raw[:1] == b"{" and f'"{channel}"'.encode() in raw[:40]]
+            if last:
+                del log[last[-1]]
+    if shuffle_totals:
+        totals = [raw for raw in log if raw[:1] == b"{"]
+        log = [raw for raw in log if raw[:1] != b"{"] + totals[::-1]
+    replayed = Ledger(R, expire_every_us=H)
+    for raw in log:
+        replayed.replay(0, raw)
+    later = now + 2 * H  # both expire what is due, as after a restart
+    for ledger in (live, replayed):
+        for series in list(ledger):
+            ledger.expire(series, later)
+    assert _lifetimes(replayed, later) == _lifetimes(live, later)
+
+
+def test_a_replay_refuses_what_is_neither_outcomes_nor_totals() -> None:
+    """A message of neither kind raises ValueError (the live agent dead-lettered it already)."""
+    with pytest.raises(ValueError, match="not a totals message"):
+        Ledger(R).replay(0, orjson.dumps({"something": 1}))
+    with pytest.raises(ValueError, match="not an outcome message"):
+        Ledger(R).replay(0, b"not json")

@@ -102,7 +102,7 @@ def test_batches_are_bounded() -> None:
 @pytest.mark.parametrize("partitions", [1, 4, 12, 1024])
 @pytest.mark.parametrize("budget", [16, 128, 4096])
 def test_rocksdb_memory_stays_within_the_budget(partitions: int, budget: int) -> None:
-    """Two tables' stores on every partition, memtables full and cache full, fit the budget.
+    """The table's store on every partition, memtables full and cache full, fits the budget.
 
     Below 1 MiB per part the floor wins; the budget is then exceeded by at most that floor.
     """
@@ -111,8 +111,8 @@ def test_rocksdb_memory_stays_within_the_budget(partitions: int, budget: int) ->
         options["write_buffer_size"] * options["max_write_buffer_number"] + options["block_cache_size"]
     )
     floor = 3 << 20
-    assert 2 * partitions * per_store <= max(budget << 20, 2 * partitions * floor)
-    assert 2 * partitions * per_store >= min(budget << 20, 2 * partitions * floor) * 0.99
+    assert partitions * per_store <= max(budget << 20, partitions * floor)
+    assert partitions * per_store >= min(budget << 20, partitions * floor) * 0.99
 
 
 def test_store_memory_is_bounded() -> None:

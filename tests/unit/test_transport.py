@@ -13,7 +13,6 @@ from typing import Any
 import faust
 import pytest
 from aiokafka import AIOKafkaConsumer
-from faust.streams import current_event
 from faust.transport.consumer import Consumer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
@@ -24,7 +23,6 @@ from socialsla.transport import (
     CommitGuard,
     Span,
     _Resume,
-    at_partition_of,
     complete_flush,
     drain_messages,
     no_spinner,
@@ -393,9 +391,10 @@ async def test_a_message_skipped_inside_a_fetch_is_a_hole() -> None:
 # -- so an upgrade shows which workaround to re-check or remove.
 
 
-def _faust_app(tmp: Path | None = None) -> Any:
+def _faust_app(tmp: Path | None = None, **conf: Any) -> Any:
     return faust.App(
         "canary",
+        **conf,
         broker="kafka://127.0.0.1:1",  # nothing listens: these tests never connect
         store="rocksdb://" if tmp else "memory://",
         datadir=str(tmp) if tmp else None,
@@ -414,6 +413,19 @@ async def test_canary_faust_reads_uncommitted_outside_its_own_transactions() -> 
     ours = consumer._thread._create_consumer(loop=asyncio.get_running_loop())
     assert ours._isolation_level == "read_committed"
     assert "isolation_level=self._isolation_level" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+@pytest.mark.asyncio
+async def test_canary_faust_assigns_round_robin_without_changelog_tables() -> None:
+    """With no table and no standby, Faust's consumer assigns round-robin (co-partitioning lost); ours uses Faust's."""
+    app = _faust_app(table_standby_replicas=0)  # as socialsla's app
+    consumer = app.consumer
+    fausts = consumer._thread._create_worker_consumer(app.transport)._partition_assignment_strategy
+    assert [strategy.__name__ for strategy in fausts] == ["RoundRobinPartitionAssignor"]
+    read_committed(consumer)
+    ours = consumer._thread._create_consumer(loop=asyncio.get_running_loop())
+    assert ours._partition_assignment_strategy == (app.assignor,)
+    assert "assignors=self._partition_assignment_strategy" in inspect.getsource(AIOKafkaConsumer.start)
 
 
 @pytest.mark.asyncio
@@ -471,23 +483,6 @@ async def test_canary_the_seek_after_a_rebalance_goes_through_seek_to_committed(
     await consumer.perform_seek()
     assert calls == ["seek"]
     assert consumer._committed_offset[tp] == 7
-
-
-def test_canary_rocksdb_rows_go_to_the_partition_of_the_current_event(tmp_path: Path) -> None:
-    """Faust's RocksDB store writes a row to the current event's partition, which `at_partition_of` sets."""
-    app = _faust_app(tmp_path)
-    table = app.Table("canary", default=None, partitions=4, key_type=bytes, value_type=bytes)
-    store = table.data
-
-    class Event:
-        message = SimpleNamespace(partition=3, topic="t")
-
-    event = Event()
-    at_partition_of(event)
-    assert current_event() is event
-    store._set(b"key", b"value")
-    assert store._key_index[b"key"] == 3
-    assert 3 in store._dbs
 
 
 class _Positions:

@@ -1,0 +1,173 @@
+"""Reading a log back: some partitions of a topic, from the offset of a time up to their end.
+
+Stage 2 rebuilds its windows this way from `social.outcomes` (its log: whole,
+idempotent thread summaries) instead of replaying a changelog record per
+conversation through Faust's table recovery, which read a few thousand records
+a second. Here a plain consumer outside any group reads big fetches, and the
+caller applies each record; what arrives after the end offsets taken at the
+start is left to the live agent, which skips what the replay already applied
+(`Loader.replayed`). Stage 1 rebuilds its thread states from its own log the
+same way (`threads.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+log = logging.getLogger("socialsla")
+
+#: How often a long replay says how far it is.
+PROGRESS_EVERY_S = 5.0
+#: Fetch sizes of the replay consumer: a replay reads whole partitions, so big fetches pay off.
+FETCH_MAX_BYTES = 64 << 20
+PARTITION_FETCH_BYTES = 16 << 20
+
+
+async def read_back(
+    options: dict[str, Any],
+    topic: str,
+    partitions: Collection[int],
+    since_ms: int,
+    apply: Callable[[int, Any], None],
+) -> dict[int, int]:
+    """Call `apply(partition, record)` for every record from the first at or after `since_ms` to the end.
+
+    Returns each partition's end offset at the start: the first offset the
+    replay did not apply. A partition with no record since `since_ms` (or an
+    empty one) is replayed from, and to, its end.
+    """
+    consumer = AIOKafkaConsumer(
+        **options,
+        enable_auto_commit=False,
+        fetch_max_bytes=FETCH_MAX_BYTES,
+        max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        found = await consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps})
+        remaining: dict[TopicPartition, int] = {}
+        total = 0
+        for tp in tps:
+            start = found[tp].offset if found.get(tp) is not None else ends[tp]
+            if start < ends[tp]:
+                consumer.seek(tp, start)
+                remaining[tp] = ends[tp]
+                total += ends[tp] - start
+            else:
+                consumer.pause(tp)
+        began = told = time.monotonic()
+        done = 0
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in batches.items():
+                end = remaining.get(tp)
+                if end is None:
+                    continue
+                for record in records:
+                    if record.offset >= end:
+                        break
+                    apply(tp.partition, record)
+                    done += 1
+            for tp in list(remaining):
+                if await consumer.position(tp) >= remaining[tp]:
+                    consumer.pause(tp)
+                    del remaining[tp]
+            if time.monotonic() - told >= PROGRESS_EVERY_S:
+                told = time.monotonic()
+                log.info(
+                    "socialsla: replaying %s partitions %s: %d of about %d messages, %.0f s",
+                    topic, sorted(partitions), done, total, told - began,
+                )  # fmt: skip
+        return {tp.partition: ends[tp] for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+#: Replays start this much before the horizon: the state or totals message a crash may
+#: have lost was sent at most a few seconds before, and what it replaced is found here.
+MARGIN_US = 86_400 * 1_000_000
+
+
+def since_ms(clock_now_us: int, horizon_us: int) -> int:
+    """Where a replay starts: the horizon and its margin before now, by the SLA clock or the wall's.
+
+    Message timestamps are wall time; with a file clock behind the wall (a
+    replayed history) the earlier of the two keeps every live record.
+    """
+    now_us = min(clock_now_us, int(time.time() * 1_000_000))
+    return (now_us - horizon_us - MARGIN_US) // 1000
+
+
+class Loader:
+    """Partitions of a log, each rebuilt once by a replay, one replay at a time.
+
+    What a partition's records rebuild is the caller's (`apply`); the loader
+    keeps which partitions are loaded and where each replay ended, so the live
+    agent can skip what a replay applied.
+    """
+
+    def __init__(
+        self,
+        options: dict[str, Any],
+        topic: str,
+        start_ms: Callable[[], int],
+        apply: Callable[[int, Any], None],
+    ) -> None:
+        self.options = options
+        self.topic = topic
+        self.start_ms = start_ms
+        self.apply = apply
+        self.loaded: set[int] = set()
+        #: Per loaded partition, the first offset its replay did not apply.
+        self.ends: dict[int, int] = {}
+        self.lock = asyncio.Lock()
+        #: Bumped by `forget`: a partition forgotten while its replay ran is not marked loaded.
+        self.generation: dict[int, int] = {}
+
+    async def load(self, partitions: Collection[int]) -> set[int]:
+        """Replay the partitions not loaded yet; returns those it loaded."""
+        async with self.lock:
+            fresh = set(partitions) - self.loaded
+            if not fresh:
+                return fresh
+            generations = {p: self.generation.get(p, 0) for p in fresh}
+            began = time.monotonic()
+            applied = [0]
+
+            def apply(partition: int, record: Any) -> None:
+                applied[0] += 1
+                self.apply(partition, record)
+
+            ends = await read_back(self.options, self.topic, fresh, self.start_ms(), apply)
+            fresh = {p for p in fresh if self.generation.get(p, 0) == generations[p]}
+            self.ends.update((p, ends[p]) for p in fresh)
+            self.loaded |= fresh
+            log.info(
+                "socialsla: loaded partitions %s of %s from %d messages in %.1f s",
+                sorted(fresh), self.topic, applied[0], time.monotonic() - began,
+            )  # fmt: skip
+            return fresh
+
+    async def ensure_loaded(self, partition: int) -> None:
+        """Load a partition if it is not."""
+        if partition not in self.loaded:
+            await self.load((partition,))
+
+    def replayed(self, partition: int, offset: int) -> bool:
+        """Whether the partition's replay applied this offset already."""
+        return offset < self.ends.get(partition, 0)
+
+    def forget(self, partition: int) -> None:
+        """The partition is no longer loaded; a later load replays it again."""
+        self.generation[partition] = self.generation.get(partition, 0) + 1
+        self.loaded.discard(partition)
+        self.ends.pop(partition, None)

@@ -1,0 +1,235 @@
+"""Stage 1's state: each thread's events, per input partition, in a local store rebuilt from a log.
+
+The log is the topic `<app id>-threads`, partitioned like the input. A batch
+writes, per input partition, one record holding every thread it changed
+(`pack`: frames of key and state), where a table would write a changelog record
+per conversation and hand each to the Kafka client on its own. The topic keeps
+7 days + R and a spare (`kafka.ensure_topics`): a thread whose last state is
+older can no longer change a window, and is purged anyway (`conversation.expired`).
+
+When stage 1 is assigned an input partition (or first meets one) it rebuilds
+that partition's store by replaying its log from `now - (7d + R)` and a margin
+(`replay.Loader`), the latest state of a thread winning and a thread past the
+horizon left out, as the sweep would purge it; so a restart, on a kept or a
+wiped data directory, is the same replay, and nothing but the log has to be right.
+
+The local store is RocksDB (`rocksdb://`, the default: the states live on disk
+within `SOCIALSLA_STORE_MEMORY_MIB`, not in RSS) or a dict (`memory://`). It is
+made empty at each load and removed when the partition goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import struct
+from collections.abc import Iterable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from socialsla import conversation, replay, waits
+from socialsla.clock import Clock
+from socialsla.conversation import Conversation
+from socialsla.settings import Settings
+
+log = logging.getLogger("socialsla")
+
+_FRAME = struct.Struct(">HI")
+#: Bytes of frames per log record, at most: well under Kafka's 1 MB default message size.
+RECORD_BUDGET = 512 * 1024
+
+
+def topic_name(settings: Settings) -> str:
+    """The log of an app's thread states: one per app id, as a table's changelog would be."""
+    return f"{settings.app_id}-threads"
+
+
+def pack(states: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
+    """Records of frames `key length, state length, key, state`, each at most `RECORD_BUDGET` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    for key, state in states:
+        frame = _FRAME.pack(len(key), len(state)) + key + state
+        if parts and size + len(frame) > RECORD_BUDGET:
+            yield b"".join(parts)
+            parts, size = [], 0
+        parts.append(frame)
+        size += len(frame)
+    if parts:
+        yield b"".join(parts)
+
+
+def unpack(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Inverse of `pack`; ValueError on a record that does not parse to its end."""
+    view, at, end = memoryview(raw), 0, len(raw)
+    while at < end:
+        if at + _FRAME.size > end:
+            raise ValueError("truncated frame header")
+        key_length, state_length = _FRAME.unpack_from(raw, at)
+        at += _FRAME.size
+        if at + key_length + state_length > end:
+            raise ValueError("truncated frame")
+        yield bytes(view[at : at + key_length]), bytes(view[at + key_length : at + key_length + state_length])
+        at += key_length + state_length
+
+
+def _open_store(settings: Settings, partition: int) -> MutableMapping[bytes, bytes]:
+    """An empty store for one partition's threads."""
+    if settings.store == "memory://":
+        return {}
+    from rocksdict import BlockBasedOptions, Cache, Options, Rdict
+
+    path = _store_path(settings, partition)
+    shutil.rmtree(path, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sizes = settings.rocksdb_options()
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_write_buffer_size(sizes["write_buffer_size"])
+    options.set_max_write_buffer_number(sizes["max_write_buffer_number"])
+    table = BlockBasedOptions()
+    table.set_block_cache(Cache(sizes["block_cache_size"]))
+    options.set_block_based_table_factory(table)
+    store: MutableMapping[bytes, bytes] = Rdict(str(path), options)  # type: ignore[assignment]
+    return store
+
+
+def _put_all(store: MutableMapping[bytes, bytes], items: Iterable[tuple[bytes, bytes | None]]) -> None:
+    """Write many states at once (None deletes): one RocksDB write batch, or dict updates."""
+    if isinstance(store, dict):
+        for key, value in items:
+            if value is None:
+                store.pop(key, None)
+            else:
+                store[key] = value
+        return
+    from rocksdict import WriteBatch
+
+    batch = WriteBatch(raw_mode=True)
+    for key, value in items:
+        if value is None:
+            batch.delete(key)
+        else:
+            batch.put(key, value)
+    store.write(batch)  # type: ignore[attr-defined]
+
+
+def _store_path(settings: Settings, partition: int) -> Path:
+    return settings.data_dir / settings.app_id / "threads" / str(partition)
+
+
+class Threads:
+    """The thread states of the input partitions stage 1 has met, each rebuilt from its log first."""
+
+    def __init__(self, settings: Settings, clock: Clock, topic: Any, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.topic = topic
+        #: The SLA clock when the running replay began: what it judges expiry by.
+        self.replay_at = 0
+        self.stores: dict[int, MutableMapping[bytes, bytes]] = {}
+        self.loader = replay.Loader(
+            options,
+            topic_name(settings),
+            lambda: replay.since_ms(clock.now_us(), settings.horizon_us),
+            self._apply,
+        )
+        #: Log records a replay could not parse (none are written so: a sign of another writer).
+        self.unreadable = 0
+        #: One load at a time: a store is made empty only by the load that fills it.
+        self.lock = asyncio.Lock()
+
+    def _apply(self, partition: int, record: Any) -> None:
+        store = self.stores.get(partition)
+        if store is None:
+            return  # revoked during its replay: its next load starts over
+        try:
+            states = [(key, self._live(state)) for key, state in unpack(record.value or b"")]
+        except ValueError as exc:
+            self.unreadable += 1
+            log.error("socialsla: %s[%d] offset %d is not a thread-state record (%s); skipped",
+                      self.loader.topic, partition, record.offset, exc)  # fmt: skip
+            return
+        _put_all(store, states)
+
+    @property
+    def loaded(self) -> set[int]:
+        """The input partitions whose thread states are rebuilt."""
+        return self.loader.loaded
+
+    async def load(self, partitions: set[int]) -> None:
+        """Rebuild the stores of the partitions not loaded yet from their log, in one replay."""
+        async with self.lock:
+            fresh = partitions - self.loader.loaded
+            for partition in fresh:
+                self.forget(partition)
+                self.stores[partition] = _open_store(self.settings, partition)
+            if fresh:
+                self.replay_at = self.clock.now_us()
+                await self.loader.load(fresh)
+
+    def _live(self, state: bytes) -> bytes | None:
+        """A replayed state, or None for a thread past the horizon: the sweep purged it, or would.
+
+        Replaying it would bring back a thread the live worker had forgotten, and
+        its next event would continue it instead of starting a new one.
+        """
+        try:
+            thread = Conversation.from_bytes(state)
+        except ValueError:
+            return state  # an older format: the agent says so when it meets it
+        return None if conversation.expired(thread, self.replay_at, self.settings.horizon_us) else state
+
+    async def ensure_loaded(self, partition: int) -> None:
+        """Rebuild a partition's store from its log, if it is not loaded."""
+        while partition not in self.loader.loaded:  # again if it was revoked during the replay
+            await self.load({partition})
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        """A thread's stored state on a loaded partition."""
+        return self.stores[partition].get(key)
+
+    def keys(self, partition: int) -> list[bytes]:
+        """Every thread of a loaded partition."""
+        return list(self.stores[partition].keys())
+
+    def delete(self, partition: int, key: bytes) -> None:
+        """Purge a thread from the local store; its log records age out with the topic's retention."""
+        store = self.stores[partition]
+        if key in store:
+            del store[key]
+
+    async def write(self, partition: int, changed: dict[bytes, bytes]) -> None:
+        """Store changed states and send them to the partition's log, one record per `RECORD_BUDGET`."""
+        _put_all(self.stores[partition], changed.items())
+        for record in pack(changed.items()):
+            await waits.logged(
+                self.topic.send(key=None, value=record, partition=partition),
+                lambda: f"the Kafka client to take a thread-state record for {self.loader.topic}",
+            )
+
+    def forget(self, partition: int) -> None:
+        """Drop a partition's store; a later event of it replays the log again."""
+        self.loader.forget(partition)
+        store = self.stores.pop(partition, None)
+        if store is not None and hasattr(store, "close"):
+            store.close()
+            shutil.rmtree(_store_path(self.settings, partition), ignore_errors=True)
+
+    async def on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Faust's `on_partitions_revoked` signal: another worker writes a revoked partition's log now."""
+        inputs = (self.settings.topic_posts, self.settings.topic_replies)
+        for partition in {tp.partition for tp in args[0] if tp.topic in inputs}:
+            self.forget(partition)
+
+    async def settle(self, active: set[int], rebalancing: bool) -> None:
+        """Drop the stores of input partitions no longer assigned; between rebalances, load the rest.
+
+        Loading ahead of the first event keeps that event from waiting on a replay,
+        and makes `/healthz` say when a restarted worker has its state back.
+        """
+        for partition in (set(self.stores) | self.loader.loaded) - active:
+            self.forget(partition)
+        if not rebalancing:
+            await self.load(active)
