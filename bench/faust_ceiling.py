@@ -1,11 +1,17 @@
 """The Faust ceiling: an agent that takes events in batches and does nothing with them.
 
 What any Faust app can reach on this machine before doing any work: the rate at
-which Faust's consumer, conductor and stream hand messages to an agent. Run with
-`faust` for Faust's own delivery loop, or `socialsla` for the one socialsla
-installs (socialsla/transport.py), to show what that change is worth.
+which Faust's consumer, conductor and stream hand messages to an agent. Modes:
 
-Run: python bench/faust_ceiling.py BOOTSTRAP PREFIX PROGRESS_FILE {faust,socialsla}
+* `faust`: stock Faust, its defaults;
+* `tuned`: stock Faust (its own delivery loop) with the best settings stock Faust
+  allows: uvloop, a consumer fetch of FETCH_MIB per partition, no cap on the
+  records of a poll, a deeper stream buffer (`bench/run.py` sweeps FETCH_MIB and
+  keeps the best as the ceiling ours is measured against);
+* `socialsla`: the same settings with the delivery loop socialsla installs
+  (socialsla/transport.py), to show what that change is worth.
+
+Run: python bench/faust_ceiling.py BOOTSTRAP PREFIX PROGRESS_FILE {faust,tuned,socialsla} [FETCH_MIB]
 """
 
 from __future__ import annotations
@@ -25,10 +31,21 @@ class _SocialslaConsumerApp(faust.App):
         return transport.install_consumer(super()._new_consumer())
 
 
-def main(bootstrap: str, prefix: str, progress: Path, drain: str) -> None:
-    kind = _SocialslaConsumerApp if drain == "socialsla" else faust.App
+def main(bootstrap: str, prefix: str, progress: Path, mode: str, fetch_mib: int) -> None:
+    kind = _SocialslaConsumerApp if mode == "socialsla" else faust.App
+    tuning: dict[str, Any] = {}
+    loop = None
+    if mode != "faust":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+        tuning = {
+            "consumer_max_fetch_size": fetch_mib << 20,
+            "broker_max_poll_records": None,
+            "stream_buffer_maxsize": 65_536,
+        }
     app = kind(
-        f"{prefix}-ceiling-{drain}",
+        f"{prefix}-ceiling-{mode}-{fetch_mib}",
         broker=f"kafka://{bootstrap}",
         store="memory://",
         web_enabled=False,
@@ -36,6 +53,7 @@ def main(bootstrap: str, prefix: str, progress: Path, drain: str) -> None:
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="raw",
+        **tuning,
     )
     source = app.topic(f"{prefix}.posts", f"{prefix}.replies", key_type=bytes, value_type=bytes)
     done = [0]
@@ -49,9 +67,11 @@ def main(bootstrap: str, prefix: str, progress: Path, drain: str) -> None:
     async def report() -> None:
         progress.write_text(f"{done[0]} {time.monotonic()}")
 
-    worker = faust.Worker(app, loglevel="warning", quiet=True)
+    worker = faust.Worker(app, loglevel="warning", quiet=True, loop=loop)
     worker.execute_from_commandline()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4])
+    main(
+        sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    )

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialsla.events import MICROS, InvalidEvent, decode, format_time, parse_time
@@ -75,9 +75,8 @@ async def produce(
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    await admin.create_topics(
-        [NewTopic(f"{prefix}.{t}", partitions, 1) for t in ("posts", "replies", "outcomes", "deadletter")]
-    )
+    # Inputs only: the worker makes its logs (outcomes, thread states) with the retention they need.
+    await admin.create_topics([NewTopic(f"{prefix}.{t}", partitions, 1) for t in ("posts", "replies")])
     await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
     await producer.start()
@@ -230,7 +229,7 @@ class Worker:
         if variant.startswith("baseline="):
             # Another checkout's source first on the path: the same bench, the earlier code.
             self.env["PYTHONPATH"] = str(Path(variant.split("=", 1)[1]).resolve() / "src")
-        elif variant in ("stock-drain", "spinner"):
+        elif variant in ("stock-drain", "spinner", "untuned"):
             # Without one of transport.py's performance workarounds (bench/variant_worker.py).
             self.command = [sys.executable, str(HERE / "variant_worker.py"), variant, "worker"]
         self.process: subprocess.Popen[bytes] | None = None
@@ -249,6 +248,28 @@ class Worker:
                 self.process.kill()
 
 
+def log_records(bootstrap: str, topics: list[str]) -> int:
+    """Records written to these topics so far (sum of end offsets; they start empty)."""
+
+    async def count() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await consumer.start()
+        try:
+            tps = [
+                TopicPartition(topic, partition)
+                for topic in topics
+                for partition in consumer.partitions_for_topic(topic) or ()
+            ]
+            if not tps:
+                await consumer._client.force_metadata_update()
+                tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+            return sum((await consumer.end_offsets(tps)).values()) if tps else 0
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(count())
+
+
 def run_ours(
     bootstrap: str,
     prefix: str,
@@ -259,22 +280,33 @@ def run_ours(
     variant: str = "ours",
     recover: bool = True,
     group: str = "",
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Whole-pipeline throughput after a 10% warm-up, then memory, store size and recovery time."""
-    worker = Worker(bootstrap, prefix, partitions, tmp / "data", port, variant, group).start()
-    assert worker.process is not None
-    env = worker.env
+    """Whole-pipeline throughput after a 10% warm-up, then memory, Kafka writes and recovery time.
+
+    With `workers` > 1, that many worker processes share one consumer group (scale-out).
+    """
+    running = [
+        Worker(bootstrap, prefix, partitions, tmp / f"data{i}", port + 2 * i, variant, group).start()
+        for i in range(workers)
+    ]
+    env = running[0].env
     try:
         progress = Progress(bootstrap, env["SOCIALSLA_APP_ID"], [env["SOCIALSLA_TOPIC_POSTS"],
                             env["SOCIALSLA_TOPIC_REPLIES"]], env["SOCIALSLA_TOPIC_OUTCOMES"])  # fmt: skip
     except BaseException:
-        worker.stop()  # a worker left running would hold its port for the next run
+        for worker in running:
+            worker.stop()  # a worker left running would hold its port for the next run
         raise
+
+    def rss() -> float:
+        return sum(rss_mib(w.process.pid) for w in running if w.process is not None)
+
     warm, t0, peak = count * 0.1, None, 0.0
     deadline = time.monotonic() + 3600
     try:
         while time.monotonic() < deadline:
-            peak = max(peak, rss_mib(worker.process.pid))
+            peak = max(peak, rss())
             consumed, stage2_done = progress.read()
             if t0 is None and consumed >= warm:
                 t0, c0 = time.monotonic(), consumed
@@ -290,18 +322,29 @@ def run_ours(
         begin = time.perf_counter()
         scrape(port)
         scrapes.append((time.perf_counter() - begin) * 1000)
+    app = env["SOCIALSLA_APP_ID"]
+    written = {
+        "threads_log": log_records(bootstrap, [f"{app}-threads"]),
+        "outcomes": log_records(bootstrap, [env["SOCIALSLA_TOPIC_OUTCOMES"]]),
+        # what an older version wrote instead (Faust changelogs), for a variant's comparison
+        "changelogs": log_records(bootstrap, [f"{app}-conversations-changelog", f"{app}-series-changelog"]),
+    }
     result = {
         "scrape_ms": statistics.median(scrapes),
-        "open_conversations": scrape(port).get("open", 0),
+        "open_conversations": sum(scrape(port + 2 * i).get("open", 0) for i in range(workers)),
         "partitions": partitions,
+        "workers": workers,
         "events": count,
         "events_per_s": (count - c0) / elapsed if t0 else 0.0,
-        "rss_mib": rss_mib(worker.process.pid),
-        "rss_peak_mib": max(peak, rss_mib(worker.process.pid)),
-        "store_mib": dir_mib(tmp / "data"),
+        "rss_mib": rss(),
+        "rss_peak_mib": max(peak, rss()),
+        "store_mib": sum(dir_mib(tmp / f"data{i}") for i in range(workers)),
+        "kafka_writes_per_event": {name: n / count for name, n in written.items()},
     }
-    worker.stop()
-    shutil.rmtree(tmp / "data")
+    for worker in running:
+        worker.stop()
+    for i in range(workers):
+        shutil.rmtree(tmp / f"data{i}", ignore_errors=True)
     if not recover:
         return result
     start = time.monotonic()
@@ -310,12 +353,14 @@ def run_ours(
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port + 1}/healthz", timeout=2) as r:
                 health = json.loads(r.read())
-            if len(health["owned_partitions"]) == partitions and health["series"] >= 60:
+            loaded = len(health["owned_partitions"]) == partitions and health["series"] >= 60
+            if loaded and len(health.get("input_partitions_loaded", range(partitions))) == partitions:
                 break
         except OSError:
             pass
         time.sleep(0.25)
     result["recovery_s"] = time.monotonic() - start
+    result["recovery_rss_mib"] = rss_mib(fresh.process.pid) if fresh.process is not None else 0.0
     fresh.stop()
     return result
 
@@ -362,11 +407,19 @@ def compare(
     }
 
 
-def run_ceiling(bootstrap: str, prefix: str, count: int, tmp: Path, drain: str) -> float:
+def run_ceiling(bootstrap: str, prefix: str, count: int, tmp: Path, mode: str, fetch_mib: int = 1) -> float:
     """Events per second of a do-nothing Faust agent over the whole backlog, after a 10% warm-up."""
-    progress = tmp / f"{prefix}-ceiling-{drain}"
+    progress = tmp / f"{prefix}-ceiling-{mode}-{fetch_mib}"
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "faust_ceiling.py"), bootstrap, prefix, str(progress), drain],
+        [
+            sys.executable,
+            str(HERE / "faust_ceiling.py"),
+            bootstrap,
+            prefix,
+            str(progress),
+            mode,
+            str(fetch_mib),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -418,20 +471,20 @@ def run_naive(bootstrap: str, prefix: str, seconds: float, tmp: Path) -> tuple[f
 
 
 async def freshness(
-    bootstrap: str, prefix: str, rate: float, seconds: float, port: int, tmp: Path
-) -> dict[str, float]:
-    """Produce at a steady rate with the system clock; time probe events until they show on /metrics."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    bootstrap: str, prefix: str, rate: float, seconds: float, port: int, tmp: Path,
+    burst_factor: float = 0.0, burst_seconds: float = 60.0, after_seconds: float = 240.0,
+) -> dict[str, Any]:  # fmt: skip
+    """Produce at a steady rate with the system clock; time probe events until they show on /metrics.
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics(
-        [NewTopic(f"{prefix}.{t}", 4, 1) for t in ("posts", "replies", "outcomes", "deadletter")]
-    )
-    await admin.close()
+    One probe a second opens a new series; its delay is the time until that series
+    is on /metrics. With `burst_factor`, the steady `seconds` are followed by
+    `burst_seconds` at `burst_factor` times the rate, then the steady rate again
+    for up to `after_seconds`: `fresh_again_s` is how long after the burst's end
+    the probes are fresh (under 1 s) again, and stay so.
+    """
     worker = Worker(bootstrap, prefix, 4, tmp / prefix / "data", port)
     worker.env["SOCIALSLA_CLOCK"] = "system"
-    worker.start()
+    worker.start()  # it makes the topics
     for _ in range(240):
         if scrape(port):
             break
@@ -442,57 +495,64 @@ async def freshness(
     await asyncio.sleep(5)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
-    delays: list[float] = []
+    probes: list[tuple[float, float]] = []  # (sent, seen) in seconds since the start
     sent_at: dict[str, float] = {}
-    start, sent, probe = time.monotonic(), 0, 0
+    burst_start = seconds
+    burst_end = seconds + (burst_seconds if burst_factor else 0.0)
+    total = burst_end + (after_seconds if burst_factor else 0.0)
+    start, sent, probe, planned = time.monotonic(), 0, 0, 0.0
+    last = 0.0
+    fresh_since: float | None = None
     try:
-        while time.monotonic() - start < seconds:
+        while (elapsed := time.monotonic() - start) < total:
+            in_burst = burst_factor and burst_start <= elapsed < burst_end
+            planned += (elapsed - last) * rate * (burst_factor if in_burst else 1.0)
+            last = elapsed
             now_us = time.time_ns() // 1000
-            target = int((time.monotonic() - start) * rate)
-            while sent < target:
+            while sent < int(planned):
                 cid = f"f{sent % 50000}"
-                body = {
-                    "type": "post",
-                    "event_id": f"{cid}-{sent}",
-                    "conversation_id": cid,
-                    "account": "load",
-                    "channel": "x",
-                    "created_at": format_time(now_us),
-                }
+                body = {"type": "post", "event_id": f"{cid}-{sent}", "conversation_id": cid,
+                        "account": "load", "channel": "x", "created_at": format_time(now_us)}  # fmt: skip
                 await producer.send(f"{prefix}.posts", orjson.dumps(body), key=cid.encode())
                 sent += 1
-            if sent // max(1, int(rate)) > probe:  # one probe per second: a new series, seen on /metrics
+            if elapsed >= probe + 1:  # one probe per second: a new series, seen on /metrics
                 probe += 1
                 name = f"probe{probe}"
-                body = {
-                    "type": "post",
-                    "event_id": name,
-                    "conversation_id": name,
-                    "account": name,
-                    "channel": "x",
-                    "created_at": format_time(now_us),
-                }
+                body = {"type": "post", "event_id": name, "conversation_id": name, "account": name,
+                        "channel": "x", "created_at": format_time(now_us)}  # fmt: skip
                 await producer.send(f"{prefix}.posts", orjson.dumps(body), key=name.encode())
-                sent_at[name] = time.monotonic()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                sent_at[name] = elapsed
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
                 text = response.read().decode()
+            seen = time.monotonic() - start
             for name in [n for n in sent_at if f'account="{n}"' in text]:
-                delays.append(time.monotonic() - sent_at.pop(name))
-            await asyncio.sleep(0.05)
+                probes.append((sent_at[name], seen))
+                if seen - sent_at.pop(name) > 1.0:
+                    fresh_since = None
+                elif fresh_since is None:
+                    fresh_since = seen
+            if burst_factor and elapsed > burst_end and fresh_since is not None and seen - fresh_since > 10:
+                break  # fresh again for 10 s after the burst
+            await asyncio.sleep(0.2)  # each look evaluates every series: more often would load the worker
     finally:
         await producer.stop()
         worker.stop()
-    achieved = sent / seconds
-    delays.sort()
-    return {
+    steady = sorted(seen - sent for sent, seen in probes if sent < burst_start)
+    result: dict[str, Any] = {
         "target_per_s": rate,
-        "produced_per_s": achieved,
-        "probes_seen": len(delays),
+        "produced_per_s": sent / max(1e-9, time.monotonic() - start),
+        "probes_seen": len(probes),
         "probes_unseen": len(sent_at),
-        "p50_s": statistics.median(delays) if delays else float("nan"),
-        "p99_s": delays[min(len(delays) - 1, int(len(delays) * 0.99))] if delays else float("nan"),
-        "max_s": delays[-1] if delays else float("nan"),
+        "p50_s": statistics.median(steady) if steady else float("nan"),
+        "p99_s": steady[min(len(steady) - 1, int(len(steady) * 0.99))] if steady else float("nan"),
+        "max_s": steady[-1] if steady else float("nan"),
     }
+    if burst_factor:
+        result["burst_factor"] = burst_factor
+        result["burst_seconds"] = burst_seconds
+        result["worst_delay_s"] = max((seen - sent for sent, seen in probes), default=float("nan"))
+        result["fresh_again_s"] = max(0.0, fresh_since - burst_end) if fresh_since is not None else None
+    return result
 
 
 def main() -> None:
@@ -521,10 +581,24 @@ def main() -> None:
         metavar="VARIANT",
         help="also run these workers on the same input, interleaved with ours, and print each one's "
         "throughput as a ratio to ours from the same run: `stock-drain` (Faust's own delivery "
-        "loop), `spinner` (Faust's terminal spinner left on) or `baseline=DIR` (the code of "
+        "loop), `spinner` (Faust's terminal spinner left on), `untuned` (asyncio's loop, default gc, "
+        "1 MiB fetches) or `baseline=DIR` (the code of "
         "another checkout, e.g. a git worktree of main)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of ours + each variant")
+    parser.add_argument(
+        "--fetch-mib", type=int, nargs="+", default=[1, 4, 16],
+        help="consumer fetch sizes the tuned Faust ceiling is swept over; the best is the ceiling",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="also run two workers in one group, after ours, on the same input",
+    )
+    parser.add_argument(
+        "--burst", type=float, default=5.0,
+        help="freshness: after --fresh-seconds at half ours' rate, this many times that rate for 60 s",
+    )  # fmt: skip
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs and data")
     args = parser.parse_args()
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
@@ -548,13 +622,34 @@ def main() -> None:
             )
             produce_s = asyncio.run(produce(args.bootstrap, prefix, items, partitions))
             limit = asyncio.run(raw_limit(args.bootstrap, prefix, args.events))
-            ceiling = {
-                drain: run_ceiling(args.bootstrap, prefix, args.events, tmp, drain)
-                for drain in ("faust", "socialsla")
-                if not args.skip_ceiling
-            }
+            ceiling: dict[str, float] = {}
+            if not args.skip_ceiling:
+                ceiling["faust"] = run_ceiling(args.bootstrap, prefix, args.events, tmp, "faust")
+                for mib in args.fetch_mib:
+                    ceiling[f"tuned-{mib}"] = run_ceiling(
+                        args.bootstrap, prefix, args.events, tmp, "tuned", mib
+                    )
+                    print(f"... tuned stock Faust, {mib} MiB fetch: {ceiling[f'tuned-{mib}']:,.0f} events/s")
+                best = max(args.fetch_mib, key=lambda mib: ceiling[f"tuned-{mib}"])
+                ceiling["tuned"], ceiling["tuned_fetch_mib"] = ceiling[f"tuned-{best}"], best
+                ceiling["socialsla"] = run_ceiling(
+                    args.bootstrap, prefix, args.events, tmp, "socialsla", best
+                )
             ours = run_ours(args.bootstrap, prefix, partitions, args.events, tmp / prefix, port)
             port += 10
+            if args.scale:
+                for workers in (2, 1):
+                    scaled = run_ours(
+                        args.bootstrap, prefix, partitions, args.events, tmp / f"{prefix}-w{workers}", port,
+                        "ours-again", recover=False, group=f"-w{workers}", workers=workers,
+                    )  # fmt: skip
+                    port += 10
+                    ours[f"scale_{workers}_per_s"] = scaled["events_per_s"]
+                    ours[f"scale_{workers}_rss_mib"] = scaled["rss_mib"]
+                    print(
+                        f"... {workers} worker(s) in one group: {scaled['events_per_s']:,.0f} events/s",
+                        flush=True,
+                    )
             if args.variants:
                 ours["variants"] = compare(args, prefix, partitions, tmp, port, ours["events_per_s"])
                 port += 10 * (len(args.variants) + 1) * args.repeat
@@ -569,6 +664,8 @@ def main() -> None:
                 "produce_s": produce_s,
                 "limit_per_s": limit,
                 "faust_ceiling_per_s": ceiling.get("faust", 0.0),
+                "faust_ceiling_tuned_per_s": ceiling.get("tuned", 0.0),
+                "faust_ceiling": ceiling,
                 "faust_ceiling_socialsla_drain_per_s": ceiling.get("socialsla", 0.0),
                 "naive_per_s": naive,
                 **ours,
@@ -576,37 +673,45 @@ def main() -> None:
             results["runs"].append(run)
             print(json.dumps(run), flush=True)
     if not args.quick:
+        rates = list(args.fresh_rates)
+        at_four = [run["events_per_s"] for run in results["runs"] if run["partitions"] == 4]
+        half = statistics.mean(at_four) / 2 if at_four else 0.0
         results["freshness"] = [
             asyncio.run(
-                freshness(
-                    args.bootstrap,
-                    f"fresh{uuid.uuid4().hex[:8]}",
-                    rate,
-                    args.fresh_seconds,
-                    port + 50 + i,
-                    tmp,
-                )
+                freshness(args.bootstrap, f"fresh{uuid.uuid4().hex[:8]}", rate, args.fresh_seconds,
+                          port + 50 + i, tmp)
             )
-            for i, rate in enumerate(args.fresh_rates)
-        ]
+            for i, rate in enumerate(rates)
+        ]  # fmt: skip
+        if half:
+            print(f"... freshness at half the sustainable rate ({half:,.0f}/s), then {args.burst}x for 60 s")
+            results["freshness_burst"] = asyncio.run(
+                freshness(args.bootstrap, f"fresh{uuid.uuid4().hex[:8]}", half, args.fresh_seconds,
+                          port + 70, tmp, burst_factor=args.burst)
+            )  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(
-        f"\n{'conv':>8} {'part':>4} {'ours ev/s':>10} {'limit ev/s':>10} {'ours/limit':>10} "
-        f"{'faust ev/s':>10} {'+drain':>8} {'naive ev/s':>10} {'ours/naive':>10} "
-        f"{'open':>9} {'RSS MiB':>8} {'peak MiB':>8} {'store MiB':>9} {'recover s':>9}"
+        f"\n{'conv':>8} {'part':>4} {'ours ev/s':>10} {'tuned ceil':>10} {'ours/ceil':>9} "
+        f"{'limit ev/s':>10} {'ours/limit':>10} {'stock':>8} {'+drain':>8} {'naive':>6} "
+        f"{'writes/ev':>9} {'open':>9} {'RSS MiB':>8} {'peak MiB':>8} {'recover s':>9}"
     )
     for run in results["runs"]:
-        ratio_naive = f"{run['events_per_s'] / run['naive_per_s']:.1f}" if run["naive_per_s"] else "-"
+        tuned = run["faust_ceiling_tuned_per_s"]
+        writes = sum(run["kafka_writes_per_event"].values())
         print(
             f"{run['conversations']:>8} {run['partitions']:>4} {run['events_per_s']:>10.0f} "
+            f"{tuned:>10.0f} {run['events_per_s'] / tuned if tuned else float('nan'):>9.3f} "
             f"{run['limit_per_s']:>10.0f} {run['events_per_s'] / run['limit_per_s']:>10.3f} "
-            f"{run['faust_ceiling_per_s']:>10.0f} {run['faust_ceiling_socialsla_drain_per_s']:>8.0f} "
-            f"{run['naive_per_s']:>10.1f} {ratio_naive:>10} "
+            f"{run['faust_ceiling_per_s']:>8.0f} {run['faust_ceiling_socialsla_drain_per_s']:>8.0f} "
+            f"{run['naive_per_s']:>6.1f} {writes:>9.3f} "
             f"{run['open_conversations']:>9.0f} {run['rss_mib']:>8.0f} {run['rss_peak_mib']:>8.0f} "
-            f"{run['store_mib']:>9.0f} "
             f"{run['recovery_s']:>9.1f}"
         )
+        if "scale_2_per_s" in run:
+            two, one = run["scale_2_per_s"], run["scale_1_per_s"]
+            print(f"{'':>14} two workers in one group: {two:,.0f} events/s, one: {one:,.0f} "
+                  f"({two / one:.2f}x, same run)")  # fmt: skip
     for run in results["runs"]:
         for name, figures in run.get("variants", {}).items():
             if not isinstance(figures, dict):
@@ -623,6 +728,14 @@ def main() -> None:
             f"freshness at {fresh['target_per_s']:.0f}/s (achieved {fresh['produced_per_s']:.0f}/s): "
             f"p50 {fresh['p50_s']:.2f}s p99 {fresh['p99_s']:.2f}s max {fresh['max_s']:.2f}s "
             f"({fresh['probes_seen']} probes seen, {fresh['probes_unseen']} not)"
+        )
+    burst = results.get("freshness_burst")
+    if burst:
+        print(
+            f"freshness at half the sustainable rate ({burst['target_per_s']:.0f}/s): "
+            f"p50 {burst['p50_s']:.2f}s p99 {burst['p99_s']:.2f}s; "
+            f"after {burst['burst_factor']:.0f}x for {burst['burst_seconds']:.0f} s: "
+            f"worst {burst['worst_delay_s']:.1f}s, fresh again {burst['fresh_again_s']} s after the burst"
         )
     print(f"results: {args.out}")
     if args.keep_logs:

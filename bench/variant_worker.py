@@ -2,6 +2,7 @@
 
     python bench/variant_worker.py stock-drain worker   # Faust's own delivery loop
     python bench/variant_worker.py spinner worker       # Faust's terminal spinner left on
+    python bench/variant_worker.py untuned worker       # asyncio's loop, default gc, 1 MiB fetches
 
 Run by `bench/run.py --variants stock-drain spinner`, which prints each one's
 throughput as a ratio to socialsla's in the same run: a workaround stays only
@@ -46,7 +47,21 @@ def _keep_spinner(worker: Any) -> None:
     return None
 
 
+def _untuned() -> None:
+    """The worker without its tuned defaults: asyncio's event loop, Python's gc thresholds, Faust's fetch."""
+    import asyncio
+
+    import uvloop
+
+    from socialsla import app, live
+
+    live.GC_THRESHOLDS = (700, 10, 10)  # type: ignore[misc]
+    app.FETCH_BYTES = 1 << 20
+    uvloop.new_event_loop = asyncio.new_event_loop
+
+
 VARIANTS = {
+    "untuned": _untuned,
     "stock-drain": lambda: setattr(
         transport, "install_consumer", _with_fausts_drain(transport.install_consumer)
     ),
