@@ -69,15 +69,16 @@ def events(count: int, conversations: int, seed: int) -> list[tuple[str, bytes, 
 
 
 async def produce(
-    bootstrap: str, prefix: str, items: list[tuple[str, bytes, bytes]], partitions: int
+    bootstrap: str, prefix: str, items: list[tuple[str, bytes, bytes]], partitions: int, create: bool = True
 ) -> float:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    # Inputs only: the worker makes its logs (outcomes, thread states) with the retention they need.
-    await admin.create_topics([NewTopic(f"{prefix}.{t}", partitions, 1) for t in ("posts", "replies")])
-    await admin.close()
+    if create:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        # Inputs only: the worker makes its logs (outcomes, thread states) with the retention they need.
+        await admin.create_topics([NewTopic(f"{prefix}.{t}", partitions, 1) for t in ("posts", "replies")])
+        await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
     await producer.start()
     start = time.monotonic()
@@ -177,6 +178,62 @@ class Progress:
         self.loop.run_until_complete(self.admin.close())
         self.loop.run_until_complete(self.ends.stop())
         self.loop.close()
+
+
+def health(port: int) -> dict[str, Any]:
+    """A worker's /healthz, or {} while it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except OSError:
+        return {}
+
+
+def run_scale(
+    bootstrap: str, prefix: str, partitions: int, workers: int, count: int, tmp: Path, port: int
+) -> dict[str, Any]:
+    """Throughput of `workers` processes in one group on the backlog, timed once each has its partitions.
+
+    The first worker to join takes every partition and starts on the backlog;
+    the window starts when the group has settled, so it times the group, not
+    the join (the rebalance and each worker's replay happen before it).
+    """
+    running = [
+        Worker(bootstrap, prefix, partitions, tmp / f"{prefix}-w{workers}" / f"data{i}", port + 2 * i,
+               "ours-again", f"-w{workers}").start()
+        for i in range(workers)
+    ]  # fmt: skip
+    env = running[0].env
+    progress = Progress(bootstrap, env["SOCIALSLA_APP_ID"], [env["SOCIALSLA_TOPIC_POSTS"],
+                        env["SOCIALSLA_TOPIC_REPLIES"]], env["SOCIALSLA_TOPIC_OUTCOMES"])  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        t0 = c0 = None
+        while time.monotonic() < deadline:
+            consumed, stage2_done = progress.read()
+            if t0 is None:
+                loaded = [
+                    set(health(port + 2 * i).get("input_partitions_loaded") or ()) for i in range(workers)
+                ]
+                if all(loaded) and sorted(p for x in loaded for p in x) == list(range(partitions)):
+                    t0, c0 = time.monotonic(), consumed
+            if consumed >= count and stage2_done:
+                break
+            time.sleep(0.25)
+        elapsed = time.monotonic() - (t0 or time.monotonic())
+        rss = sum(rss_mib(w.process.pid) for w in running if w.process is not None)
+        rate = (count - c0) / elapsed if t0 and c0 is not None and elapsed > 0 else 0.0
+        return {
+            "workers": workers,
+            "events_per_s": rate,
+            "timed_events": count - (c0 or count),
+            "rss_mib": rss,
+        }
+    finally:
+        progress.close()
+        for worker in running:
+            worker.stop()
 
 
 def rss_mib(pid: int) -> float:
@@ -476,8 +533,11 @@ async def freshness(
 ) -> dict[str, Any]:  # fmt: skip
     """Produce at a steady rate with the system clock; time probe events until they show on /metrics.
 
-    One probe a second opens a new series; its delay is the time until that series
-    is on /metrics. With `burst_factor`, the steady `seconds` are followed by
+    One probe a second opens a new series; its delay is the time until the
+    worker's ledger holds it, so that the next scrape shows it (read from
+    `/healthz`'s series count: a /metrics scrape evaluates every series, and
+    polling it 20 times a second took most of the worker's core).
+    With `burst_factor`, the steady `seconds` are followed by
     `burst_seconds` at `burst_factor` times the rate, then the steady rate again
     for up to `after_seconds`: `fresh_again_s` is how long after the burst's end
     the probes are fresh (under 1 s) again, and stay so.
@@ -486,7 +546,7 @@ async def freshness(
     worker.env["SOCIALSLA_CLOCK"] = "system"
     worker.start()  # it makes the topics
     for _ in range(240):
-        if scrape(port):
+        if health(port).get("input_partitions_loaded") == [0, 1, 2, 3]:
             break
         await asyncio.sleep(0.5)
     else:
@@ -495,6 +555,13 @@ async def freshness(
     await asyncio.sleep(5)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
+    first = {"type": "post", "event_id": "f0", "conversation_id": "f0", "account": "load", "channel": "x",
+             "created_at": format_time(time.time_ns() // 1000)}  # fmt: skip
+    await producer.send_and_wait(f"{prefix}.posts", orjson.dumps(first), key=b"f0")
+    for _ in range(100):  # the load series is there: probes are what the series count adds
+        if (base := health(port).get("series", 0)) >= 1:
+            break
+        await asyncio.sleep(0.1)
     probes: list[tuple[float, float]] = []  # (sent, seen) in seconds since the start
     sent_at: dict[str, float] = {}
     burst_start = seconds
@@ -522,10 +589,10 @@ async def freshness(
                         "channel": "x", "created_at": format_time(now_us)}  # fmt: skip
                 await producer.send(f"{prefix}.posts", orjson.dumps(body), key=name.encode())
                 sent_at[name] = elapsed
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
-                text = response.read().decode()
+            series = health(port).get("series", 0) - base
             seen = time.monotonic() - start
-            for name in [n for n in sent_at if f'account="{n}"' in text]:
+            while sent_at and series > len(probes):  # probes are seen in the order they were sent
+                name = min(sent_at, key=sent_at.__getitem__)
                 probes.append((sent_at[name], seen))
                 if seen - sent_at.pop(name) > 1.0:
                     fresh_since = None
@@ -533,7 +600,7 @@ async def freshness(
                     fresh_since = seen
             if burst_factor and elapsed > burst_end and fresh_since is not None and seen - fresh_since > 10:
                 break  # fresh again for 10 s after the burst
-            await asyncio.sleep(0.2)  # each look evaluates every series: more often would load the worker
+            await asyncio.sleep(0.05)
     finally:
         await producer.stop()
         worker.stop()
@@ -597,8 +664,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--burst", type=float, default=5.0,
-        help="freshness: after --fresh-seconds at half ours' rate, this many times that rate for 60 s",
+        help="freshness: after --fresh-seconds at half ours' rate, this many times it for --burst-seconds",
     )  # fmt: skip
+    parser.add_argument("--burst-seconds", type=float, default=60.0)
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs and data")
     args = parser.parse_args()
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
@@ -639,11 +707,11 @@ def main() -> None:
             port += 10
             if args.scale:
                 for workers in (2, 1):
-                    scaled = run_ours(
-                        args.bootstrap, prefix, partitions, args.events, tmp / f"{prefix}-w{workers}", port,
-                        "ours-again", recover=False, group=f"-w{workers}", workers=workers,
-                    )  # fmt: skip
+                    scaled = run_scale(
+                        args.bootstrap, prefix, partitions, workers, args.events, tmp / prefix, port
+                    )
                     port += 10
+                    ours[f"scale_{workers}_timed_events"] = scaled["timed_events"]
                     ours[f"scale_{workers}_per_s"] = scaled["events_per_s"]
                     ours[f"scale_{workers}_rss_mib"] = scaled["rss_mib"]
                     print(
@@ -684,10 +752,11 @@ def main() -> None:
             for i, rate in enumerate(rates)
         ]  # fmt: skip
         if half:
-            print(f"... freshness at half the sustainable rate ({half:,.0f}/s), then {args.burst}x for 60 s")
+            print(f"... freshness at half the sustainable rate ({half:,.0f}/s), then {args.burst}x "
+                  f"for {args.burst_seconds:.0f} s", flush=True)  # fmt: skip
             results["freshness_burst"] = asyncio.run(
                 freshness(args.bootstrap, f"fresh{uuid.uuid4().hex[:8]}", half, args.fresh_seconds,
-                          port + 70, tmp, burst_factor=args.burst)
+                          port + 70, tmp, burst_factor=args.burst, burst_seconds=args.burst_seconds)
             )  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
@@ -711,7 +780,7 @@ def main() -> None:
         if "scale_2_per_s" in run:
             two, one = run["scale_2_per_s"], run["scale_1_per_s"]
             print(f"{'':>14} two workers in one group: {two:,.0f} events/s, one: {one:,.0f} "
-                  f"({two / one:.2f}x, same run)")  # fmt: skip
+                  f"({two / one if one else float('nan'):.2f}x, same run)")  # fmt: skip
     for run in results["runs"]:
         for name, figures in run.get("variants", {}).items():
             if not isinstance(figures, dict):
