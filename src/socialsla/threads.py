@@ -201,8 +201,16 @@ class Threads:
             del store[key]
 
     async def write(self, partition: int, changed: dict[bytes, bytes]) -> None:
-        """Store changed states and send them to the partition's log, one record per `RECORD_BUDGET`."""
-        _put_all(self.stores[partition], changed.items())
+        """Store changed states and send them to the partition's log, one record per `RECORD_BUDGET`.
+
+        A partition forgotten meanwhile (revoked while the batch was in hand) is
+        not written: its new owner processes the batch again, since a revoked
+        partition's commit is discarded, and writes its own states.
+        """
+        store = self.stores.get(partition)
+        if store is None:
+            return
+        _put_all(store, changed.items())
         for record in pack(changed.items()):
             await waits.logged(
                 self.topic.send(key=None, value=record, partition=partition),

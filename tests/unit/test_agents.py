@@ -241,3 +241,16 @@ async def test_stage2_dead_letters_a_malformed_outcome() -> None:
     await stage.process(Event(Message("outcomes", 2, 12, b"acme|x", b"[1, 2")))
     assert deadletters.sent == [(b"acme|x", b"[1, 2")]
     assert list(ledger) == []
+
+
+@pytest.mark.asyncio
+async def test_a_partition_revoked_with_a_batch_in_hand_is_neither_stored_nor_logged() -> None:
+    """After `forget` (a revocation), writing the partition's states does nothing: its new owner writes them."""
+    _, threads, _, log = _stage1(Clock(AT))
+    threads.forget(1)
+    await threads.write(1, {b"acme|x|c1": b"[]"})
+    assert 1 not in threads.stores
+    assert log.sent == []
+    await threads.write(2, {b"acme|x|c2": b"[]"})
+    assert threads.stores[2] == {b"acme|x|c2": b"[]"}
+    assert log.partitions == [2]
