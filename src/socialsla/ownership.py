@@ -59,8 +59,13 @@ class Ownership:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.topic}
 
     async def ensure_loaded(self, partition: int) -> None:
-        """Load a partition an outcome arrived for, if it is not."""
-        await self.loader.ensure_loaded(partition)
+        """Load a partition an outcome arrived for, if it is not, with every owned one not loaded yet.
+
+        One replay for all of them, so that after a restart the series appear
+        together rather than partition by partition as outcomes happen to arrive.
+        """
+        if partition not in self.loader.loaded:
+            await self.loader.load({partition} | self.active())
 
     def replayed(self, partition: int, offset: int) -> bool:
         """Whether the partition's replay applied this offset already, so the live agent skips it."""

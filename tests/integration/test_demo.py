@@ -150,10 +150,13 @@ def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
     # backfill counted as duplicates (18,618 against 1,004 accepted) and the screen froze.
     grown = eventually(
         second.metrics,
-        lambda s: sum(inbound(s).values()) >= 1.5 * sum(before.values()),
+        lambda s: sum(inbound(s).values()) >= 1.5 * sum(before.values()) and set(inbound(s)) == SERIES,
         DEMO_READY_S,
         "the second run's conversations on top of the first's",
-        lambda s: f"7-day inbound {sum(inbound(s).values()):.0f}, first run {sum(before.values()):.0f}",
+        lambda s: (
+            f"7-day inbound {sum(inbound(s).values()):.0f}, first run {sum(before.values()):.0f}; "
+            f"series missing: {sorted(SERIES - set(inbound(s)))}"
+        ),
     )
     assert set(inbound(grown)) == SERIES
     assert second.interrupt() == 0, second.text()[-3000:]
