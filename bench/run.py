@@ -337,27 +337,19 @@ def run_ours(
     variant: str = "ours",
     recover: bool = True,
     group: str = "",
-    workers: int = 1,
 ) -> dict[str, Any]:
-    """Whole-pipeline throughput after a 10% warm-up, then memory, Kafka writes and recovery time.
-
-    With `workers` > 1, that many worker processes share one consumer group (scale-out).
-    """
-    running = [
-        Worker(bootstrap, prefix, partitions, tmp / f"data{i}", port + 2 * i, variant, group).start()
-        for i in range(workers)
-    ]
-    env = running[0].env
+    """Whole-pipeline throughput after a 10% warm-up, then memory, Kafka writes and recovery time."""
+    worker = Worker(bootstrap, prefix, partitions, tmp / "data", port, variant, group).start()
+    env = worker.env
     try:
         progress = Progress(bootstrap, env["SOCIALSLA_APP_ID"], [env["SOCIALSLA_TOPIC_POSTS"],
                             env["SOCIALSLA_TOPIC_REPLIES"]], env["SOCIALSLA_TOPIC_OUTCOMES"])  # fmt: skip
     except BaseException:
-        for worker in running:
-            worker.stop()  # a worker left running would hold its port for the next run
+        worker.stop()  # a worker left running would hold its port for the next run
         raise
 
     def rss() -> float:
-        return sum(rss_mib(w.process.pid) for w in running if w.process is not None)
+        return rss_mib(worker.process.pid) if worker.process is not None else 0.0
 
     warm, t0, peak = count * 0.1, None, 0.0
     deadline = time.monotonic() + 3600
@@ -388,20 +380,17 @@ def run_ours(
     }
     result = {
         "scrape_ms": statistics.median(scrapes),
-        "open_conversations": sum(scrape(port + 2 * i).get("open", 0) for i in range(workers)),
+        "open_conversations": scrape(port).get("open", 0),
         "partitions": partitions,
-        "workers": workers,
         "events": count,
         "events_per_s": (count - c0) / elapsed if t0 else 0.0,
         "rss_mib": rss(),
         "rss_peak_mib": max(peak, rss()),
-        "store_mib": sum(dir_mib(tmp / f"data{i}") for i in range(workers)),
+        "store_mib": dir_mib(tmp / "data"),
         "kafka_writes_per_event": {name: n / count for name, n in written.items()},
     }
-    for worker in running:
-        worker.stop()
-    for i in range(workers):
-        shutil.rmtree(tmp / f"data{i}", ignore_errors=True)
+    worker.stop()
+    shutil.rmtree(tmp / "data")
     if not recover:
         return result
     start = time.monotonic()
