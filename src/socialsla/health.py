@@ -52,11 +52,7 @@ class Housekeeping:
     async def round(self) -> None:
         """Settle ownership, keep totals in retention, re-read stuck partitions, measure lag, staleness."""
         await self.ownership.settle()
-        inputs = (self.settings.topic_posts, self.settings.topic_replies)
-        actives = self.app.assignor.assigned_actives()
-        await self.threads.settle(
-            {tp.partition for tp in actives if tp.topic in inputs}, self.app.rebalancing
-        )
+        await self.threads.settle(self.app.assignor.assigned_actives(), self.app.rebalancing)
         await self.series.resend_totals()
         guard = transport.guard_of(self.app.consumer)
         while guard.skipped:

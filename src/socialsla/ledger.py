@@ -161,10 +161,9 @@ class Ledger:
         new totals.
         """
         writes = Writes()
-        owned = self.partitions.setdefault(partition, {})
         for outcome in outcomes:
             name = series_key(outcome.account, outcome.channel)
-            series = owned.get(name) or self.series_for(partition, outcome.account, outcome.channel)
+            series = self.series_for(partition, outcome.account, outcome.channel)
             series.windows.set(outcome.conversation_id, outcome.waits)
             last = self.last_expiry.get((partition, name))
             if last is None or now_us - last >= self.expire_every_us or now_us < last:

@@ -157,11 +157,6 @@ class Loader:
             )  # fmt: skip
             return fresh
 
-    async def ensure_loaded(self, partition: int) -> None:
-        """Load a partition if it is not."""
-        if partition not in self.loaded:
-            await self.load((partition,))
-
     def replayed(self, partition: int, offset: int) -> bool:
         """Whether the partition's replay applied this offset already."""
         return offset < self.ends.get(partition, 0)

@@ -225,18 +225,23 @@ class Threads:
             store.close()
             shutil.rmtree(_store_path(self.settings, partition), ignore_errors=True)
 
+    def input_partitions(self, tps: Iterable[Any]) -> set[int]:
+        """The input partitions among Kafka topic-partitions (posts and replies are co-partitioned)."""
+        inputs = (self.settings.topic_posts, self.settings.topic_replies)
+        return {tp.partition for tp in tps if tp.topic in inputs}
+
     async def on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Faust's `on_partitions_revoked` signal: another worker writes a revoked partition's log now."""
-        inputs = (self.settings.topic_posts, self.settings.topic_replies)
-        for partition in {tp.partition for tp in args[0] if tp.topic in inputs}:
+        for partition in self.input_partitions(args[0]):
             self.forget(partition)
 
-    async def settle(self, active: set[int], rebalancing: bool) -> None:
+    async def settle(self, assigned: Iterable[Any], rebalancing: bool) -> None:
         """Drop the stores of input partitions no longer assigned; between rebalances, load the rest.
 
         Loading ahead of the first event keeps that event from waiting on a replay,
         and makes `/healthz` say when a restarted worker has its state back.
         """
+        active = self.input_partitions(assigned)
         for partition in (set(self.stores) | self.loader.loaded) - active:
             self.forget(partition)
         if not rebalancing:
