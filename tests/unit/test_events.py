@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from socialsla.events import MICROS, Event, InvalidEvent, decode, encode, format_time, parse_time
 
@@ -128,3 +133,71 @@ def test_reasons_stay_short_for_huge_values() -> None:
     with pytest.raises(InvalidEvent) as caught:
         decode(raw(channel="X" * 100_000), NOW)
     assert len(caught.value.reason) < 120
+
+
+def _parse_time_by_datetime(text: str) -> int | None:
+    """The oracle: the timestamp through aware datetimes, as parse_time computed it before; None if invalid."""
+    match = re.fullmatch(
+        r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})", text
+    )
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        zone = UTC
+        if offset not in ("Z", "z"):
+            sign = -1 if offset[0] == "-" else 1
+            hours, minutes = int(offset[1:3]), int(offset[4:6])
+            if hours > 23 or minutes > 59:
+                return None
+            zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        micros = int((fraction or "0")[:6].ljust(6, "0"))
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros, zone)
+    except ValueError:
+        return None
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
+
+
+def _two_digits(most: int) -> st.SearchStrategy[str]:
+    """Two digits, mostly up to one past the field's largest value (its edges), sometimes any."""
+    return st.one_of(st.integers(0, most + 1), st.integers(0, 99)).map(lambda n: f"{n:02d}")
+
+
+@given(
+    year=st.one_of(st.sampled_from([0, 1, 1900, 1970, 2000, 2024, 9999]), st.integers(0, 9999)).map(
+        lambda n: f"{n:04d}"
+    ),
+    month=_two_digits(12),
+    day=_two_digits(31),
+    hour=_two_digits(23),
+    minute=_two_digits(59),
+    second=_two_digits(59),
+    separator=st.sampled_from("Tt "),
+    fraction=st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=9).map(lambda f: "." + f)),
+    offset=st.one_of(
+        st.sampled_from(["Z", "z"]),
+        st.tuples(st.sampled_from("+-"), _two_digits(23), _two_digits(59)).map(
+            lambda t: f"{t[0]}{t[1]}:{t[2]}"
+        ),
+    ),
+)
+def test_parse_time_equals_aware_datetimes(
+    year: str,
+    month: str,
+    day: str,
+    hour: str,
+    minute: str,
+    second: str,
+    separator: str,
+    fraction: str,
+    offset: str,
+) -> None:
+    """parse_time's integer arithmetic accepts and places every timestamp as aware datetimes do."""
+    text = f"{year}-{month}-{day}{separator}{hour}:{minute}:{second}{fraction}{offset}"
+    expected = _parse_time_by_datetime(text)
+    if expected is None:
+        with pytest.raises(InvalidEvent, match="is not a valid time"):
+            parse_time(text)
+    else:
+        assert parse_time(text) == expected
