@@ -78,9 +78,11 @@ class Wait(NamedTuple):
     agent: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """A thread's seen events, sorted: `(created_at, kind, tie, fingerprint, agent)`."""
+class Conversation(NamedTuple):
+    """A thread's seen events, sorted: `(created_at, kind, tie, fingerprint, agent)`.
+
+    A named tuple, for the same reason as `Event`: one is built per event.
+    """
 
     events: tuple[tuple[int, int, str, int, str | None], ...] = ()
 

@@ -11,8 +11,7 @@ topic is stage 2's log: it also carries stage 2's totals of expired waits
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import orjson
 
@@ -33,9 +32,11 @@ def series_key(account: str, channel: str) -> str:
     return f"{account}{SEPARATOR}{channel}"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A thread's current waits (SPEC §8), all of them; `event_at`: created_at of the event that caused it."""
+class Outcome(NamedTuple):
+    """A thread's current waits (SPEC §8), all of them; `event_at`: created_at of the event that caused it.
+
+    A named tuple, for the same reason as `Event`: one is built per thread a batch touches.
+    """
 
     account: str
     channel: str
