@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from socialsla import conversation, rows, stages, waits
 from socialsla.clock import Clock
@@ -77,29 +77,37 @@ class Screen:
         self.metrics.events.labels(kind, "invalid").inc()
         self.metrics.deadletters.inc()
 
-    async def event(self, message: Any, now_us: int) -> Event | None:
-        """The event of an input message, or None once it is dead-lettered."""
+    def admit(self, message: Any, now_us: int) -> Event | Rejected:
+        """The event of an input message, or why it must be dead-lettered.
+
+        Synchronous, as it runs once per event: only a rejection needs the
+        dead-letter send (`dead_letter`), which the caller awaits.
+        """
         if message.value is None:
-            await self.dead_letter(message, "empty message (tombstone)", "unknown")
-            return None
+            return Rejected("empty message (tombstone)", "unknown")
         try:
             item = decode(message.value, now_us)
             if message.key != item.conversation_id.encode():
                 raise InvalidEvent("Kafka key must be the conversation_id (one partition per thread)")
         except InvalidEvent as exc:
-            await self.dead_letter(message, exc.reason, "unknown")
-            return None
+            return Rejected(exc.reason, "unknown")
         series = item.account + SEPARATOR + item.channel
         if series not in self.admitted:
             limit = self.settings.max_series
             if len(self.admitted) >= limit:
                 self.metrics.series_rejected.inc()
                 reason = f"series limit reached: {limit} account/channel pairs (SOCIALSLA_MAX_SERIES)"
-                await self.dead_letter(message, reason, item.kind)
-                return None
+                return Rejected(reason, item.kind)
             self.admitted.add(series)
             self.metrics.series_admitted.set(len(self.admitted))
         return item
+
+
+class Rejected(NamedTuple):
+    """Why an input message is dead-lettered, and its event type when known."""
+
+    reason: str
+    kind: str
 
 
 @dataclass(slots=True)
@@ -158,24 +166,28 @@ class Conversations(_Agent):
         now_us = self.clock.now_us()
         threads = self.threads
         items: list[Event] = []
-        states: dict[ConversationKey, Conversation] = {}
-        stored: dict[ConversationKey, bytes | None] = {}
-        where: dict[ConversationKey, int] = {}  # the input partition whose store holds the thread
         source: dict[int, Any] = {}  # id(item) -> its message, to dead-letter what the fold rejects
         for event in batch:
-            item = await self.screen.event(event.message, now_us)
-            if item is None:
+            message = event.message
+            item = self.screen.admit(message, now_us)
+            if isinstance(item, Rejected):
+                await self.screen.dead_letter(message, item.reason, item.kind)
                 continue
             items.append(item)
-            source[id(item)] = event.message
-            key = stages.key_of(item)
-            if key not in where:
-                partition = event.message.partition
-                await threads.ensure_loaded(partition)
-                where[key] = partition
-                raw = stored[key] = threads.get(partition, rows.conversation_key(key))
-                if raw is not None:
-                    states[key] = self.readable(raw)
+            source[id(item)] = message
+        # The threads the batch touches, each read once, by one multi-get per partition's store;
+        # nothing awaited from the load to the reads, so no revocation comes between.
+        partitions = {message.partition for message in source.values()}
+        await threads.ensure_loaded(partitions)
+        where: dict[ConversationKey, int] = {}  # the input partition whose store holds the thread
+        for item in items:
+            where.setdefault(stages.key_of(item), source[id(item)].partition)
+        stored: dict[ConversationKey, bytes | None] = {}
+        for partition in partitions:
+            keys = [key for key, at in where.items() if at == partition]
+            found = threads.get_many(partition, [rows.conversation_key(key) for key in keys])
+            stored.update(zip(keys, found, strict=True))
+        states = {key: self.readable(raw) for key, raw in stored.items() if raw is not None}
         rejected: list[tuple[Event, str]] = []
         not_before = now_us - self.settings.horizon_us
         folded = stages.fold(
