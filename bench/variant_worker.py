@@ -48,7 +48,7 @@ def _keep_spinner(worker: Any) -> None:
 
 
 def _untuned() -> None:
-    """The worker without its tuned defaults: asyncio's event loop, Python's gc thresholds, Faust's fetch."""
+    """The worker without its tuned defaults: asyncio's loop, Python's gc, Faust's fetch and stream buffer."""
     import asyncio
 
     import uvloop
@@ -57,6 +57,7 @@ def _untuned() -> None:
 
     live.GC_THRESHOLDS = (700, 10, 10)  # type: ignore[misc]
     app.FETCH_BYTES = 1 << 20
+    app.INPUT_BUFFER = 4096
     uvloop.new_event_loop = asyncio.new_event_loop
 
 

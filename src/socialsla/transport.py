@@ -34,6 +34,9 @@ when an upgrade changes it, so an upgrade shows which workaround can go:
   in memory, and a SIGKILL loses them for good. Here the flush waits until the
   buffer is empty and nothing is in hand, and logs what it waits for while it
   lasts (the Kafka client's request timeout bounds each record's delivery).
+* `buffered`: `app.topic(maxsize=...)` drops its `maxsize`, so every stream
+  buffer is `stream_buffer_maxsize`; stage 1 wants a deeper one than stage 2.
+  The size is set on the topic, from which the agent's stream is cloned.
 * `no_spinner`: Faust's worker sets the root logger to DEBUG for the sake of a
   terminal spinner, so every debug call in Faust and aiokafka builds a record.
 """
@@ -444,6 +447,12 @@ def install_consumer(consumer: Any) -> Any:
     )
     consumer.commit_guard = guard
     return consumer
+
+
+def buffered(topic: Any, events: int) -> Any:
+    """The topic, its agent's stream buffer holding `events` (what `app.topic(maxsize=...)` fails to set)."""
+    topic.maxsize = events
+    return topic
 
 
 def no_spinner(worker: Any) -> None:

@@ -18,11 +18,15 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from intervaltree import IntervalTree
 
+from socialsla.app import INPUT_BUFFER, build
+from socialsla.rules import DEFAULT_RULES
+from socialsla.settings import Settings
 from socialsla.transport import (
     HOLE_SECONDS,
     CommitGuard,
     Span,
     _Resume,
+    buffered,
     complete_flush,
     drain_messages,
     no_spinner,
@@ -426,6 +430,24 @@ async def test_canary_faust_assigns_round_robin_without_changelog_tables() -> No
     ours = consumer._thread._create_consumer(loop=asyncio.get_running_loop())
     assert ours._partition_assignment_strategy == (app.assignor,)
     assert "assignors=self._partition_assignment_strategy" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+@pytest.mark.asyncio
+async def test_canary_app_topic_drops_maxsize_and_buffered_sets_the_agents_stream_buffer() -> None:
+    """Faust's `app.topic(maxsize=...)` loses the size; `buffered` sets it on the topic the agent's stream clones."""
+    app = _faust_app()
+    assert app.topic("a", maxsize=5).maxsize is None
+    topic = buffered(app.topic("a", "b", key_type=bytes, value_type=bytes), 5)
+    stream = topic.clone(is_iterator=True)  # what an agent iterates (Channel.__aiter__)
+    assert stream.queue.maxsize == 5
+    assert app.topic("c").clone(is_iterator=True).queue.maxsize == app.conf.stream_buffer_maxsize == 4096
+
+
+def test_stage_one_reads_with_the_deeper_buffer_and_stage_two_with_fausts(tmp_path: Path) -> None:
+    """The worker's input stream buffers `INPUT_BUFFER` events; stage 2's keeps Faust's size."""
+    agents = build(Settings(data_dir=tmp_path), DEFAULT_RULES).app.agents
+    assert agents["conversations"].channel.maxsize == INPUT_BUFFER > 4096
+    assert agents["series"].channel.maxsize is None
 
 
 @pytest.mark.asyncio
