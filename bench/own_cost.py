@@ -1,0 +1,167 @@
+"""What socialsla's own work costs per event, without Kafka or Faust: both stages' adapters, offline.
+
+    python bench/own_cost.py                       # 200,000 events, RocksDB store, µs per event
+    python bench/own_cost.py --profile 25          # and the 25 costliest functions (cProfile)
+
+The full pipeline's rate is bounded by Faust's delivery plus this. `bench/run.py`
+measures the whole; this isolates the part socialsla owns, so a change to it can
+be compared in seconds and with little noise: the same events as `bench/run.py`,
+in batches of 5,000 as Faust hands them, through `Conversations.process` (decode,
+thread store, fold, log record, outcome messages) and `Series.process` (decode,
+ledger), with lists for topics. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import pstats
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run import NOW_US, events  # noqa: E402
+
+from socialsla.agents import Conversations, Screen, Series  # noqa: E402
+from socialsla.ledger import Ledger  # noqa: E402
+from socialsla.live import GC_THRESHOLDS  # noqa: E402
+from socialsla.metrics import PipelineMetrics  # noqa: E402
+from socialsla.ownership import Ownership  # noqa: E402
+from socialsla.settings import Settings  # noqa: E402
+from socialsla.threads import Threads, _open_store  # noqa: E402
+
+
+class _Message:
+    __slots__ = ("key", "offset", "partition", "topic", "value")
+
+    def __init__(self, topic: str, partition: int, offset: int, key: bytes, value: bytes) -> None:
+        self.topic, self.partition, self.offset, self.key, self.value = topic, partition, offset, key, value
+
+
+class _Event:
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, message: _Message) -> None:
+        self.message = message
+
+
+class _Topic:
+    """Keeps what is sent, as the Kafka client would take it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes | None, bytes, int | None]] = []
+
+    async def send(
+        self, key: bytes | None, value: bytes, headers: Any = None, partition: int | None = None
+    ) -> None:
+        self.sent.append((key, value, partition))
+
+
+class _Clock:
+    def now_us(self) -> int:
+        return NOW_US
+
+
+def _partition(key: bytes, partitions: int) -> int:
+    return zlib.crc32(key) % partitions
+
+
+async def measure(
+    count: int, conversations: int, partitions: int, store: str, batch: int
+) -> dict[str, float]:
+    """µs per input event of stage 1 and of stage 2, over the same events."""
+    data = Path(tempfile.mkdtemp(prefix="own-cost-"))
+    settings = Settings(store=store, data_dir=data, purge_interval=3600.0)
+    clock = _Clock()
+    metrics = PipelineMetrics(CollectorRegistry())
+    log, outcomes, deadletters = _Topic(), _Topic(), _Topic()
+    threads = Threads(settings, clock, log, {})  # type: ignore[arg-type]
+    for partition in range(partitions):
+        threads.stores[partition] = _open_store(settings, partition)
+        threads.loader.loaded.add(partition)
+    screen = Screen(settings, metrics, deadletters)
+    stage1 = Conversations(settings, clock, screen, metrics, lambda: None, threads, outcomes_topic=outcomes)  # type: ignore[arg-type]
+    items = events(count, conversations, seed=conversations)
+    messages = [
+        _Event(_Message("posts" if kind == "post" else "replies", _partition(key, partitions), n, key, value))
+        for n, (kind, key, value) in enumerate(items)
+    ]
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    start = time.perf_counter()
+    for at in range(0, len(messages), batch):
+        await stage1.process(messages[at : at + batch])
+    stage1_s = time.perf_counter() - start
+
+    ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000))
+    ownership = Ownership(None, "outcomes", ledger, clock, settings.horizon_us, {})
+    stage2 = Series(
+        settings, clock, screen, metrics, lambda: None, ledger, ownership, outcomes_topic=_Topic()
+    )  # type: ignore[arg-type]
+    outcome_messages = [
+        _Event(_Message("outcomes", 0, n, key or b"", value))
+        for n, (key, value, _) in enumerate(outcomes.sent)
+    ]
+    for partition in range(1):
+        ownership.loader.loaded.add(partition)
+    start = time.perf_counter()
+    for event in outcome_messages:
+        await stage2.process(event)
+    stage2_s = time.perf_counter() - start
+    return {
+        "events": len(messages),
+        "stage1_us": stage1_s / len(messages) * 1e6,
+        "stage2_us": stage2_s / len(messages) * 1e6,
+        "log_records": len(log.sent),
+        "outcome_messages": len(outcomes.sent),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--store", default="rocksdb://", choices=["rocksdb://", "memory://"])
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs; the best is printed beside each")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest functions")
+    args = parser.parse_args()
+    runs = []
+    for _ in range(args.repeat):
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
+        result = asyncio.run(
+            measure(args.events, args.conversations, args.partitions, args.store, args.batch)
+        )
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
+        runs.append(result)
+        print(
+            f"stage 1 {result['stage1_us']:.1f} µs/event, stage 2 {result['stage2_us']:.1f} µs/event "
+            f"({result['events']:,} events, {result['log_records']} log records, "
+            f"{result['outcome_messages']} outcome messages)",
+            flush=True,
+        )
+    best1 = min(run["stage1_us"] for run in runs)
+    best2 = min(run["stage2_us"] for run in runs)
+    print(f"best: stage 1 {best1:.1f} µs/event, stage 2 {best2:.1f} µs/event, both {best1 + best2:.1f}")
+
+
+if __name__ == "__main__":
+    main()
