@@ -107,11 +107,15 @@ def lags_of(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:
     Only those: a log the worker replays (before 0.4, a changelog it recovered
     from) is read by another consumer, or not after the replay, so its position
     never moves and a caught-up worker looked hundreds of thousands of records
-    behind. A partition with nothing read since the
-    assignment (a restart with a kept store, an idle topic) is as far as its
-    committed offset, not at 0.
+    behind. Lag runs to what is processed (`CommitGuard.processed`), not to
+    Faust's read offset, which passes events as they enter stage 1's stream
+    buffer (`app.INPUT_BUFFER` deep): a backlog of that size showed lag 0 while
+    not one of its events was counted. A partition with nothing processed since
+    the assignment (a restart with a kept store, an idle topic) is as far as its
+    committed offset.
     """
     consumer = app.consumer
+    guard = transport.guard_of(consumer)
     for tp in app.assignor.assigned_actives():
         if tp.topic not in topics:
             continue
@@ -121,6 +125,5 @@ def lags_of(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:
             continue
         if high is None:
             continue
-        read = consumer._read_offset.get(tp)
-        position = max(read + 1 if read is not None else 0, consumer._committed_offset.get(tp) or 0)
+        position = max(guard.processed(tp) or 0, consumer._committed_offset.get(tp) or 0)
         yield tp.topic, tp.partition, max(0, high - position)

@@ -200,6 +200,15 @@ class CommitGuard:
             position = span.end
         return position
 
+    def processed(self, tp: Any) -> int | None:
+        """The offset up to which `tp` is processed (what the next commit may reach), or None if unknown.
+
+        Not Faust's read offset: that moves when a message enters a stream's
+        buffer, which holds tens of thousands of input events.
+        """
+        start = self._start(tp)
+        return None if start is None else self._reach(tp, start)
+
     def _forget_below(self, tp: Any, start: int) -> None:
         spans = self.spans.get(tp)
         if spans:

@@ -243,6 +243,20 @@ def test_guard_commits_through_wholly_processed_spans(
     assert guard.new_offset("t") == expected
 
 
+def test_processed_is_where_the_commit_may_reach_not_what_entered_a_stream_buffer() -> None:
+    """Lag is measured to `processed`: messages delivered to a stream's buffer are not processed yet."""
+    state, guard = _guard(10, [10, 11], [(10, 13, (10, 11, 12)), (13, 20, tuple(range(13, 20)))])
+    state._read_offset = {"t": 19}  # all of them handed to the stream's buffer
+    assert guard.processed("t") == 10  # 12 is not processed: its span holds the reach
+    state._acked["t"].append(12)
+    state._acked_index["t"].add(12)
+    assert guard.processed("t") == 13
+    assert state._acked["t"] == [10, 11, 12]  # nothing forgotten: only a commit does that
+    guard.starts = {}
+    state._committed_offset = {}
+    assert guard.processed("t") is None
+
+
 def test_a_partition_not_yet_sought_commits_nothing() -> None:
     """Between an assignment and the seek to the committed offsets, the start is unknown: no commit."""
     _, guard = _guard(None, [15, 16], [(15, 17, (15, 16))])
