@@ -571,16 +571,23 @@ async def freshness(
     start, sent, probe, planned = time.monotonic(), 0, 0, 0.0
     last = 0.0
     fresh_since: float | None = None
+    burst_events = 0  # the events planned up to the burst's end: when were they all sent?
+    burst_sent: float | None = None
     try:
         while (elapsed := time.monotonic() - start) < total:
             in_burst = burst_factor and burst_start <= elapsed < burst_end
             planned += (elapsed - last) * rate * (burst_factor if in_burst else 1.0)
             last = elapsed
+            if burst_factor and not burst_events and elapsed >= burst_end:
+                burst_events = int(planned)
+            if burst_events and burst_sent is None and sent >= burst_events:
+                burst_sent = elapsed
             now_us = time.time_ns() // 1000
+            created_at = format_time(now_us)
             while sent < int(planned):
                 cid = f"f{sent % 50000}"
                 body = {"type": "post", "event_id": f"{cid}-{sent}", "conversation_id": cid,
-                        "account": "load", "channel": "x", "created_at": format_time(now_us)}  # fmt: skip
+                        "account": "load", "channel": "x", "created_at": created_at}  # fmt: skip
                 await producer.send(f"{prefix}.posts", orjson.dumps(body), key=cid.encode())
                 sent += 1
             if elapsed >= probe + 1:  # one probe per second: a new series, seen on /metrics
@@ -620,6 +627,12 @@ async def freshness(
         result["burst_seconds"] = burst_seconds
         result["worst_delay_s"] = max((seen - sent for sent, seen in probes), default=float("nan"))
         result["fresh_again_s"] = max(0.0, fresh_since - burst_end) if fresh_since is not None else None
+        # The producer shares the worker's 2 cores: when it cannot send the burst in time, the
+        # burst lasts longer than asked, and how long after its last event matters too.
+        result["burst_sent_after_s"] = burst_sent - burst_end if burst_sent is not None else None
+        result["fresh_after_burst_sent_s"] = (
+            max(0.0, fresh_since - burst_sent) if fresh_since is not None and burst_sent is not None else None
+        )
     return result
 
 
@@ -821,7 +834,9 @@ def main() -> None:
             f"({burst['target_per_s']:.0f}/s): p50 {burst['p50_s']:.2f}s p99 {burst['p99_s']:.2f}s; "
             f"after {burst['burst_factor']:.0f}x for {burst['burst_seconds']:.0f} s: "
             f"worst {burst['worst_delay_s']:.1f}s, fresh again {burst['fresh_again_s']} s after the burst "
-            f"(backlog drains in {drain_bound_s(burst):.0f} s at best)"
+            f"(backlog drains in {drain_bound_s(burst):.0f} s at best); the producer sent the burst's "
+            f"last event {burst['burst_sent_after_s']} s after its planned end, fresh again "
+            f"{burst['fresh_after_burst_sent_s']} s after that"
         )
     print(f"results: {args.out}")
     if args.keep_logs:
