@@ -64,7 +64,7 @@ FETCH_BYTES = 4 << 20
 #: instead of Faust's 4,096. Faust stops fetching a partition whose buffer is 80% full and
 #: starts again at half: with 4,096, below one 4 MiB fetch (about 20,000 events), so under
 #: a backlog the fetcher kept stopping and starting and the worker waited on it. 1.31x in
-#: one bench run (BENCHMARKS.md, "Tuned defaults"); about 35 MiB more RSS at most. Stage 2's
+#: one bench run (BENCHMARKS.md, "What closed the gap"); 34-42 MiB more RSS there. Stage 2's
 #: input keeps Faust's size: its messages carry dozens of summaries each.
 INPUT_BUFFER = 65_536
 
