@@ -28,7 +28,7 @@ _WAIT_BYTES: Final = 60 + 4 * 256  # an agent name may be long
 
 
 def series_key(account: str, channel: str) -> str:
-    """The Kafka key and table-key prefix of one (account, channel)."""
+    """The Kafka key of one (account, channel) in `social.outcomes`, and its name in the ledger."""
     return f"{account}{SEPARATOR}{channel}"
 
 

@@ -68,7 +68,7 @@ class Settings:
         """Memtable and block-cache sizes for each RocksDB partition store.
 
         Faust's defaults (3 x 64 MiB memtables and a 2 GiB cache per store) would
-        let RSS grow with the events seen, store by store: one table x N partitions.
+        let RSS grow with the events seen, store by store: one store per partition.
         The budget is split so that one worker owning every partition stays within
         it: half in two memtables, half in the block cache, at least 1 MiB each.
         """
@@ -116,10 +116,10 @@ HELP: Final = {
     "topic_replies": "brand reply events (key: conversation_id)",
     "topic_outcomes": "conversation summaries for stage 2 (key: account|channel)",
     "topic_deadletter": "invalid events: original bytes, reason in headers",
-    "partitions": "partitions of every topic and table (created when missing)",
+    "partitions": "partitions of every topic the worker creates when missing (inputs, outcomes, logs)",
     "replication": "replication factor of created topics",
-    "store": "table store: rocksdb:// (embedded RocksDB) or memory://",
-    "data_dir": "where RocksDB tables live",
+    "store": "where stage 1 keeps thread states: rocksdb:// (embedded RocksDB, on disk) or memory://",
+    "data_dir": "where the RocksDB thread stores live (rebuilt from Kafka at each start)",
     "web_host": "address /metrics binds to (loopback unless set)",
     "web_port": "port of /metrics and /healthz",
     "rules_file": "TOML rule file (default: the Facebook very-responsive badge)",
@@ -134,7 +134,7 @@ HELP: Final = {
     "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
     "batch_size": "most events (stage 1) or outcome messages (stage 2) an agent takes at once",
     "batch_seconds": "longest an agent waits to fill a batch; adds at most this to freshness",
-    "store_memory_mib": "RocksDB memtables and block cache of all of a worker's tables, in MiB",
+    "store_memory_mib": "RocksDB memtables and block cache of all of a worker's thread stores, in MiB",
     "clock": "system, or file:PATH holding the current time (tests, replays)",
     "security_protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
     "sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",

@@ -3,7 +3,7 @@
 The offline report (`report.build`) and the live agent (`agents.py`) both call
 `fold`, so they cannot disagree on which events count, which are duplicates,
 late or too many for their thread, or what a thread's waits are; the agent only
-reads the states it needs from its table first, and writes back and sends what
+reads the states it needs from its thread store first, and writes back and sends what
 `fold` returns. Stage 2 is `Ledger.apply` (ledger.py), for the same reason.
 """
 
