@@ -10,11 +10,19 @@ registry, which is passed in so that tests use a fresh one.
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -73,7 +81,8 @@ class SlaCollector(Collector):
         )
         series_open = GaugeMetricFamily(
             "socialsla_series_open",
-            "1 while the series' calendar is open, 0 while closed; absent without a calendar (SPEC §7).",
+            "1 while the team's calendar says it is open, 0 while closed; absent without a calendar "
+            "(docs/metrics.md).",
             labels=["account", "channel"],
         )
         rule_ok = GaugeMetricFamily(
@@ -89,28 +98,29 @@ class SlaCollector(Collector):
         follow_ups = GaugeMetricFamily(
             "socialsla_follow_ups",
             "Follow-up waits (a customer writing again after the brand's answer) started in the window, "
-            "by state at evaluation time (SPEC §8).",
+            "by state now (docs/metrics.md).",
             labels=["account", "channel", "window", "state", "clock"],
         )
         next_reply = GaugeMetricFamily(
             "socialsla_next_reply_seconds",
-            "Reply latency of follow-up waits started in the window (SPEC §8).",
+            "Reply time of follow-up waits started in the window (docs/metrics.md).",
             labels=["account", "channel", "window", "stat", "clock"],
         )
         breach = GaugeMetricFamily(
             "socialsla_rule_rate_breach_in_seconds",
-            "Seconds until the rule's response rate drops below its threshold if nobody answers (SPEC §9).",
+            "Seconds until the rule's response rate drops below its threshold if nobody answers "
+            "(docs/metrics.md).",
             labels=["account", "channel", "rule"],
         )
         agent_replies = GaugeMetricFamily(
             "socialsla_agent_replies",
             "Waits the agent answered, started in the window: first replies to conversations, next to "
-            "follow-ups (SPEC §10; wall clock; beyond SOCIALSLA_MAX_AGENTS pooled as other).",
+            "follow-ups (wall clock; past SOCIALSLA_MAX_AGENTS agents pooled as other; docs/metrics.md).",
             labels=["account", "channel", "window", "agent", "kind"],
         )
         agent_seconds = GaugeMetricFamily(
             "socialsla_agent_reply_seconds",
-            "Reply time of the agent's answers, started in the window (SPEC §10; wall clock).",
+            "Reply time of the agent's answers to waits started in the window (wall clock; docs/metrics.md).",
             labels=["account", "channel", "window", "agent", "kind", "stat"],
         )
         hist = HistogramMetricFamily(
@@ -175,6 +185,13 @@ class SlaCollector(Collector):
         return iter(())
 
 
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else f"{bound:.1f}"
 
@@ -198,9 +215,19 @@ def _maybe(family: GaugeMetricFamily, labels: list[str], value: float | None) ->
 
 
 class PipelineMetrics:
-    """Process-local counters of the pipeline itself (not per series)."""
+    """Process-local counters of the pipeline itself (not per series), the process and the build."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, input_topics: Iterable[str] = ()) -> None:
+        # A counter's `_created` gauge doubles the families and repeats each help text; nothing reads it.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it untyped
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        Gauge(
+            "socialsla_build_info",
+            "Always 1: the socialsla version this worker runs, and its Faust and aiokafka.",
+            ["version", "faust", "aiokafka"],
+            registry=registry,
+        ).labels(*(_version(name) for name in ("socialsla", "faust-streaming", "aiokafka"))).set(1)
         self.events = Counter(
             "socialsla_events",
             "Events consumed, by type and outcome.",
@@ -243,6 +270,8 @@ class PipelineMetrics:
             ["topic"],
             registry=registry,
         )
+        for topic in input_topics:  # at 0 from the start, so that rate() and increase() have a baseline
+            self.skipped.labels(topic)
         self.skipped_at = Gauge(
             "socialsla_input_skipped_timestamp_seconds",
             "When this worker last found input deleted by retention before it was read (epoch seconds).",
@@ -255,6 +284,8 @@ class PipelineMetrics:
             ["stage"],
             registry=registry,
         )
+        for stage in ("conversations", "series"):
+            self.expired.labels(stage)
         self.series_rejected = Counter(
             "socialsla_series_limit_rejections",
             "Events dead-lettered because their account/channel would pass SOCIALSLA_MAX_SERIES.",

@@ -25,7 +25,7 @@ from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import DEFAULT_POLICY, Policy
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
-from socialsla.rules import Rule, Verdict, verdicts
+from socialsla.rules import Rule, Verdict, verdict_words, verdicts
 from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, SeriesWindows, WindowStats, agents
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
@@ -328,10 +328,8 @@ def _verdicts(verdicts: dict[str, Verdict]) -> str:
         return "-"
     parts = []
     for name, verdict in verdicts.items():
-        word = {True: "OK", False: "BREACH", None: "no verdict"}[verdict.ok]
-        notes = [] if verdict.error_budget is None else [f"budget {verdict.error_budget:+d}"]
-        if verdict.rate_breach_in_us is not None:
-            notes.append(f"lost in {human(verdict.rate_breach_in_us / MICROS)} unless answered")
+        breach = None if verdict.rate_breach_in_us is None else verdict.rate_breach_in_us / MICROS
+        word, notes = verdict_words(verdict.ok, verdict.error_budget, breach)
         parts.append(f"{name}: {word}" + (f" ({', '.join(notes)})" if notes else ""))
     return "; ".join(parts)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from socialsla.calendars import Calendar, CalendarError, calendar_for, parse_calendars
+from socialsla.duration import human
 from socialsla.events import ACCOUNT_PATTERN, CHANNEL_PATTERN, MICROS
 from socialsla.windows import WINDOWS, SeriesStats, SeriesWindows
 
@@ -251,6 +252,29 @@ def load_book(path: Path | None) -> RuleBook:
 def load_rules(path: Path | None) -> tuple[Rule, ...]:
     """The rules of a file, or the built-in Facebook badge rule when no file is given."""
     return load_book(path).rules
+
+
+#: A breach forecast further off than this is not shown to people (the wall's badge tile says the
+#: same): with R = 24 h every OK rule was "lost in 23.7h unless answered", which says nothing.
+FORECAST_SHOWN_UNDER_S: Final = 3 * 3600
+
+
+def verdict_words(
+    ok: bool | None, budget: float | None, breach_seconds: float | None
+) -> tuple[str, list[str]]:
+    """How a person reads a verdict: one word (OK, LOST) and the notes that say something.
+
+    The error budget counts the misses the response rate can still take: shown
+    while the rule holds, or when the rate is what lost it (negative), and not
+    beside a rule lost on its average, where "+55" would read as good news.
+    """
+    word = {True: "OK", False: "LOST", None: "no verdict"}[ok]
+    notes = []
+    if budget is not None and (ok or budget < 0):
+        notes.append(f"budget {budget:+.0f}")
+    if ok and breach_seconds is not None and breach_seconds < FORECAST_SHOWN_UNDER_S:
+        notes.append(f"lost in {human(breach_seconds)} unless answered")
+    return word, notes
 
 
 def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:

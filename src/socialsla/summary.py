@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialsla.duration import human
-from socialsla.rules import Rule
+from socialsla.rules import Rule, verdict_words
 
 
 @dataclass(slots=True)
@@ -118,17 +118,14 @@ def _badge(row: Row, rules: dict[str, Rule]) -> str:
         return "no verdict yet"
     parts = []
     for name, verdict in sorted(row.verdicts.items(), key=lambda item: (item[1], item[0])):
-        budget, breach = row.budgets.get(name), row.breaches.get(name)
-        notes = [] if budget is None else [f"budget {budget:+.0f}"]
-        if verdict == 1:
-            if breach is not None:
-                notes.append(f"lost in {human(breach)} unless answered")
-            parts.append(f"OK {name}" + (f" ({', '.join(notes)})" if notes else ""))
-            continue
+        word, notes = verdict_words(verdict == 1, row.budgets.get(name), row.breaches.get(name))
         shown = f" ({', '.join(notes)})" if notes else ""
+        if verdict == 1:
+            parts.append(f"{word} {name}{shown}")
+            continue
         rule = rules.get(name)
         why = failed_conditions(rule, row) if rule is not None else []
-        parts.append(f"LOST {name}: {', '.join(why) or 'see /metrics'}{shown}")
+        parts.append(f"{word} {name}: {', '.join(why) or 'see /metrics'}{shown}")
     return "; ".join(parts)
 
 

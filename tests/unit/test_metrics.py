@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from prometheus_client import CollectorRegistry, generate_latest
 
 from socialsla.calendars import parse_calendars
@@ -136,6 +138,49 @@ def test_pipeline_counters_start_at_zero() -> None:
     PipelineMetrics(registry)
     assert registry.get_sample_value("socialsla_events_total", {"type": "post", "outcome": "late"}) == 0
     assert registry.get_sample_value("socialsla_events_total", {"type": "unknown", "outcome": "invalid"}) == 0
+
+
+def test_counters_have_no_created_series_and_known_labels_start_at_zero() -> None:
+    """No `_created` family, and the skipped-input and expiry counters exist at 0 for their known labels."""
+    registry, _, _ = registry_with(conv("acme", "x", "a", T0 - 60 * MICROS, T0))
+    PipelineMetrics(registry, ("in.posts", "in.replies"))
+    text = generate_latest(registry).decode()
+    assert "_created" not in text
+    get = registry.get_sample_value
+    assert get("socialsla_input_skipped_total", {"topic": "in.replies"}) == 0
+    assert get("socialsla_conversations_expired_total", {"stage": "series"}) == 0
+    assert (
+        get(
+            "socialsla_conversations_decided_total",
+            {"account": "acme", "channel": "x", "result": "responded"},
+        )
+        == 1
+    )
+
+
+def test_help_texts_stand_alone() -> None:
+    """No help text sends a reader to a document they do not have (the SPEC); each is a sentence."""
+    registry, _, _ = registry_with(conv("acme", "x", "a", T0 - 60 * MICROS, T0))
+    PipelineMetrics(registry)
+    helps = [
+        line
+        for line in generate_latest(registry).decode().splitlines()
+        if line.startswith("# HELP socialsla")
+    ]
+    assert len(helps) > 20
+    for line in helps:
+        assert "SPEC" not in line, line
+
+
+def test_build_info_and_process_metrics() -> None:
+    """The version a worker runs, and the process' own CPU and memory, as an SRE expects of any exporter."""
+    registry = CollectorRegistry()
+    PipelineMetrics(registry)
+    labels = {"version": importlib.metadata.version("socialsla"), "faust": importlib.metadata.version("faust-streaming"),
+              "aiokafka": importlib.metadata.version("aiokafka")}  # fmt: skip
+    assert registry.get_sample_value("socialsla_build_info", labels) == 1
+    assert registry.get_sample_value("process_resident_memory_bytes") > 0
+    assert registry.get_sample_value("process_cpu_seconds_total") is not None
 
 
 def test_a_series_with_a_calendar_exports_both_clocks_and_whether_it_is_open() -> None:

@@ -182,7 +182,7 @@ def test_json_document_shape(scenario: report.Report) -> None:
 def test_table_shows_verdicts(scenario: report.Report) -> None:
     """The people's table names each series and its badge verdict."""
     table = report.to_table(scenario)
-    assert "facebook_very_responsive: BREACH (budget -1)" in table
+    assert "facebook_very_responsive: LOST (budget -1)" in table
     assert "facebook_very_responsive: no verdict" in table
 
 

@@ -103,3 +103,19 @@ def test_a_series_with_a_calendar_shows_its_business_hours_under_it() -> None:
     assert "240s" in lines[acme + 1] or "4.0m" in lines[acme + 1]
     assert lines[acme + 1].endswith("closed now")
     assert rows[("acme", "facebook")].windows["7d"].rate == 0.875  # the wall row keeps the wall figures
+
+
+def test_a_budget_beside_a_rule_lost_on_its_average_is_not_shown() -> None:
+    """A rule lost on its average with the rate fine shows why, not a budget that reads as good news."""
+    text = TEXT.replace('rule="facebook_very_responsive"} -1', 'rule="facebook_very_responsive"} 55').replace(
+        'window="7d"} 0.875', 'window="7d"} 0.95'
+    )
+    line = summary.render(summary.parse(text), DEFAULT_RULES).splitlines()[2]
+    assert line.endswith("LOST facebook_very_responsive: avg 17.4m > 15.0m"), line
+
+
+def test_a_forecast_far_off_is_not_shown() -> None:
+    """A breach forecast of hours (every OK row with R = 24 h) is left out; one under 3 hours is shown."""
+    far = TEXT.replace('rule="facebook_very_responsive"} 2520', 'rule="facebook_very_responsive"} 85320')
+    line = summary.render(summary.parse(far), DEFAULT_RULES).splitlines()[3]
+    assert line.endswith("OK facebook_very_responsive (budget +60)"), line
