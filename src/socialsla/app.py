@@ -15,6 +15,8 @@ Each piece lives in its own module; this one only connects them:
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,7 @@ from socialsla.metrics import PipelineMetrics, SlaCollector
 from socialsla.ownership import Ownership
 from socialsla.rules import Rule
 from socialsla.settings import Settings
+from socialsla.shutdown import Deadline
 from socialsla.threads import Threads, topic_name
 
 
@@ -55,6 +58,28 @@ class _App(faust.App):
 
     def _new_producer(self) -> Any:
         return transport.complete_flush(super()._new_producer())
+
+
+class Worker(faust.Worker):
+    """Faust's worker, ending within its deadline once asked to stop, on SIGHUP too."""
+
+    def __init__(self, app: Any, deadline: Deadline, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.deadline = deadline
+
+    def install_signal_handlers(self) -> None:
+        """Faust's SIGINT and SIGTERM handlers, and SIGHUP taken as SIGTERM.
+
+        Faust leaves SIGHUP (a closed terminal, a lost SSH session) at its default,
+        which ended the worker at once, without its last commit.
+        """
+        super().install_signal_handlers()
+        self.loop.add_signal_handler(signal.SIGHUP, os.kill, os.getpid(), signal.SIGTERM)
+
+    async def stop(self) -> None:
+        """Stop as Faust does, within the deadline: a stop can wait on a broker that is gone."""
+        self.deadline.arm()
+        await super().stop()
 
 
 #: Bytes the worker's consumer fetches per partition at a time.
@@ -111,6 +136,11 @@ def _app(settings: Settings) -> Any:
         stream_wait_empty=True,
         # Bigger fetches per partition than Faust's 1 MiB (BENCHMARKS.md, "Tuned defaults").
         consumer_max_fetch_size=FETCH_BYTES,
+        # A worker killed with SIGKILL holds its partitions until its session runs out; a
+        # restarted one waits that long for them (Faust's 60 s default). The heartbeat runs in
+        # the consumer's own thread, so a busy event loop does not starve it.
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.session_timeout / 5,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         producer_linger_ms=5,
@@ -146,7 +176,7 @@ def build(
     log = app.topic(topic_name(settings), partitions=settings.partitions, **_RAW)
     threads = Threads(settings, clock, log, kafka.client_options(settings))
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000), calendars)
-    metrics = PipelineMetrics(registry)
+    metrics = PipelineMetrics(registry, (settings.topic_posts, settings.topic_replies))
     registry.register(SlaCollector(ledger, rules, clock, settings.max_agents))
     health = Health()
     ownership = Ownership(

@@ -54,6 +54,8 @@ class Settings:
     max_series: int = 1000
     max_agents: int = 50
     stale_after: float = 30.0
+    shutdown_timeout: float = 20.0
+    session_timeout: float = 10.0
     batch_size: int = 5000
     batch_seconds: float = 0.1
     store_memory_mib: int = 128
@@ -132,6 +134,10 @@ HELP: Final = {
     "max_series": "most account/channel pairs a worker admits; events of more are dead-lettered",
     "max_agents": "agents named per series on /metrics (the busiest over 7d); the rest pooled as other",
     "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
+    "shutdown_timeout": "seconds a worker may take to stop after SIGTERM, SIGINT or SIGHUP before it "
+    "exits anyway (with or without a broker; below Kubernetes' 30 s grace period)",
+    "session_timeout": "seconds without a heartbeat before Kafka gives a dead worker's partitions to "
+    "others, and so how long a worker killed with SIGKILL waits for its own partitions on restart",
     "batch_size": "most events (stage 1) or outcome messages (stage 2) an agent takes at once",
     "batch_seconds": "longest an agent waits to fill a batch; adds at most this to freshness",
     "store_memory_mib": "RocksDB memtables and block cache of all of a worker's thread stores, in MiB",
@@ -244,6 +250,11 @@ def _check(s: Settings) -> list[str]:
         problems.append(f"{PREFIX}MAX_SERIES: must be 1-1000000, got {s.max_series}")
     if not 1 <= s.stale_after <= 86_400:
         problems.append(f"{PREFIX}STALE_AFTER: must be 1-86400 seconds")
+    if not 1 <= s.shutdown_timeout <= 3600:
+        problems.append(f"{PREFIX}SHUTDOWN_TIMEOUT: must be 1-3600 seconds")
+    if not 6 <= s.session_timeout <= 300:
+        # Kafka's group.min.session.timeout.ms is 6 s by default; its heartbeat goes every third of it.
+        problems.append(f"{PREFIX}SESSION_TIMEOUT: must be 6-300 seconds (the broker refuses less than 6)")
     if not 0.05 <= s.refresh_interval <= 3600:
         problems.append(f"{PREFIX}REFRESH_INTERVAL: must be 0.05-3600 seconds")
     if not 0.05 <= s.purge_interval <= 86_400:
