@@ -9,6 +9,7 @@ events counted), never on fixed sleeps.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -86,10 +87,33 @@ def _series_of(key: object) -> tuple[str, str] | None:
     return None
 
 
+#: Ports handed out in this test run: two calls never give the same one, bound or not.
+_GIVEN: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port for a server a test starts, below the kernel's ephemeral range.
+
+    A port from the ephemeral range (32768-60999 here, where `bind(0)` picks) can be
+    handed to a client as its own local port: a client reconnecting to a stopped
+    broker on such a port once connected to itself, held the port, and the broker
+    could not start again ("Address already in use").
+    """
+    low = min(_ephemeral_low(), 32768)
+    picker = random.SystemRandom()
+    for _ in range(1000):
+        port = picker.randrange(10000, low)
+        if port not in _GIVEN and bindable(port):
+            _GIVEN.add(port)
+            return port
+    raise RuntimeError(f"no free loopback port between 10000 and {low}")
 
 
 def bindable(port: int) -> bool:
@@ -251,7 +275,7 @@ def write_load(
 def producing(stack: Stack, path: Path, rate: float) -> subprocess.Popen[bytes]:
     """Start `socialsla produce` in the background at a rate, as load during a test."""
     return subprocess.Popen(
-        [sys.executable, "-m", "socialsla.cli", "produce", str(path), "--rate", str(rate)],
+        [sys.executable, "-m", "socialsla.cli", "produce", str(path), "--events-per-second", str(rate)],
         env=stack.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -224,3 +224,25 @@ async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
         raise TopicsError(f"cannot prepare topics on {settings.bootstrap_servers}: {exc}") from None
     finally:
         await admin.close()
+
+
+async def events_held(settings: Settings) -> int:
+    """How many messages the input topics hold now (end minus start offsets of every partition).
+
+    Called after `ensure_topics`, which checked that each has `settings.partitions`.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(**client_options(settings), request_timeout_ms=10_000)
+    await consumer.start()
+    try:
+        tps = [
+            TopicPartition(topic, partition)
+            for topic in (settings.topic_posts, settings.topic_replies)
+            for partition in range(settings.partitions)
+        ]
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        return sum(ends[tp] - starts[tp] for tp in tps)
+    finally:
+        await consumer.stop()

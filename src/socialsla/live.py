@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import math
 import os
@@ -35,6 +36,7 @@ from socialsla.files import InputFileError, check_input
 from socialsla.report import iter_lines
 from socialsla.rules import Rule, load_book
 from socialsla.settings import HELP, Settings, SettingsError, from_env
+from socialsla.shutdown import STOP_SIGNALS, Deadline, die_with_parent
 from socialsla.traffic import TrafficShape, replay, send_generated, shifted
 
 #: How long the worker waits for a broker that is still starting (a container, a restart).
@@ -97,18 +99,23 @@ def _worker(args: argparse.Namespace) -> int:
     settings = _settings()
     book = load_book(settings.rules_file)
     rules = book.rules
-    import faust  # deferred: the offline commands must not pay for Faust's import
-    import uvloop
+    import uvloop  # deferred, with Faust below: the offline commands must not pay for their import
 
     from socialsla import transport
-    from socialsla.app import build
+    from socialsla.app import Worker, build
 
     if _web_port_taken(settings, "worker"):
         return 1
     loop = uvloop.new_event_loop()  # the worker's loop: measured faster (BENCHMARKS.md, "Tuned defaults")
     asyncio.set_event_loop(loop)
-    if not loop.run_until_complete(_topics_ready(settings, "worker", _WORKER_BROKER_WAIT_S)):
-        return 1
+    # Until Faust's handlers are in place SIGTERM and SIGHUP keep their default (end at once:
+    # nothing is started yet); SIGINT ends the wait for the broker without a traceback.
+    try:
+        if not loop.run_until_complete(_topics_ready(settings, "worker", _WORKER_BROKER_WAIT_S)):
+            return 1
+    except KeyboardInterrupt:
+        print("socialsla worker: stopped (SIGINT) before it started", file=sys.stderr)
+        return 130
     pipeline = build(settings, rules, calendars=book.calendars)
     # Fewer, later collections: a batch makes and drops many small objects, and the default
     # threshold (700) ran the young generation every few events (BENCHMARKS.md, "Tuned defaults").
@@ -117,9 +124,14 @@ def _worker(args: argparse.Namespace) -> int:
     gc.set_threshold(*GC_THRESHOLDS)
     shown = ", ".join(f"{k}={v}" for k, v in settings.describe() if v)
     print(f"socialsla worker: {shown}", file=sys.stderr, flush=True)
-    worker = faust.Worker(pipeline.app, loop=loop, loglevel=args.loglevel, quiet=True)
+    deadline = Deadline(settings.shutdown_timeout, "socialsla worker")
+    worker = Worker(pipeline.app, deadline, loop=loop, loglevel=args.loglevel, quiet=True)
     transport.no_spinner(worker)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        print(f"socialsla worker: stopped ({deadline.elapsed():.1f} s after the stop began)",
+              file=sys.stderr, flush=True)  # fmt: skip
     return 0
 
 
@@ -171,6 +183,8 @@ def _produce(args: argparse.Namespace) -> int:
 GC_THRESHOLDS: Final = (100_000, 50, 1000)
 #: The demo's rules when SOCIALSLA_RULES_FILE is not set: the badge and one calendar (SPEC §7).
 DEMO_RULES: Final = Path(__file__).with_name("demo.toml")
+#: The demo's R when SOCIALSLA_RESPONSE_WINDOW is not set.
+DEMO_RESPONSE_WINDOW: Final = "1h"
 
 
 def _shape(args: argparse.Namespace, calendars: tuple[Calendar, ...] = ()) -> TrafficShape:
@@ -223,8 +237,8 @@ def _fetch(url: str) -> str | None:
         return None
 
 
-#: How long the demo waits for its worker to stop after SIGTERM before killing it.
-_WORKER_STOP_S = 30.0
+#: How long the demo waits for its worker beyond the worker's own shutdown timeout before killing it.
+_WORKER_STOP_MARGIN_S = 5.0
 
 
 def _tail(path: Path, lines: int = 8) -> str:
@@ -240,39 +254,61 @@ def _demo(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings.rules_file is None:  # a newcomer's demo shows both clocks
         settings = dataclasses.replace(settings, rules_file=DEMO_RULES)
+    if "SOCIALSLA_RESPONSE_WINDOW" not in os.environ:
+        # With R = 24 h nothing is missed while a person watches; customers expect an answer
+        # within the hour, and with R = 1h the backfill's first hour already holds misses.
+        settings = dataclasses.replace(settings, response_window=DEMO_RESPONSE_WINDOW)
     book = load_book(settings.rules_file)
     rules = book.rules
     if _web_port_taken(settings, "demo"):
         return 1
     if not asyncio.run(_topics_ready(settings, "demo", _TOOL_BROKER_WAIT_S)):
         return 1
+    from socialsla.kafka import events_held
+
+    earlier = asyncio.run(events_held(settings))
+    history = (
+        f"continuing earlier data: the topics already hold {earlier:,} events of earlier runs "
+        "(bash deploy/run demo starts clean unless given --continue)"
+        if earlier
+        else "starting from empty topics"
+    )
+    print(history, flush=True)
     log_dir = Path(args.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     worker_log = log_dir / "worker.log"
     env = dict(os.environ)
     env.setdefault("SOCIALSLA_DATA_DIR", str(log_dir / "data"))
     env["SOCIALSLA_RULES_FILE"] = str(settings.rules_file)
+    env["SOCIALSLA_RESPONSE_WINDOW"] = settings.response_window
     url = f"http://{settings.web_host}:{settings.web_port}/metrics"
     with open(worker_log, "ab") as log:
         # A session of its own: Ctrl-C reaches the demo only, which stops the generator and
         # then the worker in order, and can tell a stop it asked for from a crash.
+        # It ends with the demo however the demo ends (SIGKILL included): no worker outlives it.
         worker = subprocess.Popen(
             [sys.executable, "-m", "socialsla.cli", "worker"],
             env=env,
             stdout=log,
             stderr=log,
             start_new_session=True,
+            preexec_fn=functools.partial(die_with_parent, os.getpid()),
         )
     print(f"worker started (pid {worker.pid}); log: {worker_log}\nmetrics: {url}", flush=True)
     try:
-        failure = asyncio.run(_demo_screen(args, settings, rules, worker, worker_log, url, book.calendars))
+        failure = asyncio.run(
+            _demo_screen(args, settings, rules, worker, worker_log, url, book.calendars, history)
+        )
     finally:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
+            # The worker ends itself within its shutdown timeout; this is the backstop.
+            limit = settings.shutdown_timeout + _WORKER_STOP_MARGIN_S
             try:
-                worker.wait(timeout=_WORKER_STOP_S)
+                worker.wait(timeout=limit)
             except subprocess.TimeoutExpired:
-                print(f"the worker did not stop within {_WORKER_STOP_S:.0f}s; killed it", file=sys.stderr)
+                print(f"the worker (pid {worker.pid}) did not stop within {limit:.0f}s; killed it",
+                      file=sys.stderr)  # fmt: skip
                 worker.kill()
                 worker.wait()
     if failure is not None:
@@ -290,13 +326,15 @@ async def _demo_screen(
     worker_log: Path,
     url: str,
     calendars: tuple[Calendar, ...] = (),
+    history: str = "",
 ) -> str | None:
     """Generate traffic and refresh the summary until stopped (None) or something fails (why)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:  # a closed terminal (SIGHUP) stops the demo as Ctrl-C does
         loop.add_signal_handler(sig, stop.set)
     sent = [0]
+    started = time.monotonic()
 
     def on_sent(n: int) -> None:
         sent[0] = n
@@ -319,8 +357,13 @@ async def _demo_screen(
                 code = worker.returncode
                 return f"the worker exited ({code}); last lines of {worker_log}:\n{_tail(worker_log)}"
             text = await loop.run_in_executor(None, _fetch, url)
+            now = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+            running = human_clock(time.monotonic() - started)
             screen = ["\x1b[2J\x1b[H" if sys.stdout.isatty() else "",
-                      f"socialsla demo: {sent[0]:,} events sent; {url}; Ctrl-C stops\n"]  # fmt: skip
+                      f"socialsla demo  {now}  running {running}  {sent[0]:,} events sent  Ctrl-C stops",
+                      f"{history}; metrics: {url}",
+                      f"R = {settings.response_window}: a post unanswered that long is missed "
+                      "(SOCIALSLA_RESPONSE_WINDOW)\n"]  # fmt: skip
             if text is None:
                 screen.append("(waiting for the worker's /metrics: it is starting and joining its group ...)")
             else:
@@ -331,6 +374,16 @@ async def _demo_screen(
         traffic.cancel()
         with contextlib.suppress(BaseException):
             await traffic
+
+
+def human_clock(seconds: float) -> str:
+    """Elapsed time as a person reads it on a clock: 42s, 3m05s, 1h02m."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def _number(text: str, low: float, high: float = math.inf, low_included: bool = True) -> float:
@@ -377,29 +430,32 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _traffic_flags(command: argparse.ArgumentParser) -> None:
+def _traffic_flags(command: argparse.ArgumentParser, backfill: str) -> None:
     command.add_argument("--accounts", default="acme,globex,initech", help="comma-separated brand accounts")
     command.add_argument("--channels", default="facebook,instagram,x", help="comma-separated channels")
-    command.add_argument("--rate", type=_positive, default=2.0,
-                         help="new conversations per second, more than 0 (default 2)")  # fmt: skip
+    command.add_argument("--rate", type=_positive, default=2.0, metavar="CONVERSATIONS",
+                         help="new conversations per second, more than 0; each is 1 to 5 events "
+                              "(default 2)")  # fmt: skip
     command.add_argument("--median-reply", type=_duration, default=420.0, metavar="DURATION",
                          help="median first-reply latency (log-normal; default 7m)")  # fmt: skip
-    command.add_argument("--unanswered", type=_share, default=0.05,
-                         help="share never answered, 0 to 1 (default 0.05)")  # fmt: skip
+    command.add_argument("--unanswered", type=_share, default=0.03,
+                         help="share never answered in a well-staffed series, 0 to 1; a third of "
+                              "the series leave twice as many, another third three times "
+                              "(default 0.03)")  # fmt: skip
     command.add_argument("--seed", type=int, default=1, help="random seed (same seed, same traffic shape)")
     command.add_argument(
         "--calendars",
         type=Path,
         metavar="FILE",
-        help="a rules file whose [[calendar]] teams answer only while open (SPEC §7); the demo uses "
+        help="a rules file whose [[calendar]] teams answer only while open; the demo uses "
         "its own rules file's calendars by default",
     )
     command.add_argument(
         "--backfill",
         type=_duration_or_none,
-        default=3600.0,
+        default=parse_seconds(backfill),
         metavar="DURATION",
-        help="history sent at once before live traffic (default 1h; 0 for none)",
+        help=f"history sent at once before live traffic (default {backfill}; 0 for none)",
     )
 
 
@@ -424,8 +480,10 @@ def register(commands: Any) -> None:
         "conversation_id. Invalid lines are sent as they are (the worker dead-letters them).",
     )
     produce.add_argument("events", help="JSON Lines file, or - for stdin")
-    produce.add_argument("--rate", type=_rate_or_unlimited, default=0.0,
-                         help="events per second (default 0: no limit)")  # fmt: skip
+    # Not --rate: that is conversations per second in generate and demo, and a conversation is
+    # several events.
+    produce.add_argument("--events-per-second", dest="rate", type=_rate_or_unlimited, default=0.0,
+                         metavar="N", help="lines sent per second (default 0: no limit)")  # fmt: skip
     produce.add_argument("--shift-to-now", action="store_true",
                          help="move every created_at so that the newest event is now")  # fmt: skip
     produce.set_defaults(run=_produce)
@@ -437,7 +495,7 @@ def register(commands: Any) -> None:
         "log-normal reply latency, an unanswered share, periodic bursts, a few duplicates "
         "and invalid events.",
     )
-    _traffic_flags(generate)
+    _traffic_flags(generate, "1h")
     generate.add_argument("--duration", type=_duration_or_none, default=0.0, metavar="DURATION",
                           help="stop after this long (default 0: run until Ctrl-C)")  # fmt: skip
     generate.set_defaults(run=_generate)
@@ -448,7 +506,7 @@ def register(commands: Any) -> None:
         description="Start a worker and the traffic generator against the configured broker "
         "and show each account/channel against the badge rule. Ctrl-C stops everything.",
     )
-    _traffic_flags(demo)
+    _traffic_flags(demo, "2h")
     demo.add_argument("--refresh", type=_positive, default=2.0,
                       help="seconds between screen updates (default 2)")  # fmt: skip
     demo.add_argument("--log-dir", default="var/demo", help="worker log and data (default var/demo)")

@@ -111,13 +111,20 @@ class TrafficShape:
     rate: float = 2.0  # new conversations per second, all series together
     median_reply_seconds: float = 420.0
     reply_spread: float = 1.0  # sigma of the log-normal reply latency
-    unanswered_share: float = 0.05
+    #: Never answered, in a well-staffed series; a third of the series leave twice as many
+    #: unanswered and another third three times, so some rules hover at their threshold.
+    unanswered_share: float = 0.03
+    #: Customers who write again after the brand's answer (a follow-up, SPEC §8), and how soon.
+    follow_up_share: float = 0.25
+    follow_up_median_seconds: float = 600.0
     automated_share: float = 0.1  # conversations that also get an auto-reply first
     duplicate_share: float = 0.01
     invalid_share: float = 0.002
     burst_every_seconds: float = 900.0
     burst_seconds: float = 60.0
     burst_factor: float = 8.0
+    #: A burst swamps the team: its posts are answered this many times later.
+    burst_slowdown: float = 2.0
     seed: int = 1
     #: SPEC §7 calendars: a series a calendar selects is answered only while it is open.
     calendars: tuple[Calendar, ...] = ()
@@ -125,29 +132,50 @@ class TrafficShape:
     agents: tuple[str, ...] = ("ana", "ben", "chidi", "dora", "emil")
 
 
+def _answer_at(
+    shape: TrafficShape, rng: random.Random, calendar: Calendar | None, asked_us: int, median: float
+) -> int:
+    """When the team answers a post made at `asked_us`: log-normal, in open time for a team with hours."""
+    latency = round(rng.lognormvariate(math.log(median), shape.reply_spread) * MICROS)
+    if calendar is not None:
+        # A team with business hours answers after that much *open* time: a post at
+        # closing time is answered the next morning, never at night.
+        return calendar.deadline(asked_us, latency) or asked_us + latency
+    return asked_us + latency
+
+
 def _conversation(
     shape: TrafficShape, rng: random.Random, opened_us: int, run: str, number: int
 ) -> list[tuple[int, bytes]]:
     account = rng.choice(shape.accounts)
     channel = rng.choice(shape.channels)
-    # A few series are slower, so the wall shows both badge states.
-    slow = 1 + 3 * (zlib.crc32(f"{account}|{channel}".encode()) % 4 == 0)
+    # Series differ, so the wall shows both badge states: one in four answers half as fast,
+    # and a third leave twice (another third three times) as many customers unanswered.
+    crc = zlib.crc32(f"{account}|{channel}".encode())
+    slow = 1 + (crc % 4 == 0)
+    unanswered = shape.unanswered_share * (1 + crc % 3)
+    median = shape.median_reply_seconds * slow
+    if _in_burst(shape, opened_us / MICROS):
+        median *= shape.burst_slowdown
+    calendar = calendar_for(shape.calendars, account, channel)
     cid = f"gen-{shape.seed}-{run}-{number}"
     events = [
         Event("post", f"{cid}-p", cid, account, channel, opened_us),
     ]
     if rng.random() < shape.automated_share:
         events.append(Event("reply", f"{cid}-auto", cid, account, channel, opened_us + MICROS, True))
-    if rng.random() >= shape.unanswered_share:
-        latency = rng.lognormvariate(math.log(shape.median_reply_seconds * slow), shape.reply_spread)
-        answered = opened_us + round(latency * MICROS)
-        calendar = calendar_for(shape.calendars, account, channel)
-        if calendar is not None:
-            # A team with business hours answers after that much *open* time: a post at
-            # closing time is answered the next morning, never at night.
-            answered = calendar.deadline(opened_us, round(latency * MICROS)) or answered
+    if rng.random() >= unanswered:
+        answered = _answer_at(shape, rng, calendar, opened_us, median)
         agent = shape.agents[min(int(rng.expovariate(0.6)), len(shape.agents) - 1)] if shape.agents else None
         events.append(Event("reply", f"{cid}-r", cid, account, channel, answered, agent=agent))
+        if rng.random() < shape.follow_up_share:  # "still broken": the customer writes again
+            again = answered + round(
+                rng.lognormvariate(math.log(shape.follow_up_median_seconds), 1.0) * MICROS
+            )
+            events.append(Event("post", f"{cid}-f", cid, account, channel, again))
+            if rng.random() >= unanswered:
+                later = _answer_at(shape, rng, calendar, again, median)
+                events.append(Event("reply", f"{cid}-fr", cid, account, channel, later, agent=agent))
     out = [(e.created_at, encode(e)) for e in events]
     if rng.random() < shape.duplicate_share:
         out.append(out[-1])
@@ -158,10 +186,12 @@ def _conversation(
     return out
 
 
+def _in_burst(shape: TrafficShape, seconds: float) -> bool:
+    return shape.burst_every_seconds > 0 and seconds % shape.burst_every_seconds < shape.burst_seconds
+
+
 def _rate_at(shape: TrafficShape, seconds: float) -> float:
-    if shape.burst_every_seconds > 0 and seconds % shape.burst_every_seconds < shape.burst_seconds:
-        return shape.rate * shape.burst_factor
-    return shape.rate
+    return shape.rate * shape.burst_factor if _in_burst(shape, seconds) else shape.rate
 
 
 async def generate(

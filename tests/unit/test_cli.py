@@ -117,7 +117,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         (["generate", "--rate", "fast"], "'fast' is not a number"),
         (["generate", "--unanswered", "1.5"], "1.5 must be at least 0 and at most 1"),
         (["generate", "--backfill", "soon"], "is not a duration like 90s, 15m, 24h, 1h30m or 7d, or 0"),
-        (["produce", "x.jsonl", "--rate", "-5"], "-5 must be at least 0"),
+        (["produce", "x.jsonl", "--events-per-second", "-5"], "-5 must be at least 0"),
         (["demo", "--refresh", "0"], "0 must be more than 0"),
     ],
     ids=[

@@ -89,3 +89,22 @@ def test_a_team_with_business_hours_answers_only_while_open() -> None:
     assert len(replies["acme"]) > 50
     assert all(team.is_open(at - 1) for at in replies["acme"])  # the last open microsecond before it
     assert not all(team.is_open(at - 1) for at in replies["globex"])
+
+
+def test_the_demo_traffic_has_follow_ups_misses_and_series_that_differ() -> None:
+    """Customers write again after answers, some never get one, and series differ in how many they leave."""
+    from socialsla import report
+
+    now = parse_time("2026-01-08T00:00:00Z")
+    lines = collect(TrafficShape(rate=2.0, seed=3), 3 * 3600)
+    result = report.build(iter(lines), now, now, (), response_window_us=3600 * MICROS)
+    rates = {}
+    follow_ups = missed = 0
+    for series in result.series:
+        seven = series.stats.windows["7d"]
+        follow_ups += seven.next_reply.inbound if seven.next_reply else 0
+        missed += seven.missed
+        rates[(series.account, series.channel)] = seven.response_rate
+    assert follow_ups > 100
+    assert missed > 20
+    assert max(rates.values()) - min(rates.values()) > 0.05, rates
