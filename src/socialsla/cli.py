@@ -74,7 +74,7 @@ def _report(args: argparse.Namespace) -> int:
     elif args.agents:
         out = report.to_agents_table(result).encode()
     else:
-        out = report.to_table(result).encode()
+        out = report.to_table(result, rules).encode()
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
     print(result.tally.summary(None if args.all_reasons else 5), file=sys.stderr)

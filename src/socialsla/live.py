@@ -367,7 +367,7 @@ async def _demo_screen(
             if text is None:
                 screen.append("(waiting for the worker's /metrics: it is starting and joining its group ...)")
             else:
-                screen.append(summary.render(summary.parse(text), rules))
+                screen.append(summary.render(summary.parse(text)))
             print("\n".join(screen), flush=True)
         return None
     finally:

@@ -106,6 +106,20 @@ class SlaCollector(Collector):
             "Reply time of follow-up waits started in the window (docs/metrics.md).",
             labels=["account", "channel", "window", "stat", "clock"],
         )
+        failed = GaugeMetricFamily(
+            "socialsla_rule_failed",
+            "For each condition that makes the rule fail, its statistic now (a rate, or seconds); "
+            "absent while the condition holds. Thresholds: socialsla_rule_threshold.",
+            labels=["account", "channel", "rule", "condition"],
+        )
+        thresholds = GaugeMetricFamily(
+            "socialsla_rule_threshold",
+            "The threshold of each condition of each rule this worker judges (a rate, or seconds).",
+            labels=["rule", "condition"],
+        )
+        for each in self.rules:
+            for condition, threshold in each.thresholds().items():
+                thresholds.add_metric([each.name, condition], threshold)
         breach = GaugeMetricFamily(
             "socialsla_rule_rate_breach_in_seconds",
             "Seconds until the rule's response rate drops below its threshold if nobody answers "
@@ -166,6 +180,8 @@ class SlaCollector(Collector):
                     budget.add_metric([*who, name], float(verdict.error_budget))
                 if verdict.rate_breach_in_us is not None:
                     breach.add_metric([*who, name], verdict.rate_breach_in_us / MICROS)
+                for condition, value in verdict.failed:
+                    failed.add_metric([*who, name, condition], value)
             life = series.lifetime(stats)
             cumulative = histogram.cumulative(life.buckets)
             hist.add_metric(
@@ -177,7 +193,7 @@ class SlaCollector(Collector):
             decided.add_metric([*who, "missed"], float(life.missed))
         yield from (
             conversations, rate, worst, latency, oldest, series_open, follow_ups, next_reply,
-            agent_replies, agent_seconds, rule_ok, budget, breach, hist, decided,
+            agent_replies, agent_seconds, rule_ok, budget, failed, thresholds, breach, hist, decided,
         )  # fmt: skip
 
     def describe(self) -> Iterator[Metric]:

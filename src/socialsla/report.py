@@ -25,7 +25,7 @@ from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import DEFAULT_POLICY, Policy
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
-from socialsla.rules import Rule, Verdict, verdict_words, verdicts
+from socialsla.rules import Rule, Verdict, read_failure, verdict_words, verdicts
 from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, SeriesWindows, WindowStats, agents
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
@@ -323,24 +323,28 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def _verdicts(verdicts: dict[str, Verdict]) -> str:
+def _verdicts(verdicts: dict[str, Verdict], rules: dict[str, Rule]) -> str:
     if not verdicts:
         return "-"
     parts = []
     for name, verdict in verdicts.items():
         breach = None if verdict.rate_breach_in_us is None else verdict.rate_breach_in_us / MICROS
         word, notes = verdict_words(verdict.ok, verdict.error_budget, breach)
+        rule = rules.get(name)
+        thresholds = rule.thresholds() if rule is not None else {}
+        notes[:0] = [read_failure(c, value, thresholds.get(c)) for c, value in verdict.failed]
         parts.append(f"{name}: {word}" + (f" ({', '.join(notes)})" if notes else ""))
     return "; ".join(parts)
 
 
-def to_table(report: Report) -> str:
+def to_table(report: Report, rules: tuple[Rule, ...] = ()) -> str:
     """A table for people: one row per series and window, rule verdicts on the 7d row."""
     header = (
         "account", "channel", "window", "inbound", "resp", "missed", "pending",
         "rate", "worst", "avg", "p90", "max", "follow-ups", "next avg", "oldest wait", "rules",
     )  # fmt: skip
     rows: list[tuple[str, ...]] = []
+    by_name = {rule.name: rule for rule in rules}
     for series in report.series:
         views = [("", series.stats)]
         if series.business is not None:  # SPEC §7: a business row under each wall row
@@ -356,7 +360,7 @@ def to_table(report: Report) -> str:
                     str(w.next_reply.inbound if w.next_reply else 0),
                     human(w.next_reply.avg_seconds if w.next_reply else None),
                     human(stats.oldest_unanswered_seconds) if last else "",
-                    _verdicts(series.verdicts) if last and not label else "",
+                    _verdicts(series.verdicts, by_name) if last and not label else "",
                 ))  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = [f"at {format_time(report.at)}: {len(report.series)} account/channel series"]

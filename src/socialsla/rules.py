@@ -65,11 +65,40 @@ class Rule:
     #: SPEC §7: "business" judges the series' business view; a series without a calendar gets no verdict.
     clock: str = "wall"
 
+    def thresholds(self) -> dict[str, float]:
+        """The threshold of each condition the rule names, by `condition` label."""
+        out = {}
+        for condition, key in CONDITIONS.items():
+            value = getattr(self, key)
+            if value is not None:
+                fastest = condition == "avg_first_reply_seconds" and self.avg_of_fastest is not None
+                out[FASTEST if fastest else condition] = float(value)
+        return out
+
     def applies(self, account: str, channel: str) -> bool:
         """Whether this rule judges the given (account, channel)."""
         return (self.accounts is None or account in self.accounts) and (
             self.channels is None or channel in self.channels
         )
+
+
+#: A rule's conditions as exported (`condition` label): the rule key each reads, and what it measures.
+CONDITIONS: Final = {
+    "response_rate": "min_response_rate",
+    "avg_first_reply_seconds": "max_avg_first_reply_seconds",
+    "p90_first_reply_seconds": "max_p90_first_reply_seconds",
+    "oldest_unanswered_seconds": "max_oldest_unanswered_seconds",
+}
+#: The average condition of a rule with `avg_of_fastest` (SPEC §9) reads another statistic.
+FASTEST: Final = "avg_of_fastest_first_reply_seconds"
+#: How a person reads each condition's statistic.
+_READ: Final = {
+    "response_rate": "rate",
+    "avg_first_reply_seconds": "avg",
+    FASTEST: "avg of the fastest",
+    "p90_first_reply_seconds": "p90",
+    "oldest_unanswered_seconds": "oldest wait",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +109,9 @@ class Verdict:
     error_budget: int | None
     #: SPEC §9: microseconds until the rate would drop below the threshold with no more events.
     rate_breach_in_us: int | None = None
+    #: Each condition that fails, with its statistic now (a rate, or seconds), so that people
+    #: are told which one lost the rule and by how much: the report, the demo, the alert.
+    failed: tuple[tuple[str, float], ...] = ()
 
 
 DEFAULT_RULES: Final = (
@@ -277,6 +309,15 @@ def verdict_words(
     return word, notes
 
 
+def read_failure(condition: str, value: float, threshold: float | None) -> str:
+    """A failed condition as a person reads it: `rate 87.5% < 90.0%`, `avg 17.4m > 15.0m`."""
+    if condition == "response_rate":
+        shown = f"rate {value * 100:.1f}%"
+        return shown if threshold is None else f"{shown} < {threshold * 100:.1f}%"
+    shown = f"{_READ.get(condition, condition)} {human(value)}"
+    return shown if threshold is None else f"{shown} > {human(threshold)}"
+
+
 def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:
     """Largest whole k with responded / (responded + missed + k) >= min_rate (SPEC §4)."""
     return math.floor(Fraction(responded) / min_rate - responded - missed)
@@ -292,30 +333,40 @@ def judge(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> Verdict:
     window = stats.windows[rule.window]
     if window.decided < rule.min_decided:
         return Verdict(None, None)
-    ok = True
+    failed: list[tuple[str, float]] = []
     floor = rule.min_response_rate
-    if floor is not None and window.decided:
-        ok &= window.responded >= floor * window.decided
+    if floor is not None and window.decided and window.responded < floor * window.decided:
+        failed.append(("response_rate", window.responded / window.decided))
     limit = rule.max_avg_first_reply_seconds
     if limit is not None and rule.avg_of_fastest is not None:
         fastest = windows.fastest_average_us(stats.at, rule.window, rule.avg_of_fastest, business)
-        ok &= fastest is None or fastest <= limit * MICROS
-    elif limit is not None and window.latency_count:
-        ok &= window.latency_sum_us <= limit * MICROS * window.latency_count
+        if fastest is not None and fastest > limit * MICROS:
+            failed.append((FASTEST, float(fastest / MICROS)))
+    elif (
+        limit is not None
+        and window.latency_count
+        and window.latency_sum_us > limit * MICROS * window.latency_count
+    ):
+        failed.append(("avg_first_reply_seconds", window.latency_sum_us / window.latency_count / MICROS))
     limit = rule.max_p90_first_reply_seconds
     p90 = window.quantile_seconds(0.9)
-    if limit is not None and p90 is not None:
-        ok &= Fraction(p90) <= limit
+    if limit is not None and p90 is not None and Fraction(p90) > limit:
+        failed.append(("p90_first_reply_seconds", p90))
     limit = rule.max_oldest_unanswered_seconds
-    if limit is not None and stats.oldest_unanswered_us is not None:
-        ok &= stats.oldest_unanswered_us <= limit * MICROS
+    if (
+        limit is not None
+        and stats.oldest_unanswered_us is not None
+        and stats.oldest_unanswered_us > limit * MICROS
+    ):
+        failed.append(("oldest_unanswered_seconds", stats.oldest_unanswered_us / MICROS))
+    ok = not failed
     budget = breach = None
     if floor is not None:
         budget = error_budget(window.responded, window.missed, floor)
         if ok:
             instant = windows.rate_breach_at(stats.at, rule.window, floor, business)
             breach = None if instant is None else instant - stats.at
-    return Verdict(bool(ok), budget, breach)
+    return Verdict(ok, budget, breach, tuple(failed))
 
 
 def verdicts(

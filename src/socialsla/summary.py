@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialsla.duration import human
-from socialsla.rules import Rule, verdict_words
+from socialsla.rules import read_failure, verdict_words
 
 
 @dataclass(slots=True)
@@ -38,19 +38,32 @@ class Row:
     oldest: float | None = None
     verdicts: dict[str, float] = field(default_factory=dict)
     budgets: dict[str, float] = field(default_factory=dict)
-    #: SPEC §9: seconds until the rule is lost if nobody answers.
+    #: Seconds until the rule is lost if nobody answers.
     breaches: dict[str, float] = field(default_factory=dict)
+    #: Per rule, each failing condition and its statistic now.
+    failed: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))
     #: SPEC §7: the business view's figures, for a series with a calendar; and whether it is open now.
     business: Row | None = None
     open: float | None = None
 
 
-def parse(text: str) -> dict[tuple[str, str], Row]:
-    """Rows keyed by (account, channel) from exposition text."""
+@dataclass(slots=True)
+class Scrape:
+    """What the summary reads of one scrape: rows by (account, channel), and the rules' thresholds."""
+
+    rows: dict[tuple[str, str], Row]
+    thresholds: dict[tuple[str, str], float]
+
+
+def parse(text: str) -> Scrape:
+    """Rows keyed by (account, channel), and thresholds by (rule, condition), from exposition text."""
     rows: dict[tuple[str, str], Row] = defaultdict(Row)
+    thresholds: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
+            if sample.name == "socialsla_rule_threshold":
+                thresholds[(labels["rule"], labels["condition"])] = sample.value
             if "account" not in labels:
                 continue
             row = rows[(labels["account"], labels["channel"])]
@@ -80,40 +93,18 @@ def parse(text: str) -> dict[tuple[str, str], Row]:
                 row.budgets[labels["rule"]] = value
             elif name == "socialsla_rule_rate_breach_in_seconds":
                 row.breaches[labels["rule"]] = value
+            elif name == "socialsla_rule_failed":
+                row.failed[labels["rule"]].append((labels["condition"], value))
             elif name == "socialsla_series_open":
                 row.open = value
-    return dict(rows)
+    return Scrape(dict(rows), thresholds)
 
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def failed_conditions(rule: Rule, row: Row) -> list[str]:
-    """The conditions of `rule` that the row's figures break, each with both sides: `avg 17.4m > 15m`."""
-    window = row.windows.get(rule.window, WindowRow())
-    out = []
-    floor = rule.min_response_rate
-    if floor is not None and window.rate is not None and window.rate < floor:
-        out.append(f"rate {_percent(window.rate)} < {_percent(float(floor))}")
-    fastest = rule.avg_of_fastest
-    checks = (
-        # the plain average says nothing about the average of the fastest replies
-        ("avg", None if fastest is not None else window.avg, rule.max_avg_first_reply_seconds),
-        ("p90", window.p90, rule.max_p90_first_reply_seconds),
-        ("oldest wait", row.oldest, rule.max_oldest_unanswered_seconds),
-    )
-    for label, value, limit in checks:
-        if limit is not None and value is not None and value > limit:
-            out.append(f"{label} {human(value)} > {human(float(limit))}")
-    limit = rule.max_avg_first_reply_seconds
-    if not out and fastest is not None and limit is not None:
-        # not exported as a gauge; with every other condition holding, it is the one that failed
-        out.append(f"avg of the fastest {_percent(float(fastest))} > {human(float(limit))}")
-    return out
-
-
-def _badge(row: Row, rules: dict[str, Rule]) -> str:
+def _badge(row: Row, thresholds: dict[tuple[str, str], float]) -> str:
     if not row.verdicts:
         return "no verdict yet"
     parts = []
@@ -123,20 +114,19 @@ def _badge(row: Row, rules: dict[str, Rule]) -> str:
         if verdict == 1:
             parts.append(f"{word} {name}{shown}")
             continue
-        rule = rules.get(name)
-        why = failed_conditions(rule, row) if rule is not None else []
+        why = [read_failure(c, value, thresholds.get((name, c))) for c, value in row.failed.get(name, [])]
         parts.append(f"{word} {name}: {', '.join(why) or 'see /metrics'}{shown}")
     return "; ".join(parts)
 
 
-def render(rows: dict[tuple[str, str], Row], rules: tuple[Rule, ...] = (), window: str = "7d") -> str:
+def render(scrape: Scrape, window: str = "7d") -> str:
     """A fixed-width table, worst series first (breached, then by response rate)."""
     header = (
         f"{'account':<16} {'channel':<10} {'inbound':>8} {'pending':>8} "
         f"{'rate ' + window:>9} {'worst':>7} {'avg reply':>10} {'oldest wait':>12}  badge"
     )
     lines = [header, "-" * len(header)]
-    by_name = {rule.name: rule for rule in rules}
+    rows = scrape.rows
 
     def order(item: tuple[tuple[str, str], Row]) -> tuple[int, float, tuple[str, str]]:
         key, row = item
@@ -148,7 +138,8 @@ def render(rows: dict[tuple[str, str], Row], rules: tuple[Rule, ...] = (), windo
         w = row.windows.get(window, WindowRow())
         lines.append(
             f"{account:<16} {channel:<10} {w.inbound:>8.0f} {w.pending:>8.0f} {_percent(w.rate):>9} "
-            f"{_percent(w.worst):>7} {human(w.avg):>10} {human(row.oldest):>12}  {_badge(row, by_name)}"
+            f"{_percent(w.worst):>7} {human(w.avg):>10} {human(row.oldest):>12}  "
+            + _badge(row, scrape.thresholds)
         )
         if row.business is not None:  # SPEC §7: the same series measured in its calendar's open time
             b = row.business.windows.get(window, WindowRow())

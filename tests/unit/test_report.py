@@ -181,8 +181,8 @@ def test_json_document_shape(scenario: report.Report) -> None:
 
 def test_table_shows_verdicts(scenario: report.Report) -> None:
     """The people's table names each series and its badge verdict."""
-    table = report.to_table(scenario)
-    assert "facebook_very_responsive: LOST (budget -1)" in table
+    table = report.to_table(scenario, DEFAULT_RULES)
+    assert "facebook_very_responsive: LOST (rate 85.7% < 90.0%, avg 4.3h > 15.0m, budget -1)" in table
     assert "facebook_very_responsive: no verdict" in table
 
 

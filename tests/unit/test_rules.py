@@ -273,3 +273,21 @@ def test_a_business_rule_over_series_no_calendar_covers_is_a_warning(
     for message, account in zip(found, warned, strict=True):
         assert "rule 'r' uses the business clock" in message
         assert account in message
+
+
+def test_a_verdict_names_each_failing_condition_with_its_statistic() -> None:
+    """A lost rule says which of its conditions failed and their values now; a condition it does not name is
+    never blamed, and a rule that holds names none."""
+    from socialsla.rules import judge, read_failure
+
+    (p90_only,) = parse_rules('[[rule]]\nname = "p90"\nwindow = "7d"\nmax_p90_first_reply_seconds = 60\n')
+    windows = SeriesWindows(R)
+    windows.set("a", (Wait(T - 3600 * MICROS, T - 1800 * MICROS, True),))
+    windows.set("b", (Wait(T - 3600 * MICROS, None, True),))
+    stats = windows.evaluate(T)
+    verdict = judge(p90_only, stats, windows)
+    assert verdict.ok is False
+    assert [condition for condition, _ in verdict.failed] == ["p90_first_reply_seconds"]
+    assert read_failure("p90_first_reply_seconds", verdict.failed[0][1], 60.0).endswith("> 60s")
+    (loose,) = parse_rules('[[rule]]\nname = "loose"\nwindow = "7d"\nmax_p90_first_reply_seconds = 86400\n')
+    assert judge(loose, stats, windows).failed == ()
