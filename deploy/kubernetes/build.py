@@ -13,6 +13,10 @@ import yaml
 HERE = Path(__file__).parent
 RULES = HERE.parent / "prometheus" / "rules" / "socialsla.rules.yml"
 OUT = HERE / "prometheusrule.yaml"
+#: The rule file links runbooks on the loopback worker its prometheus.yml scrapes; in a cluster they
+#: are on the worker Service (every worker serves them). Expose that Service, or point this at your own.
+LOOPBACK_RUNBOOKS = "http://127.0.0.1:6066/runbooks"
+CLUSTER_RUNBOOKS = "http://socialsla-worker:6066/runbooks"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -29,7 +33,7 @@ _Dumper.add_representer(str, _text)
 
 def render() -> str:
     """The PrometheusRule manifest text."""
-    groups = yaml.safe_load(RULES.read_text())["groups"]
+    groups = yaml.safe_load(RULES.read_text().replace(LOOPBACK_RUNBOOKS, CLUSTER_RUNBOOKS))["groups"]
     manifest = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",

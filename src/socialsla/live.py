@@ -229,6 +229,18 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _receiver(args: argparse.Namespace) -> int:
+    from socialsla import receiver
+
+    try:
+        receiver.run(args.host, args.port, args.log)
+    except OSError as exc:
+        print(f"socialsla receiver: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print("socialsla receiver: stopped", file=sys.stderr)
+    return 0
+
+
 def _fetch(url: str) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -499,6 +511,18 @@ def register(commands: Any) -> None:
     generate.add_argument("--duration", type=_duration_or_none, default=0.0, metavar="DURATION",
                           help="stop after this long (default 0: run until Ctrl-C)")  # fmt: skip
     generate.set_defaults(run=_generate)
+
+    hooks = commands.add_parser(
+        "receiver",
+        help="take Alertmanager's webhooks and log each page, one line per alert",
+        description="A page receiver for Alertmanager (webhook_configs url http://HOST:PORT/hooks/NAME): "
+        "writes each alert as one line with its receiver, status, severity, alert, account/channel, "
+        "summary, description and runbook link. deploy/run stack routes every page here.",
+    )
+    hooks.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    hooks.add_argument("--port", type=int, default=9095, help="port to listen on (default 9095)")
+    hooks.add_argument("--log", type=Path, help="append pages to this file (default: standard output)")
+    hooks.set_defaults(run=_receiver)
 
     demo = commands.add_parser(
         "demo",

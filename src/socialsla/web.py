@@ -1,4 +1,7 @@
-"""The worker's HTTP endpoints: `/metrics` for Prometheus and `/healthz`; read-only, nothing else."""
+"""The worker's HTTP endpoints: `/metrics` for Prometheus, `/healthz`, and `/runbooks` for people paged.
+
+Read-only, nothing else.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from socialsla.health import Health
 from socialsla.ledger import Ledger
 from socialsla.ownership import Ownership
+from socialsla.runbooks import page
 from socialsla.threads import Threads
 
 log = logging.getLogger("socialsla")
@@ -38,9 +42,13 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
         }
         return web.json_response(body)
 
+    async def runbooks(request: web.Request) -> web.Response:
+        return web.Response(text=page(), content_type="text/html")
+
     server = web.Application()
     server.router.add_get("/metrics", scrape)
     server.router.add_get("/healthz", healthz)
+    server.router.add_get("/runbooks", runbooks)
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

@@ -59,7 +59,7 @@ def test_waiting_customers_page_the_team_and_replies_resolve_it(e2e: EndToEnd, t
     assert alert["annotations"]["description"] == (
         "The oldest unanswered post of acme on facebook has waited 20m 0s."
     )
-    assert alert["annotations"]["runbook_url"] == "docs/runbooks.md#socialslacustomerwaiting"
+    assert alert["annotations"]["runbook_url"] == "http://127.0.0.1:6066/runbooks#socialslacustomerwaiting"
     # the answered instagram conversation never pages
     assert all(a["labels"]["channel"] == "facebook" for _, a in fired)
 
