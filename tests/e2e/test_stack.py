@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,8 @@ from tests.harness import bindable, eventually, free_port
 REPO = Path(__file__).resolve().parents[2]
 #: A new broker, Faust's start and Prometheus's first scrape (15 s interval, as shipped).
 STACK_READY_S = 180.0
+#: Past the worker's first scrape: the alert's minute, an evaluation, Alertmanager's 30 s group wait.
+PAGE_S = 300.0
 STOP_S = 90.0
 
 
@@ -33,15 +38,36 @@ def get(url: str) -> Any:
         return body.decode()
 
 
-def test_stack_scrapes_the_worker_loads_the_rules_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """Prometheus scrapes the worker and holds the project's alerts, Alertmanager is ready, the URLs are
-    printed; Ctrl-C exits 0 with every port free again."""
-    ports = {name: free_port() for name in ("kafka", "controller", "web", "prometheus", "alertmanager")}
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def stop_by_pid(stack_dir: Path) -> None:
+    """Kill every part the stack recorded in its pid files (each ran in a session of its own)."""
+    for pidfile in stack_dir.glob("*.pid"):
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_stack_links_answer_pages_arrive_and_ctrl_c_stops_it_all(tmp_path: Path) -> None:
+    """Prometheus scrapes the worker with the project's rules; every URL printed answers 200; a page
+    fired in the stack arrives in the receiver's log and names its condition with a runbook link
+    that opens; Ctrl-C exits 0 with every port free again."""
+    ports = {
+        name: free_port() for name in ("kafka", "controller", "web", "prometheus", "alertmanager", "receiver")
+    }
+    stack_dir = tmp_path / "stack"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALSLA_", "KAFKA_", "STACK_"))}
     env |= {"KAFKA_PORT": str(ports["kafka"]), "KAFKA_CONTROLLER_PORT": str(ports["controller"]),
             "KAFKA_HOME": str(tmp_path / "kafka"), "SOCIALSLA_WEB_PORT": str(ports["web"]),
             "STACK_PROMETHEUS_PORT": str(ports["prometheus"]), "STACK_ALERTMANAGER_PORT": str(ports["alertmanager"]),
-            "STACK_DIR": str(tmp_path / "stack")}  # fmt: skip
+            "STACK_RECEIVER_PORT": str(ports["receiver"]), "STACK_DIR": str(stack_dir)}  # fmt: skip
     output = tmp_path / "stack.out"
     process = subprocess.Popen(
         ["bash", str(REPO / "deploy" / "run"), "stack", "--rate", "5"],
@@ -56,8 +82,7 @@ def test_stack_scrapes_the_worker_loads_the_rules_and_stops_on_ctrl_c(tmp_path: 
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        for part in ("worker", "generate", "prometheus", "alertmanager"):  # each ran in a session of its own
-            subprocess.run(["pkill", "-9", "-f", f"{part}.*{tmp_path}"], check=False)
+        stop_by_pid(stack_dir)
         subprocess.run(["bash", str(REPO / "deploy" / "kafka" / "kafka.sh"), "stop"], env=env, check=False,
                        capture_output=True)  # fmt: skip
 
@@ -79,16 +104,23 @@ def test_stack_scrapes_the_worker_loads_the_rules_and_stops_on_ctrl_c(tmp_path: 
         assert [a["url"] for a in alertmanagers] == [
             f"http://127.0.0.1:{ports['alertmanager']}/api/v2/alerts"
         ]
-        assert get(f"http://127.0.0.1:{ports['alertmanager']}/-/ready") is not None
-        eventually(lambda: get(f"http://127.0.0.1:{ports['web']}/metrics") or "", lambda text: "socialsla_conversations{" in text,
-                   STACK_READY_S, "the generator's traffic on the worker's /metrics")  # fmt: skip
-        text = output.read_text()
-        for url in (
-            f"127.0.0.1:{ports['web']}/metrics",
-            f"{prometheus}/alerts",
-            f"127.0.0.1:{ports['alertmanager']}/",
-        ):
-            assert url in text, text
+        text = eventually(output.read_text, lambda t: "pages " in t, STACK_READY_S, "the stack's links")
+        urls = re.findall(r"https?://[^\s)]+", text)
+        assert len(urls) >= 5, text
+        for url in urls:
+            assert status(url) == 200, (url, text)
+        assert "demo.toml (R = 1h)" in text  # the demo's rules and calendars, not the bare badge
+
+        pages = stack_dir / "pages.log"
+        page = eventually(
+            lambda: next((line for line in pages.read_text().splitlines() if "SocialSlaCustomerWaiting" in line), ""),
+            bool, PAGE_S, "a SocialSlaCustomerWaiting page in the receiver's log",
+        )  # fmt: skip
+        assert " FIRING critical SocialSlaCustomerWaiting " in page
+        assert "has waited" in page  # the condition, with its value
+        runbook = page.rsplit("runbook: ", 1)[1]
+        assert runbook == f"http://127.0.0.1:{ports['web']}/runbooks#socialslacustomerwaiting"
+        assert status(runbook) == 200
 
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=STOP_S) == 0, output.read_text()[-3000:]
