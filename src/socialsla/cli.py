@@ -7,9 +7,12 @@ says why), 2 the command line itself was wrong (argparse's convention).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from socialsla import live, report, twcs
 from socialsla.conversation import Policy
@@ -45,10 +48,22 @@ def _silence_us(text: str) -> int | None:
 
 
 def _time_us(text: str) -> int:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"{text} is a date without a time: write {text.strip()}T00:00:00Z for its start, "
+            f"or {text.strip()}T23:59:59Z for its end (any RFC 3339 time with an offset, or epoch seconds)"
+        )
     try:
         return parse_time(float(text) if text.replace(".", "", 1).isdigit() else text, "--at")
     except InvalidEvent as exc:
         raise argparse.ArgumentTypeError(exc.reason) from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake costs one line and a pointer to --help, not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _progress(done: int) -> None:
@@ -78,6 +93,15 @@ def _report(args: argparse.Namespace) -> int:
     sys.stdout.buffer.write(out)
     sys.stdout.flush()
     print(result.tally.summary(None if args.all_reasons else 5), file=sys.stderr)
+    judged = {name for series in result.series for name in series.verdicts}
+    for rule in rules if result.series else ():
+        if rule.name not in judged:
+            print(f"warning: rule {rule.name!r} ({_scope(rule.accounts, rule.channels)}) matches no series "
+                  "of the input: its verdicts are all '-'", file=sys.stderr)  # fmt: skip
+    tally = result.tally
+    if not tally.accepted + tally.duplicate + tally.late + tally.after_at:
+        print(f"socialsla report: no usable event in {args.events}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -108,14 +132,17 @@ def _rules_check(args: argparse.Namespace) -> int:
 
 def _import_twcs(args: argparse.Namespace) -> int:
     tally = twcs.ImportTally()
-    check_input(args.csv)
+    check_input(args.csv, events=False)
     try:
         with open(args.csv, "rb") as raw, twcs.open_csv(raw) as text:
             out = sys.stdout.buffer
             for event in twcs.convert(text, tally):
                 out.write(encode(event) + b"\n")
-    except (twcs.TwcsFormatError, UnicodeDecodeError) as exc:
+    except twcs.TwcsFormatError as exc:
         print(f"socialsla import twcs: {args.csv}: {exc}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError as exc:
+        print(f"socialsla import twcs: {args.csv}: not UTF-8 text past byte {exc.start:,}", file=sys.stderr)
         return 1
     sys.stdout.flush()
     print(tally.summary(), file=sys.stderr)
@@ -124,17 +151,18 @@ def _import_twcs(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser, with every subcommand."""
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="socialsla",
         description="First-reply time and response rate of social customer care, "
         "against badge-style rules (Facebook's 'very responsive': at least 90% answered, "
         "<= 15 min average first reply, over 7 days).",
     )
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    top.add_argument("--version", action="version", version=f"socialsla {_version()}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
 
     rep = commands.add_parser(
         "report",
-        help="numbers of an events file at one time (SPEC §5)",
+        help="numbers of an events file at one time",
         description="Read post/reply events (JSON Lines, one per line; - for stdin) and print "
         "1h/24h/7d response rate, first-reply latency and rule verdicts per account and "
         "channel. Invalid lines are counted and summarised on stderr, never fatal.",
@@ -179,7 +207,7 @@ def parser() -> argparse.ArgumentParser:
         "--agents",
         action="store_true",
         help="with the table format: per agent, first replies to conversations and next replies to "
-        "follow-ups, with their times (SPEC §10; the JSON always carries them)",
+        "follow-ups, with their times (the JSON always carries them)",
     )
     rep.add_argument(
         "--max-agents",
@@ -215,9 +243,20 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("socialsla")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    if args.command is None:  # a bare `socialsla`: what it does and which commands it has
+        top.print_help()
+        return 0
     try:
         code: int = args.run(args)
     except (RuleError, InputFileError) as exc:

@@ -24,8 +24,32 @@ class InputFileError(Exception):
     """A named input file cannot be read as text; the message says why and what to do."""
 
 
-def check_input(name: str) -> None:
-    """Raise InputFileError unless `name` is '-' (stdin) or a readable, uncompressed file."""
+#: How much of a file is looked at to tell text from binary data.
+_SNIFF_BYTES = 65_536
+#: The header of the public "Customer Support on Twitter" CSV.
+_TWCS_HEADER = b"tweet_id,author_id,inbound"
+
+
+#: Above this share of undecodable bytes and control characters, a file is not text. A few bad
+#: lines are the report's to count and name (hostile input), not a reason to refuse the file.
+_BINARY_SHARE = 0.1
+
+
+def _binary_share(head: bytes) -> float:
+    """The share of a chunk that no text file holds: bytes that are not UTF-8, and control characters."""
+    if not head:
+        return 0.0
+    text = head.decode("utf-8", errors="replace")
+    odd = sum(1 for c in text if c == "\ufffd" or (c < " " and c not in "\t\n\r"))
+    return odd / len(text)
+
+
+def check_input(name: str, events: bool = True) -> None:
+    """Raise InputFileError unless `name` is '-' (stdin) or a readable, uncompressed text file.
+
+    With `events`, a file that is the twcs CSV is refused too, with the command that
+    converts it: every one of its lines would be "not valid JSON".
+    """
     if name == "-":
         return
     path = Path(name)
@@ -36,7 +60,15 @@ def check_input(name: str) -> None:
     if not os.access(path, os.R_OK):
         raise InputFileError(f"{name}: permission denied")
     with open(path, "rb") as stream:
-        head = stream.read(4)
+        head = stream.read(_SNIFF_BYTES)
     for magic, advice in _COMPRESSED.items():
         if head.startswith(magic):
             raise InputFileError(f"{name}: {advice}")
+    what = "JSON Lines events" if events else 'the "Customer Support on Twitter" CSV'
+    if _binary_share(head) > _BINARY_SHARE:
+        raise InputFileError(f"{name}: binary data, not text: give {what}")
+    if events and head.startswith(_TWCS_HEADER):
+        raise InputFileError(
+            f"{name}: this is the twcs CSV, not events; convert it first: "
+            f"socialsla import twcs {name} > events.jsonl"
+        )

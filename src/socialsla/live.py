@@ -475,7 +475,7 @@ def register(commands: Any) -> None:
     """Add the live subcommands to the top-level parser."""
     worker = commands.add_parser(
         "worker",
-        help="run a streaming worker (Faust) that exports the SPEC gauges on /metrics",
+        help="run a streaming worker (Faust) that exports the SLA gauges on /metrics",
         description="Consume post and reply events from Kafka, keep thread and window state "
         "rebuilt from logs in Kafka (7 days + R of them), and serve /metrics and /healthz. "
         "Configured by environment variables only.",

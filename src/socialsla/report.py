@@ -57,9 +57,11 @@ class Tally:
 
     def summary(self, top: int | None = 5) -> str:
         """A few lines for stderr: counts, then the commonest reasons (all when `top` is None)."""
+        # Offline, "late" (SPEC's word for the live worker, where it means arrived too late) would
+        # blame the file's order: these are simply too old for any window at T.
         head = (
             f"events: {self.accepted} accepted, {self.duplicate} duplicate, "
-            f"{self.invalid} invalid, {self.late} late"
+            f"{self.invalid} invalid, {self.late} older than every window (before T - 7d - R)"
         )
         if self.after_at:
             head += f", {self.after_at} after --at (not seen)"

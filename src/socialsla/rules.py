@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from socialsla.calendars import Calendar, CalendarError, calendar_for, parse_calendars
+from socialsla.calendars import Calendar, CalendarError, calendar_for, parse_calendar, parse_calendars
 from socialsla.duration import human
 from socialsla.events import ACCOUNT_PATTERN, CHANNEL_PATTERN, MICROS
 from socialsla.windows import WINDOWS, SeriesStats, SeriesWindows
@@ -142,15 +142,21 @@ def _names(value: object, where: str, key: str, pattern: re.Pattern[str]) -> fro
     return frozenset(value)
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 def _rule(table: dict[str, Any], position: int) -> Rule:
-    where = f"rule {position}"
+    # Named by its name where it has a valid one; by its place in the file otherwise.
+    name = table.get("name")
+    valid = isinstance(name, str) and _NAME_RE.fullmatch(name) is not None
+    where = f"rule {name!r}" if valid else f"rule {position} (the {_ordinal(position)} [[rule]])"
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise RuleError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
-    name = table.get("name")
-    if not isinstance(name, str) or _NAME_RE.fullmatch(name) is None:
+    if not valid:
         raise RuleError(f"{where}: name must match [a-z0-9_]{{1,64}}, got {name!r}")
-    where = f"rule {name!r}"
+    assert isinstance(name, str)
     window = table.get("window")
     if window not in WINDOWS:
         raise RuleError(f"{where}: window must be one of {', '.join(WINDOWS)}, got {window!r}")
@@ -236,31 +242,62 @@ class RuleBook:
         return out
 
 
+def _header_lines(text: str, table: str) -> list[int]:
+    """The 1-based line of each `[[table]]` header, in file order: where each table's mistakes are."""
+    header = re.compile(rf"^\s*\[\[\s*{table}\s*\]\]")
+    return [number for number, line in enumerate(text.splitlines(), 1) if header.match(line)]
+
+
 def parse_book(text: str, source: str = "<rules>") -> RuleBook:
-    """Parse and validate a TOML rules file's text: rules and calendars."""
+    """Parse and validate a TOML rules file's text: rules and calendars.
+
+    Every mistake is found, not just the first, each as `FILE:LINE: what`, the
+    line being that of its table's header: a file is mended in one go.
+    """
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RuleError(f"{source}: not valid TOML: {exc}") from None
+    problems: list[str] = []
     extra = sorted(set(document) - {"rule", "calendar"})
     if extra:
-        raise RuleError(
+        problems.append(
             f"{source}: unknown top-level key {extra[0]!r}; "
             "rules go in [[rule]] tables, calendars in [[calendar]]"
         )
     tables = document.get("rule")
     if not isinstance(tables, list) or not tables:
-        raise RuleError(f"{source}: no [[rule]] tables")
-    rules = tuple(_rule(table, position) for position, table in enumerate(tables, 1))
+        problems.append(f"{source}: no [[rule]] tables")
+        tables = []
+    lines = _header_lines(text, "rule")
+    rules = []
+    for position, table in enumerate(tables, 1):
+        where = f"{source}:{lines[position - 1]}" if position <= len(lines) else source
+        try:
+            rules.append(_rule(table, position))
+        except RuleError as exc:
+            problems.append(f"{where}: {exc}")
     names = [rule.name for rule in rules]
-    duplicated = sorted({name for name in names if names.count(name) > 1})
-    if duplicated:
-        raise RuleError(f"{source}: rule name {duplicated[0]!r} is used twice")
-    try:
-        calendars = parse_calendars(document.get("calendar"))
-    except CalendarError as exc:
-        raise RuleError(f"{source}: {exc}") from None
-    return RuleBook(rules, calendars)
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        problems.append(f"{source}: rule name {name!r} is used twice")
+    calendars: tuple[Calendar, ...] = ()
+    raw = document.get("calendar")
+    if isinstance(raw, list):
+        lines = _header_lines(text, "calendar")
+        for position, table in enumerate(raw, 1):
+            try:
+                parse_calendar(table, position)
+            except CalendarError as exc:
+                where = f"{source}:{lines[position - 1]}" if position <= len(lines) else source
+                problems.append(f"{where}: {exc}")
+    if not problems:
+        try:
+            calendars = parse_calendars(raw)
+        except CalendarError as exc:
+            problems.append(f"{source}: {exc}")
+    if problems:
+        raise RuleError("\n".join(problems))
+    return RuleBook(tuple(rules), calendars)
 
 
 def parse_rules(text: str, source: str = "<rules>") -> tuple[Rule, ...]:

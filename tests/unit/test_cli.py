@@ -230,3 +230,94 @@ def test_a_worker_without_a_broker_says_it_waits_then_why_it_gives_up() -> None:
     assert "(tried for 30s); last error: Unable connect to" in lines[1]
     assert lines[1].endswith("start one (deploy/kafka/kafka.sh start) or set SOCIALSLA_BOOTSTRAP_SERVERS")
     assert len(lines) == 2
+
+
+def test_version_and_a_bare_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version says the installed version; a bare `socialsla` prints its help (with every command) and exits 0."""
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.startswith("socialsla 0.")
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for command in ("report", "worker", "demo", "receiver", "generate", "produce"):
+        assert command in out
+
+
+def test_a_usage_error_is_one_line_with_a_pointer_to_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """A date-only --at says what to write instead, in one line, without the whole usage first."""
+    with pytest.raises(SystemExit) as caught:
+        main(["report", "x.jsonl", "--at", "2017-10-12"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "write 2017-10-12T00:00:00Z" in err
+    assert "(see socialsla report --help)" in err
+    assert "usage:" not in err
+
+
+def test_report_of_nothing_usable_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file whose every line is invalid is an error (exit 1), not an empty report that exits 0."""
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("garbage\n{}\n")
+    assert main(["report", str(garbage)]) == 1
+    err = capsys.readouterr().err
+    assert "2 invalid" in err
+    assert "no usable event in" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "command", "expected"),
+    [
+        (
+            (DATA / "twcs-sample.csv").read_bytes(),
+            "report",
+            "this is the twcs CSV, not events; convert it first: socialsla import twcs",
+        ),
+        (b"\x00\x01binary", "report", "binary data, not text: give JSON Lines events"),
+        (
+            b"\xf8\xf9abc" * 10,
+            "import",
+            'binary data, not text: give the "Customer Support on Twitter" CSV',
+        ),
+    ],
+    ids=["csv-to-report", "binary-to-report", "binary-to-import"],
+)
+def test_the_wrong_kind_of_file_gets_a_hint(
+    content: bytes, command: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The twcs CSV handed to report says to import it; binary data says it is not text; both exit 1."""
+    path = tmp_path / "input"
+    path.write_bytes(content)
+    argv = ["report", str(path)] if command == "report" else ["import", "twcs", str(path)]
+    assert main(argv) == 1
+    assert expected in capsys.readouterr().err
+
+
+def test_a_rule_that_matches_no_series_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Facebook's rules on X's data give '-' everywhere: the report says why instead of staying silent."""
+    events = tmp_path / "x.jsonl"
+    events.write_text(
+        '{"type": "post", "event_id": "p", "conversation_id": "c", "account": "acme", "channel": "x", '
+        '"created_at": "2026-01-07T23:00:00Z"}\n'
+    )
+    rules = Path(__file__).parents[2] / "rules" / "facebook-2018.toml"
+    assert main(["report", str(events), "--rules", str(rules)]) == 0
+    assert (
+        "warning: rule 'facebook_very_responsive_2018' (channels facebook) matches no series"
+        in capsys.readouterr().err
+    )
+    assert main(["report", str(events)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_rules_check_lists_every_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """rules check names each bad table of a file with its line, not only the first."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rule]]\nname = "a"\nwindow = "2h"\n\n[[rule]]\nname = "b"\nwindow = "7d"\n')
+    assert main(["rules", "check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:1: rule 'a': window must be one of" in err
+    assert f"{bad}:5: rule 'b': names no condition" in err

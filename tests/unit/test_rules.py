@@ -251,7 +251,9 @@ def test_the_clock_is_wall_or_business() -> None:
 
 def test_a_bad_calendar_makes_the_file_invalid_and_names_the_mistake() -> None:
     """A calendar mistake is a rules-file error naming the file and the calendar."""
-    with pytest.raises(RuleError, match=r"<rules>: calendar 'emea_care': unknown timezone 'Europe/Londn'"):
+    with pytest.raises(
+        RuleError, match=r"<rules>:\d+: calendar 'emea_care': unknown timezone 'Europe/Londn'"
+    ):
         parse_book(CALENDAR.replace("Europe/London", "Europe/Londn") + rules("min_response_rate = 0.9"))
 
 
@@ -291,3 +293,37 @@ def test_a_verdict_names_each_failing_condition_with_its_statistic() -> None:
     assert read_failure("p90_first_reply_seconds", verdict.failed[0][1], 60.0).endswith("> 60s")
     (loose,) = parse_rules('[[rule]]\nname = "loose"\nwindow = "7d"\nmax_p90_first_reply_seconds = 86400\n')
     assert judge(loose, stats, windows).failed == ()
+
+
+def test_every_mistake_is_listed_with_its_file_and_line() -> None:
+    """A file with three bad rules and a bad calendar names all four, each at its table's line, not the first only."""
+    text = """[[rule]]
+name = "ok_rule"
+window = "7d"
+min_response_rate = 0.9
+
+[[rule]]
+name = "bad_window"
+window = "2d"
+min_response_rate = 0.9
+
+[[rule]]
+name = "Bad Name"
+window = "7d"
+
+[[rule]]
+name = "no_condition"
+window = "7d"
+
+[[calendar]]
+name = "team"
+timezone = "Mars/Olympus"
+"""
+    with pytest.raises(RuleError) as caught:
+        parse_book(text, "care.toml")
+    assert str(caught.value).splitlines() == [
+        "care.toml:6: rule 'bad_window': window must be one of 1h, 24h, 7d, got '2d'",
+        "care.toml:11: rule 3 (the 3rd [[rule]]): name must match [a-z0-9_]{1,64}, got 'Bad Name'",
+        "care.toml:15: rule 'no_condition': names no condition (min_response_rate or a max_* threshold)",
+        "care.toml:19: calendar 'team': unknown timezone 'Mars/Olympus' (an IANA name such as Europe/London)",
+    ]
