@@ -215,7 +215,7 @@ def parser() -> argparse.ArgumentParser:
         default=report.DEFAULT_MAX_AGENTS,
         metavar="N",
         help="agents named per series, the busiest over 7 days; the rest are pooled as `other` "
-        "(default 50, as SOCIALSLA_MAX_AGENTS)",
+        "(default 10, as SOCIALSLA_MAX_AGENTS)",
     )
     rep.set_defaults(run=_report)
 

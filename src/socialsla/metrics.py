@@ -45,7 +45,7 @@ KINDS: Final = ("post", "reply", "unknown")
 class SlaCollector(Collector):
     """Builds every per-series SPEC §6 metric from the ledger on each scrape."""
 
-    def __init__(self, ledger: Ledger, rules: Iterable[Rule], clock: Clock, max_agents: int = 50) -> None:
+    def __init__(self, ledger: Ledger, rules: Iterable[Rule], clock: Clock, max_agents: int = 10) -> None:
         self.ledger = ledger
         self.rules = tuple(rules)
         self.clock = clock

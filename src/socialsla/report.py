@@ -30,7 +30,9 @@ from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, Seri
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
 #: SPEC §10: agents named per series before the rest are pooled under `other`.
-DEFAULT_MAX_AGENTS: Final = 50
+#: Agents named per series (SOCIALSLA_MAX_AGENTS); SPEC §10 says 50, which let one worker export over
+#: a million series at 1,000 series (docs/metrics.md, "How many series").
+DEFAULT_MAX_AGENTS: Final = 10
 _FIRST_LINES: Final = 5
 
 

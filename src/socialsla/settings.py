@@ -52,7 +52,7 @@ class Settings:
     refresh_interval: float = 5.0
     purge_interval: float = 600.0
     max_series: int = 1000
-    max_agents: int = 50
+    max_agents: int = 10
     stale_after: float = 30.0
     shutdown_timeout: float = 20.0
     session_timeout: float = 10.0
