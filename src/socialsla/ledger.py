@@ -32,7 +32,8 @@ from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import Status, decide
 from socialsla.outcome import Outcome, is_totals, series_key
 from socialsla.outcome import decode as decode_outcomes
-from socialsla.windows import ALL, LONGEST_US, SeriesStats, SeriesWindows
+from socialsla.rules import Rule, Verdict, verdicts
+from socialsla.windows import ALL, LONGEST_US, AgentStats, SeriesStats, SeriesWindows, agents
 
 #: A series' totals are sent again after this long without one, well within the topic's retention.
 RESEND_TOTALS_S = 86_400.0
@@ -118,6 +119,48 @@ class Series:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Everything known of one series at a time T: what the report prints and `/metrics` exports."""
+
+    account: str
+    channel: str
+    #: The wall clock's windows (and the lifetime one, `ALL`).
+    stats: SeriesStats
+    verdicts: dict[str, Verdict]
+    #: SPEC §7: the series' calendar and its business view, when a calendar selects it.
+    calendar: str | None = None
+    business: SeriesStats | None = None
+    #: Whether the calendar is open at T (`socialsla_series_open`); None without one.
+    is_open: bool | None = None
+    #: SPEC §10: per window, per agent, their first and next replies (wall clock).
+    agents: dict[str, dict[str, AgentStats]] = field(default_factory=dict)
+    lifetime: Lifetime | None = None
+
+
+def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) -> Evaluation:
+    """The one evaluation of a series at `at`: windows on both clocks, verdicts, forecast, agents.
+
+    The offline report and the worker's collector both call it on a `Series` that
+    `Ledger.apply` built, so they cannot disagree on any number.
+    """
+    windows = series.windows
+    stats = windows.evaluate(at, lifetime=True)
+    calendar = windows.calendar
+    business = None if calendar is None else windows.evaluate(at, business=True)
+    return Evaluation(
+        series.account,
+        series.channel,
+        stats,
+        verdicts(tuple(rules), series.account, series.channel, windows, stats, business),
+        None if calendar is None else calendar.name,
+        business,
+        None if calendar is None else calendar.is_open(at),
+        agents(windows, at, max_agents),
+        series.lifetime(stats),
+    )
+
+
 @dataclass(slots=True)
 class Writes:
     """What stage 2 sends back to its own partition of `social.outcomes`: totals messages by series key."""
@@ -161,18 +204,23 @@ class Ledger:
         new totals.
         """
         writes = Writes()
+        horizon = now_us - (LONGEST_US + self.response_window_us)
         for outcome in outcomes:
             name = series_key(outcome.account, outcome.channel)
             series = self.series_for(partition, outcome.account, outcome.channel)
-            series.windows.set(outcome.conversation_id, outcome.waits)
             last = self.last_expiry.get((partition, name))
-            if last is None or now_us - last >= self.expire_every_us or now_us < last:
+            due = last is None or now_us - last >= self.expire_every_us or now_us < last
+            # Expiry comes before the outcome replaces its thread: a thread id used again after
+            # its waits passed the horizon (Messenger keeps one per customer and page for years)
+            # would otherwise lose its old waits uncounted, and the decided counter would fall.
+            if due or series.windows.holds_before(outcome.conversation_id, horizon):
                 self.last_expiry[partition, name] = now_us
                 dropped = self.expire(series, now_us)
                 if dropped:
                     writes.expired += sum(1 for key in dropped if not series.windows.waits_of(key))
                     message = totals_message(series.account, series.channel, series.expired)
                     writes.totals[name.encode()] = message
+            series.windows.set(outcome.conversation_id, outcome.waits)
         return writes
 
     def replay(self, partition: int, raw: bytes) -> None:

@@ -34,9 +34,9 @@ from prometheus_client.registry import Collector
 from socialsla import histogram
 from socialsla.clock import Clock
 from socialsla.events import MICROS
-from socialsla.ledger import Ledger
-from socialsla.rules import Rule, verdicts
-from socialsla.windows import WINDOWS, WindowStats, agents
+from socialsla.ledger import Ledger, evaluate
+from socialsla.rules import Rule
+from socialsla.windows import WINDOWS, WindowStats
 
 OUTCOMES: Final = ("accepted", "duplicate", "invalid", "late")
 KINDS: Final = ("post", "reply", "unknown")
@@ -149,11 +149,11 @@ class SlaCollector(Collector):
         )
         bounds = [_le(b) for b in histogram.upper_bounds()]
         for series in self.ledger:
-            windows = series.windows
-            stats = windows.evaluate(at, lifetime=True)
-            business = None if windows.calendar is None else windows.evaluate(at, business=True)
-            who = [series.account, series.channel]
-            views = [("wall", stats)] if business is None else [("wall", stats), ("business", business)]
+            e = evaluate(series, at, self.rules, self.max_agents)
+            who = [e.account, e.channel]
+            views = (
+                [("wall", e.stats)] if e.business is None else [("wall", e.stats), ("business", e.business)]
+            )
             for clock, view in views:
                 for name in WINDOWS:
                     w = view.windows[name]
@@ -163,17 +163,16 @@ class SlaCollector(Collector):
                     assert w.next_reply is not None  # evaluate always fills it
                     _window_samples(follow_ups, next_reply, [*who, name], clock, w.next_reply)
                 _maybe(oldest, [*who, clock], view.oldest_unanswered_seconds)
-            if windows.calendar is not None:
-                series_open.add_metric(who, 1.0 if windows.calendar.is_open(at) else 0.0)
-            for name, per_agent in agents(windows, at, self.max_agents).items():
+            if e.is_open is not None:
+                series_open.add_metric(who, 1.0 if e.is_open else 0.0)
+            for name, per_agent in e.agents.items():
                 for agent, answered in per_agent.items():
                     for kind, w in (("first", answered.first), ("next", answered.next)):
                         agent_replies.add_metric([*who, name, agent, kind], w.latency_count)
                         for stat, value in (("avg", w.avg_seconds), ("p90", w.quantile_seconds(0.9)),
                                             ("max", w.max_seconds)):  # fmt: skip
                             _maybe(agent_seconds, [*who, name, agent, kind, stat], value)
-            judged = verdicts(self.rules, series.account, series.channel, windows, stats, business)
-            for name, verdict in judged.items():
+            for name, verdict in e.verdicts.items():
                 if verdict.ok is not None:
                     rule_ok.add_metric([*who, name], 1.0 if verdict.ok else 0.0)
                 if verdict.error_budget is not None:
@@ -182,7 +181,8 @@ class SlaCollector(Collector):
                     breach.add_metric([*who, name], verdict.rate_breach_in_us / MICROS)
                 for condition, value in verdict.failed:
                     failed.add_metric([*who, name, condition], value)
-            life = series.lifetime(stats)
+            life = e.lifetime
+            assert life is not None  # evaluate always fills it
             cumulative = histogram.cumulative(life.buckets)
             hist.add_metric(
                 who,

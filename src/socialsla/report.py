@@ -20,16 +20,16 @@ from typing import IO, Any, Final
 
 import orjson
 
-from socialsla import conversation, stages
-from socialsla.calendars import Calendar, calendar_for
+from socialsla import stages
+from socialsla.calendars import Calendar
 from socialsla.conversation import DEFAULT_POLICY, Policy
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
-from socialsla.rules import Rule, Verdict, read_failure, verdict_words, verdicts
-from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, SeriesWindows, WindowStats, agents
+from socialsla.ledger import Evaluation, Ledger, evaluate
+from socialsla.rules import Rule, Verdict, read_failure, verdict_words
+from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, WindowStats
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
-#: SPEC §10: agents named per series before the rest are pooled under `other`.
 #: Agents named per series (SOCIALSLA_MAX_AGENTS); SPEC §10 says 50, which let one worker export over
 #: a million series at 1,000 series (docs/metrics.md, "How many series").
 DEFAULT_MAX_AGENTS: Final = 10
@@ -78,21 +78,8 @@ class Tally:
         return "\n".join(out)
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesReport:
-    """One (account, channel): its statistics and the verdicts of the rules that apply."""
-
-    account: str
-    channel: str
-    stats: SeriesStats
-    verdicts: dict[str, Verdict]
-    #: SPEC §7: the series' calendar and its business view, when a calendar selects it.
-    calendar: str | None = None
-    business: SeriesStats | None = None
-    #: Whether the calendar is open at `at` (what `socialsla_series_open` says); None without one.
-    is_open: bool | None = None
-    #: SPEC §10: per window, per agent, their first and next replies (wall clock).
-    agents: dict[str, dict[str, AgentStats]] = field(default_factory=dict)
+#: One series of the report: the worker's own evaluation of it.
+SeriesReport = Evaluation
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,27 +151,11 @@ def build(
     folded = stages.fold({}, events(), horizon, policy, lambda _, reason: tally.reject(line[0], reason))
     for (_, outcome), count in folded.tally.items():
         setattr(tally, outcome, getattr(tally, outcome) + count)
-    windows: dict[tuple[str, str], SeriesWindows] = {}
-    for (account, channel, conversation_id), state in folded.states.items():
-        series = windows.get((account, channel))
-        if series is None:
-            calendar = calendar_for(calendars, account, channel)
-            series = windows[(account, channel)] = SeriesWindows(response_window_us, calendar=calendar)
-        series.set(conversation_id, conversation.waits(state, policy))
-    reports = []
-    for account, channel in sorted(windows):
-        kept = windows[(account, channel)]
-        stats = kept.evaluate(at)
-        business = None if kept.calendar is None else kept.evaluate(at, business=True)
-        judged = verdicts(rules, account, channel, kept, stats, business)
-        calendar = kept.calendar
-        who = agents(kept, at, max_agents)
-        if calendar is None:
-            reports.append(SeriesReport(account, channel, stats, judged, agents=who))
-        else:
-            reports.append(SeriesReport(account, channel, stats, judged, calendar.name, business,
-                                        calendar.is_open(at), who))  # fmt: skip
-    return Report(at, reports, tally)
+    # Stage 2 as the worker runs it: the outcomes stage 1 would send, applied by the same function.
+    ledger = Ledger(response_window_us, LONGEST_US, calendars)
+    ledger.apply(0, folded.outcomes(), at)
+    series = sorted(ledger, key=lambda s: (s.account, s.channel))
+    return Report(at, [evaluate(each, at, rules, max_agents) for each in series], tally)
 
 
 def run(

@@ -4,7 +4,9 @@ The offline report (`report.build`) and the live agent (`agents.py`) both call
 `fold`, so they cannot disagree on which events count, which are duplicates,
 late or too many for their thread, or what a thread's waits are; the agent only
 reads the states it needs from its thread store first, and writes back and sends what
-`fold` returns. Stage 2 is `Ledger.apply` (ledger.py), for the same reason.
+`fold` returns. Both then run stage 2 on `Folded.outcomes()`, what stage 1 sends:
+`Ledger.apply` (ledger.py) builds the series and `ledger.evaluate` computes every
+number of one at a time T, for the report's table and JSON and for `/metrics` alike.
 """
 
 from __future__ import annotations

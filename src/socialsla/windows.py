@@ -397,6 +397,11 @@ class SeriesWindows:
         """A thread's kept waits (none when it is not kept)."""
         return self._threads.get(key, ())
 
+    def holds_before(self, key: str, before: int) -> bool:
+        """Whether the thread keeps a wait that `expire(before)` would drop."""
+        size = self.bucket_us
+        return any((wait.start // size + 1) * size <= before for wait in self._threads.get(key, ()))
+
     def set(self, key: str, waits: tuple[Wait, ...]) -> bool:
         """Record a thread's current waits, replacing its old ones; returns whether anything changed."""
         size, floor = self.bucket_us, self.floor

@@ -22,6 +22,7 @@ GAUGES = (
     "socialsla_series_open",
     "socialsla_agent_replies",
     "socialsla_agent_reply_seconds",
+    "socialsla_rule_failed",
 )
 
 
@@ -84,6 +85,9 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
                 rule=rule,
                 **who,
             )
+        for rule, verdict in series.verdicts.items():  # which conditions failed, by how much
+            for condition, value in verdict.failed:
+                put("socialsla_rule_failed", value, rule=rule, condition=condition, **who)
     return out
 
 

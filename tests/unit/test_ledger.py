@@ -81,6 +81,22 @@ def test_expiry_runs_at_most_once_per_interval_of_the_clock() -> None:
     assert (early.expired, due.expired) == (0, 1)
 
 
+@pytest.mark.parametrize("every", [0, 10 * DAY], ids=["expiry-due", "expiry-not-due"])
+def test_a_thread_id_used_again_after_the_horizon_keeps_its_old_conversation_counted(every: int) -> None:
+    """A quiet series whose thread id returns 9 days on (Messenger's one thread per customer) counts the old
+    conversation in its totals before the new one replaces the thread: the decided counter never falls."""
+    ledger = Ledger(R, expire_every_us=every)
+    ledger.apply(0, [outcome("c1", T0, T0 + 60 * MICROS)], T0)
+    (series,) = list(ledger)
+    before = series.lifetime(series.windows.evaluate(T0 + DAY, lifetime=True))
+    later = T0 + 9 * DAY
+    writes = ledger.apply(0, [outcome("c1", later, later + 60 * MICROS)], later)
+    after = series.lifetime(series.windows.evaluate(later + DAY, lifetime=True))
+    assert (before.responded, after.responded) == (1, 2)
+    assert writes.expired == 1  # the old conversation left memory, into the totals
+    assert series.expired.responded == 1
+
+
 def test_totals_round_trip() -> None:
     """Totals survive their message, and anything else is refused with a reason."""
     totals = Totals(1, 2, 3, 4, [5] * 13, floor=T0)

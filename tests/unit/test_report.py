@@ -290,3 +290,33 @@ def test_business_view_counts_open_time_across_a_holiday_and_a_dst_change() -> N
     assert body["rules"]["badge_in_business_hours"]["ok"] is True
     table = report.to_table(report.build(iter(lines), at, at, book.rules, calendars=book.calendars))
     assert "7d emea_care" in table  # the business row under the wall row
+
+
+def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report) -> None:
+    """The report equals stage 1's fold, turned into the outcomes the worker sends, applied by stage 2's
+    Ledger.apply and evaluated by the collector's evaluate; the report module computes nothing of a series
+    itself (no windows, verdicts or agents of its own)."""
+    from socialsla import stages
+    from socialsla.events import decode
+    from socialsla.ledger import Ledger, evaluate
+    from socialsla.windows import LONGEST_US
+
+    events = []
+    for line in (DATA / "scenario.jsonl").read_bytes().splitlines():
+        try:
+            event = decode(line, NOW)
+        except ValueError:
+            continue
+        if event.created_at <= AT:
+            events.append(event)
+    folded = stages.fold({}, events, AT - (LONGEST_US + report.DEFAULT_RESPONSE_WINDOW_US))
+    ledger = Ledger(report.DEFAULT_RESPONSE_WINDOW_US, LONGEST_US)
+    ledger.apply(0, folded.outcomes(), AT)
+    direct = [evaluate(s, AT, DEFAULT_RULES, report.DEFAULT_MAX_AGENTS)
+              for s in sorted(ledger, key=lambda s: (s.account, s.channel))]  # fmt: skip
+    assert scenario.series == direct
+    assert report.to_json(scenario, DEFAULT_RULES) == report.to_json(
+        report.Report(AT, direct, scenario.tally), DEFAULT_RULES
+    )
+    for name in ("verdicts", "agents", "SeriesWindows", "judge", "conversation"):
+        assert not hasattr(report, name), f"report.py computes {name} itself"
