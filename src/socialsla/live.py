@@ -39,8 +39,6 @@ from socialsla.settings import HELP, Settings, SettingsError, from_env
 from socialsla.shutdown import STOP_SIGNALS, Deadline, die_with_parent
 from socialsla.traffic import TrafficShape, replay, send_generated, shifted
 
-#: How long the worker waits for a broker that is still starting (a container, a restart).
-_WORKER_BROKER_WAIT_S = 30.0
 #: How long the traffic tools wait: a person at a terminal wants to hear soon that nothing answers.
 _TOOL_BROKER_WAIT_S = 3.0
 
@@ -111,7 +109,7 @@ def _worker(args: argparse.Namespace) -> int:
     # Until Faust's handlers are in place SIGTERM and SIGHUP keep their default (end at once:
     # nothing is started yet); SIGINT ends the wait for the broker without a traceback.
     try:
-        if not loop.run_until_complete(_topics_ready(settings, "worker", _WORKER_BROKER_WAIT_S)):
+        if not loop.run_until_complete(_topics_ready(settings, "worker", settings.broker_wait)):
             return 1
     except KeyboardInterrupt:
         print("socialsla worker: stopped (SIGINT) before it started", file=sys.stderr)

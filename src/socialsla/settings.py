@@ -54,6 +54,7 @@ class Settings:
     max_series: int = 1000
     max_agents: int = 10
     stale_after: float = 30.0
+    broker_wait: float = 30.0
     shutdown_timeout: float = 20.0
     session_timeout: float = 10.0
     batch_size: int = 5000
@@ -134,6 +135,8 @@ HELP: Final = {
     "max_series": "most account/channel pairs a worker admits; events of more are dead-lettered",
     "max_agents": "agents named per series on /metrics (the busiest over 7d); the rest pooled as other",
     "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
+    "broker_wait": "seconds a starting worker waits for its broker (a container, a restart) before it "
+    "gives up",
     "shutdown_timeout": "seconds a worker may take to stop after SIGTERM, SIGINT or SIGHUP before it "
     "exits anyway (with or without a broker; below Kubernetes' 30 s grace period)",
     "session_timeout": "seconds without a heartbeat before Kafka gives a dead worker's partitions to "
@@ -250,6 +253,8 @@ def _check(s: Settings) -> list[str]:
         problems.append(f"{PREFIX}MAX_SERIES: must be 1-1000000, got {s.max_series}")
     if not 1 <= s.stale_after <= 86_400:
         problems.append(f"{PREFIX}STALE_AFTER: must be 1-86400 seconds")
+    if not 1 <= s.broker_wait <= 3600:
+        problems.append(f"{PREFIX}BROKER_WAIT: must be 1-3600 seconds")
     if not 1 <= s.shutdown_timeout <= 3600:
         problems.append(f"{PREFIX}SHUTDOWN_TIMEOUT: must be 1-3600 seconds")
     if not 6 <= s.session_timeout <= 300:

@@ -223,11 +223,11 @@ def closed_port() -> int:
 def test_a_worker_without_a_broker_says_it_waits_then_why_it_gives_up() -> None:
     """The worker announces its wait for a broker that may be starting, then exits 1 with what to do."""
     done = run("worker", env={"SOCIALSLA_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()}",
-                              "SOCIALSLA_WEB_PORT": str(closed_port())})  # fmt: skip
+                              "SOCIALSLA_WEB_PORT": str(closed_port()), "SOCIALSLA_BROKER_WAIT": "6"})  # fmt: skip
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert lines[0].endswith("yet; trying for up to 30s")
-    assert "(tried for 30s); last error: Unable connect to" in lines[1]
+    assert lines[0].endswith("yet; trying for up to 6s")
+    assert "(tried for 6s); last error: Unable connect to" in lines[1]
     assert lines[1].endswith("start one (deploy/kafka/kafka.sh start) or set SOCIALSLA_BOOTSTRAP_SERVERS")
     assert len(lines) == 2
 

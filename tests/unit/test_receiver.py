@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -75,9 +74,7 @@ def test_the_command_logs_pages_refuses_garbage_and_stops_on_sigterm(tmp_path: P
         assert "care-emea-page FIRING critical SocialSlaBadgeLost acme/facebook:" in text
         assert "care-emea-page: refused a notification" in text
         process.send_signal(signal.SIGTERM)
-        began = time.monotonic()
-        assert process.wait(timeout=10) == 0
-        assert time.monotonic() - began < 10
+        assert process.wait(timeout=10) == 0  # a stop within its bound, exit 0
     finally:
         if process.poll() is None:
             process.kill()
