@@ -54,7 +54,7 @@ class Housekeeping:
         await self.ownership.settle()
         await self.threads.settle(self.app.assignor.assigned_actives(), self.app.rebalancing)
         await self.series.resend_totals()
-        guard = transport.guard_of(self.app.consumer)
+        guard = transport.guard_of(self.app)
         while guard.skipped:
             tp, committed, start = guard.skipped.pop(0)
             log.error(
@@ -115,7 +115,7 @@ def lags_of(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:
     committed offset.
     """
     consumer = app.consumer
-    guard = transport.guard_of(consumer)
+    guard = transport.guard_of(app)
     for tp in app.assignor.assigned_actives():
         if tp.topic not in topics:
             continue
@@ -125,5 +125,4 @@ def lags_of(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:
             continue
         if high is None:
             continue
-        position = max(guard.processed(tp) or 0, consumer._committed_offset.get(tp) or 0)
-        yield tp.topic, tp.partition, max(0, high - position)
+        yield tp.topic, tp.partition, max(0, high - guard.position(tp))

@@ -99,7 +99,6 @@ def _worker(args: argparse.Namespace) -> int:
     rules = book.rules
     import uvloop  # deferred, with Faust below: the offline commands must not pay for their import
 
-    from socialsla import transport
     from socialsla.app import Worker, build
 
     if _web_port_taken(settings, "worker"):
@@ -124,7 +123,6 @@ def _worker(args: argparse.Namespace) -> int:
     print(f"socialsla worker: {shown}", file=sys.stderr, flush=True)
     deadline = Deadline(settings.shutdown_timeout, "socialsla worker")
     worker = Worker(pipeline.app, deadline, loop=loop, loglevel=args.loglevel, quiet=True)
-    transport.no_spinner(worker)
     try:
         worker.execute_from_commandline()
     finally:

@@ -34,11 +34,6 @@ when an upgrade changes it, so an upgrade shows which workaround can go:
   in memory, and a SIGKILL loses them for good. Here the flush waits until the
   buffer is empty and nothing is in hand, and logs what it waits for while it
   lasts (the Kafka client's request timeout bounds each record's delivery).
-* `buffered`: `app.topic(maxsize=...)` drops its `maxsize`, so every stream
-  buffer is `stream_buffer_maxsize`; stage 1 wants a deeper one than stage 2.
-  The size is set on the topic, from which the agent's stream is cloned.
-* `no_spinner`: Faust's worker sets the root logger to DEBUG for the sake of a
-  terminal spinner, so every debug call in Faust and aiokafka builds a record.
 """
 
 from __future__ import annotations
@@ -177,7 +172,7 @@ class CommitGuard:
     # -- in the event loop --------------------------------------------------------------------
 
     def _start(self, tp: Any) -> int | None:
-        committed = self.consumer._committed_offset.get(tp)
+        committed = self.consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_transport)
         if committed is not None:
             return int(committed)
         if tp not in self.starts:
@@ -191,7 +186,7 @@ class CommitGuard:
     def _reach(self, tp: Any, start: int) -> int:
         """The end of the consecutive, wholly acknowledged spans from `start`."""
         spans = self.spans.get(tp, {})
-        acked = self.consumer._acked_index.get(tp) or ()
+        acked = self.consumer._acked_index.get(tp) or ()  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
         position = start
         while (span := spans.get(position)) is not None:
             offsets = span.offsets
@@ -199,6 +194,10 @@ class CommitGuard:
                 break
             position = span.end
         return position
+
+    def position(self, tp: Any) -> int:
+        """How far `tp` is done: what is processed, or else its committed offset (0 before any)."""
+        return max(self.processed(tp) or 0, self.consumer._committed_offset.get(tp) or 0)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_transport)
 
     def processed(self, tp: Any) -> int | None:
         """The offset up to which `tp` is processed (what the next commit may reach), or None if unknown.
@@ -214,11 +213,11 @@ class CommitGuard:
         if spans:
             for key in [key for key, span in list(spans.items()) if span.end <= start]:
                 spans.pop(key, None)
-        acked = self.consumer._acked.get(tp)
+        acked = self.consumer._acked.get(tp)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
         if acked and min(acked) < start:
             below = [offset for offset in acked if offset < start]
             acked[:] = [offset for offset in acked if offset >= start]
-            self.consumer._acked_index[tp].difference_update(below)
+            self.consumer._acked_index[tp].difference_update(below)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
 
     def new_offset(self, tp: Any) -> int | None:
         """The offset to commit for `tp` (Faust's `_new_offset`), or None."""
@@ -236,7 +235,7 @@ class CommitGuard:
         last fetch moved over a marker alone has none, and must still commit.
         """
         consumer = self.consumer
-        tps = set(consumer._acked) | set(self.spans)
+        tps = set(consumer._acked) | set(self.spans)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
         return (tp for tp in tps if topics is None or tp in topics or tp.topic in topics)
 
     async def seek_to_committed(self, seek: Any) -> Any:
@@ -284,14 +283,14 @@ class CommitGuard:
         acknowledgement past a message that is not acknowledged means that
         message was dropped, or never fetched, and will never be.
         """
-        acked = self.consumer._acked.get(tp)
+        acked = self.consumer._acked.get(tp)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
         if not acked:
             return False
         reach = self._reach(tp, committed)
         span = self.spans.get(tp, {}).get(reach)
         if span is None:
             return bool(max(acked) >= reach)
-        index = self.consumer._acked_index.get(tp) or ()
+        index = self.consumer._acked_index.get(tp) or ()  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
         waiting = next((offset for offset in span.offsets if offset not in index), None)
         return waiting is not None and max(acked) > waiting
 
@@ -307,7 +306,7 @@ class CommitGuard:
         due = []
         current = {}
         for tp in consumer.assignment():
-            committed = consumer._committed_offset.get(tp)
+            committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_transport)
             if committed is None:
                 continue
             if not self._stuck(tp, committed):
@@ -365,7 +364,7 @@ async def drain_messages(self: Any, fetcher: Any) -> None:
     callback = self.callback
     getmany = self.getmany
     consumer_stopped = self._stopped.is_set
-    fetcher_stopped = fetcher._stopped.is_set
+    fetcher_stopped = fetcher._stopped.is_set  # noqa: SLF001 - the fetcher's stop flag that Faust's own drain loop polls (canary: test_transport)
     set_read_offset = self._read_offset.__setitem__
     commit_every = self._commit_every
     since_yield = 0
@@ -406,7 +405,7 @@ async def drain_messages(self: Any, fetcher: Any) -> None:
 
 def _positions(aio: Any, tps: Any) -> dict[Any, int | None]:
     """The aiokafka consumer's fetch position of each partition (None while it awaits a reset)."""
-    assignment = aio._subscription.subscription.assignment if aio._subscription.subscription else None
+    assignment = aio._subscription.subscription.assignment if aio._subscription.subscription else None  # noqa: SLF001 - aiokafka's fetch positions; no public API per partition (canary: test_transport)
     if assignment is None:
         return {}
     out: dict[Any, int | None] = {}
@@ -430,49 +429,32 @@ def read_committed(consumer: Any) -> None:
     posts[0] and replies[0] could then go to two workers, each with half of a
     thread. Faust's own assignor keeps co-partitioned topics' partitions together.
     """
-    thread = consumer._thread
-    create = thread._create_consumer
+    thread = consumer._thread  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_transport)
+    create = thread._create_consumer  # noqa: SLF001 - where Faust makes the aiokafka consumer: isolation and assignor (canary: test_transport)
 
     def create_committed(*args: Any, **kwargs: Any) -> Any:
         aio = create(*args, **kwargs)
-        aio._isolation_level = "read_committed"  # read by AIOKafkaConsumer.start to build its fetcher
-        aio._partition_assignment_strategy = (consumer.app.assignor,)  # read there to build its coordinator
+        aio._isolation_level = "read_committed"  # noqa: SLF001 - read by AIOKafkaConsumer.start; Faust has no setting (canary: test_transport); read by AIOKafkaConsumer.start to build its fetcher
+        aio._partition_assignment_strategy = (consumer.app.assignor,)  # noqa: SLF001 - read by AIOKafkaConsumer.start; Faust picks round-robin (canary); read there to build its coordinator
         return aio
 
-    thread._create_consumer = create_committed
+    thread._create_consumer = create_committed  # noqa: SLF001 - where Faust makes the aiokafka consumer: isolation and assignor (canary: test_transport)
 
 
-def install_consumer(consumer: Any) -> Any:
-    """Apply the consumer changes to a consumer Faust has just built; returns it."""
+def install_consumer(consumer: Any) -> CommitGuard:
+    """Apply the consumer changes to a consumer Faust has just built; returns its commit guard."""
     read_committed(consumer)
-    consumer._drain_messages = types.MethodType(drain_messages, consumer)
+    consumer._drain_messages = types.MethodType(drain_messages, consumer)  # noqa: SLF001 - Faust's delivery loop, replaced for speed and for the read-offset drop (canary)
     guard = CommitGuard(consumer)
-    consumer._new_offset = guard.new_offset
-    consumer._filter_tps_with_pending_acks = guard.pending
+    consumer._new_offset = guard.new_offset  # noqa: SLF001 - Faust's commit computation, replaced by the guard's (canary: test_transport)
+    consumer._filter_tps_with_pending_acks = guard.pending  # noqa: SLF001 - Faust's commit computation, replaced by the guard's (canary)
     consumer.seek_to_committed = functools.partial(guard.seek_to_committed, consumer.seek_to_committed)
-    thread = consumer._thread
-    thread._fetch_records = functools.partial(
-        guard.fetch, thread._fetch_records, consumer.app.topics.acks_enabled_for
-    )
-    consumer.commit_guard = guard
-    return consumer
-
-
-def buffered(topic: Any, events: int) -> Any:
-    """The topic, its agent's stream buffer holding `events` (what `app.topic(maxsize=...)` fails to set)."""
-    topic.maxsize = events
-    return topic
-
-
-def no_spinner(worker: Any) -> None:
-    """Run a Faust worker without its terminal spinner.
-
-    At log levels from WARN up, Faust's worker spins a spinner on every log
-    record, and for that sets the root logger to DEBUG (`_setup_spinner_handler`
-    in faust/worker.py), so every debug call in Faust and aiokafka builds a log
-    record that is then dropped: a quarter of the CPU in a profile.
-    """
-    worker.spinner = None
+    thread = consumer._thread  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_transport)
+    # Every fetch of Faust's thread passes through `_fetch_records`; the guard notes its span (canary).
+    fetch_records = thread._fetch_records  # noqa: SLF001 - as above
+    acked = consumer.app.topics.acks_enabled_for
+    thread._fetch_records = functools.partial(guard.fetch, fetch_records, acked)  # noqa: SLF001 - as above
+    return guard
 
 
 def end_offset(consumer: Any, tp: Any) -> int | None:
@@ -482,23 +464,24 @@ def end_offset(consumer: Any, tp: Any) -> int | None:
     read_committed consumer cannot see yet: lag against it never reaches 0
     while an upstream transaction is open.
     """
-    aio = consumer._thread._consumer
+    aio = consumer._thread._consumer  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_transport)
     if aio is None:
         return None
     stable = aio.last_stable_offset(tp)
     return int(stable) if stable is not None else consumer.highwater(tp)
 
 
-def guard_of(consumer: Any) -> CommitGuard:
-    """The commit guard `install_consumer` gave this consumer."""
-    guard: CommitGuard = consumer.commit_guard
+def guard_of(app: Any) -> CommitGuard:
+    """The commit guard of the app's consumer (made now if Faust has not made it yet)."""
+    app.consumer  # noqa: B018 - Faust makes it on first use, and app._new_consumer installs the guard
+    guard: CommitGuard = app.commit_guard
     return guard
 
 
 def complete_flush(producer: Any, log_every: float = waits.LOG_EVERY_S) -> Any:
     """Make a just-built producer's buffer flush wait for every message, saying what it waits for."""
     buffer = producer.buffer
-    hand_over = buffer._send_pending
+    hand_over = buffer._send_pending  # noqa: SLF001 - Faust's producer buffer hand-over, counted so a flush waits for it (canary)
     in_hand = [0]
 
     async def send_pending(message: Any) -> None:
@@ -523,6 +506,6 @@ def complete_flush(producer: Any, log_every: float = waits.LOG_EVERY_S) -> Any:
             await asyncio.sleep(_FLUSH_POLL_S)
 
     # Set before the buffer starts: its sending task looks `_send_pending` up when it starts.
-    buffer._send_pending = send_pending
+    buffer._send_pending = send_pending  # noqa: SLF001 - Faust's producer buffer hand-over, counted so a flush waits for it (canary)
     buffer.flush = flush
     return producer

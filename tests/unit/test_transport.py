@@ -18,18 +18,20 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from socialsla.app import INPUT_BUFFER, build
+from socialsla.app import INPUT_BUFFER, Worker, build
 from socialsla.rules import DEFAULT_RULES
 from socialsla.settings import Settings
+from socialsla.shutdown import Deadline
 from socialsla.transport import (
     HOLE_SECONDS,
     CommitGuard,
     Span,
+    _positions,
     _Resume,
-    buffered,
     complete_flush,
     drain_messages,
-    no_spinner,
+    end_offset,
+    guard_of,
     read_committed,
 )
 
@@ -447,13 +449,12 @@ async def test_canary_faust_assigns_round_robin_without_changelog_tables() -> No
 
 
 @pytest.mark.asyncio
-async def test_canary_app_topic_drops_maxsize_and_buffered_sets_the_agents_stream_buffer() -> None:
-    """Faust's `app.topic(maxsize=...)` loses the size; `buffered` sets it on the topic the agent's stream clones."""
+async def test_a_topics_maxsize_sizes_the_stream_buffer_of_the_agent_reading_it() -> None:
+    """`faust.Topic(maxsize=N)`, public, sizes the stream an agent iterates; `app.topic` would drop it."""
     app = _faust_app()
+    topic = faust.Topic(app, topics=("a", "b"), maxsize=5, key_type=bytes, value_type=bytes)
+    assert topic.clone(is_iterator=True).queue.maxsize == 5  # what an agent iterates (Channel.__aiter__)
     assert app.topic("a", maxsize=5).maxsize is None
-    topic = buffered(app.topic("a", "b", key_type=bytes, value_type=bytes), 5)
-    stream = topic.clone(is_iterator=True)  # what an agent iterates (Channel.__aiter__)
-    assert stream.queue.maxsize == 5
     assert app.topic("c").clone(is_iterator=True).queue.maxsize == app.conf.stream_buffer_maxsize == 4096
 
 
@@ -551,16 +552,54 @@ async def test_a_fetch_for_an_empty_active_set_still_notes_its_spans() -> None:
 
 
 @pytest.mark.asyncio
-async def test_canary_fausts_spinner_puts_the_root_logger_at_debug() -> None:
-    """A quiet Faust worker still has a spinner, and a spinner sets its logger to DEBUG: `no_spinner` removes it."""
-    worker = faust.Worker(_faust_app(), loop=asyncio.get_running_loop(), quiet=True)
-    assert worker.spinner is not None
+async def test_the_worker_keeps_the_root_logger_at_its_level() -> None:
+    """Faust's own root-logger hook sets DEBUG for its spinner (every debug call then builds a record);
+    the worker's override of that public hook keeps the level and drops the spinner."""
+    loop = asyncio.get_running_loop()
     logger = logging.getLogger("socialsla-canary")
     logger.addHandler(logging.NullHandler())
     logger.setLevel(logging.WARNING)
-    worker._setup_spinner_handler(logger, logging.WARNING)
+    faust.Worker(_faust_app(), loop=loop, quiet=True).on_setup_root_logger(logger, logging.WARNING)
     assert logger.level == logging.DEBUG
-    no_spinner(worker)
     logger.setLevel(logging.WARNING)
-    worker._setup_spinner_handler(logger, logging.WARNING)
+    ours = Worker(_faust_app(), Deadline(20, "test"), loop=loop, quiet=True)
+    ours.on_setup_root_logger(logger, logging.WARNING)
     assert logger.level == logging.WARNING
+    assert ours.spinner is None
+
+
+@pytest.mark.asyncio
+async def test_canary_faust_builds_its_clients_through_the_apps_factories(tmp_path: Path) -> None:
+    """Faust makes `app.consumer` with `App._new_consumer` and `app.producer` with `App._new_producer`, where
+    the worker's app installs the commit guard, the drain loop and the complete flush."""
+    app = build(Settings(data_dir=tmp_path), DEFAULT_RULES).app
+    consumer = app.consumer
+    assert app.commit_guard is not None
+    assert app.commit_guard.consumer is consumer
+    assert guard_of(app) is app.commit_guard
+    assert consumer._new_offset == app.commit_guard.new_offset
+    assert consumer._drain_messages.__func__ is drain_messages
+    assert app.producer.buffer.flush.__qualname__ == "complete_flush.<locals>.flush"
+
+
+@pytest.mark.asyncio
+async def test_canary_aiokafkas_subscription_holds_each_partitions_fetch_position() -> None:
+    """The guard reads fetch positions from aiokafka's subscription state: None until a reset, then the offset."""
+    from aiokafka import TopicPartition
+
+    aio = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1")  # never started: nothing connects
+    tp = TopicPartition("t", 0)
+    aio.assign([tp])
+    assert _positions(aio, None) == {tp: None}
+    aio._subscription.subscription.assignment.state_value(tp).seek(42)
+    assert _positions(aio, None) == {tp: 42}
+
+
+@pytest.mark.asyncio
+async def test_canary_fausts_consumer_thread_keeps_its_aiokafka_consumer() -> None:
+    """`end_offset` reads the last stable offset from the aiokafka consumer Faust's thread keeps (None before start)."""
+    consumer = _faust_app().consumer
+    assert consumer._thread._consumer is None
+    assert end_offset(consumer, TP("t", 0)) is None
+    assert callable(AIOKafkaConsumer.last_stable_offset)
+    assert "self._consumer" in inspect.getsource(type(consumer._thread)._ensure_consumer)
