@@ -7,7 +7,7 @@ Topics, keys and state, and why (neither agent uses a Faust table):
   Its thread states (`threads.py`) live per input partition, because every
   event of a conversation arrives on one partition. A batch reads each thread it
   touches once, folds its events with `stages.fold` (the offline report's fold),
-  writes the changed ones to its log in one record per partition, and sends
+  writes the changed ones to its log in a record per partition (512 KiB at most), and sends
   each summary once, grouped per series into messages to `social.outcomes`
   keyed `account|channel`: that is the re-keying, so each series is on one
   partition of stage 2's input.

@@ -29,7 +29,7 @@ class SystemClock:
 
 
 class FileClock:
-    """Time read from a file holding an RFC 3339 time or epoch seconds, re-read on every call."""
+    """Time read from a file holding an RFC 3339 time or epoch seconds, read again at most every 0.1 s."""
 
     #: Seconds a reading is reused: the worker asks for every event, the file changes rarely.
     REREAD_S = 0.1

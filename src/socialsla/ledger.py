@@ -7,7 +7,7 @@ ever exported (SPEC §6: one exporter per series). It holds no Kafka or
 Prometheus objects: the Faust glue feeds it and the collector reads it.
 
 Its log is `social.outcomes` itself: outcomes are whole, idempotent thread
-summaries, so replaying a partition's messages since `now - (7d + R)` rebuilds
+summaries, so replaying a partition's messages since `now - (7d + R)` and a day's margin rebuilds
 its windows (`replay`), with no table and no per-conversation changelog.
 
 Waits older than the 7d + R horizon are expired from memory; what the

@@ -333,7 +333,7 @@ class PipelineMetrics:
         )
 
     def set_lag(self, lags: Iterable[tuple[str, int, int]]) -> None:
-        """Replace the lag series with the current (topic, partition, lag) triples."""
+        """Replace the lag series with the current (topic, partition, lag) ones."""
         self.lag.clear()
         for topic, partition, lag in lags:
             self.lag.labels(topic, str(partition)).set(lag)

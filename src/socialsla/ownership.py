@@ -2,7 +2,7 @@
 
 A worker exports only the series of outcome partitions it actively owns (SPEC
 §6: one exporter per series). A partition is loaded by replaying its part of
-`social.outcomes` from `now - (7d + R)` and a margin (`replay.Loader`,
+`social.outcomes` from `now - (7d + R)` and a day's margin (`replay.Loader`,
 `Ledger.replay`): the topic is stage 2's log, so there is no table to recover
 and nothing to wait for. Housekeeping loads owned partitions between
 rebalances; stage 2 loads a partition an outcome arrives for before applying

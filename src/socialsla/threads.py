@@ -1,14 +1,15 @@
 """Stage 1's state: each thread's events, per input partition, in a local store rebuilt from a log.
 
 The log is the topic `<app id>-threads`, partitioned like the input. A batch
-writes, per input partition, one record holding every thread it changed
-(`pack`: frames of key and state), where a table would write a changelog record
-per conversation and hand each to the Kafka client on its own. The topic keeps
+writes, per input partition, records holding every thread it changed (`pack`:
+frames of key and state; a new record past `RECORD_BUDGET`, 512 KiB), where a
+table would write a changelog record per conversation and hand each to the Kafka
+client on its own. The topic keeps
 7 days + R and a spare (`kafka.ensure_topics`): a thread whose last state is
 older can no longer change a window, and is purged anyway (`conversation.expired`).
 
 When stage 1 is assigned an input partition (or first meets one) it rebuilds
-that partition's store by replaying its log from `now - (7d + R)` and a margin
+that partition's store by replaying its log from `now - (7d + R)` and a day's margin
 (`replay.Loader`), the latest state of a thread winning and a thread past the
 horizon left out, as the sweep would purge it; so a restart, on a kept or a
 wiped data directory, is the same replay, and nothing but the log has to be right.
