@@ -25,65 +25,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import orjson
-
 from socialsla import histogram
 from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import Status, decide
-from socialsla.outcome import Outcome, is_totals, series_key
+from socialsla.outcome import Outcome, Totals, is_totals, parse_totals, series_key, totals_message
 from socialsla.outcome import decode as decode_outcomes
 from socialsla.rules import Rule, Verdict, verdicts
 from socialsla.windows import ALL, LONGEST_US, AgentStats, SeriesStats, SeriesWindows, agents
 
 #: A series' totals are sent again after this long without one, well within the topic's retention.
 RESEND_TOTALS_S = 86_400.0
-
-
-@dataclass(slots=True)
-class Totals:
-    """What expired conversations added to the lifetime counters of a series; every wait before `floor`."""
-
-    responded: int = 0
-    missed: int = 0
-    latency_count: int = 0
-    latency_sum_us: int = 0
-    buckets: list[int] = field(default_factory=lambda: [0] * histogram.SIZE)
-    #: Waits starting before this are counted here (`SeriesWindows.floor`); None before any expiry.
-    floor: int | None = None
-
-    def to_list(self) -> list[object]:
-        """The JSON form inside a totals message."""
-        counts = [self.responded, self.missed, self.latency_count, self.latency_sum_us]
-        return [self.floor, *counts, self.buckets]
-
-    @classmethod
-    def from_list(cls, raw: object) -> Totals:
-        """Inverse of `to_list`; ValueError on anything else."""
-        if not isinstance(raw, list) or len(raw) != 6:
-            raise ValueError("totals must be [floor, responded, missed, count, sum, buckets]")
-        floor, r, m, c, s, b = raw
-        counts = (r, m, c, s)
-        if type(floor) is not int or not all(type(v) is int for v in counts) or not isinstance(b, list):
-            raise ValueError("wrong totals field types")
-        if len(b) != histogram.SIZE or not all(type(v) is int for v in b):
-            raise ValueError(f"totals need {histogram.SIZE} histogram buckets")
-        return cls(r, m, c, s, list(b), floor)
-
-
-def totals_message(account: str, channel: str, totals: Totals) -> bytes:
-    """A `social.outcomes` value carrying a series' totals: `{"totals": [account, channel, totals]}`."""
-    return orjson.dumps({"totals": [account, channel, totals.to_list()]})
-
-
-def parse_totals(raw: bytes) -> tuple[str, str, Totals]:
-    """Inverse of `totals_message`; ValueError on anything else."""
-    try:
-        account, channel, totals = orjson.loads(raw)["totals"]
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a totals message: {exc}") from None
-    if not isinstance(account, str) or not isinstance(channel, str):
-        raise ValueError("not a totals message: wrong field types")
-    return account, channel, Totals.from_list(totals)
 
 
 @dataclass(frozen=True, slots=True)

@@ -373,7 +373,11 @@ async def _demo_screen(
                       f"R = {settings.response_window}: a post unanswered that long is missed "
                       "(SOCIALSLA_RESPONSE_WINDOW)\n"]  # fmt: skip
             if text is None:
-                screen.append("(waiting for the worker's /metrics: it is starting and joining its group ...)")
+                screen.append(
+                    "(waiting for the worker's /metrics: it is starting and joining its consumer group; "
+                    "after a worker was killed, Kafka waits for that one's session to run out, "
+                    f"SOCIALSLA_SESSION_TIMEOUT = {settings.session_timeout:g} s)"
+                )
             else:
                 screen.append(summary.render(summary.parse(text)))
             print("\n".join(screen), flush=True)

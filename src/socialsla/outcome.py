@@ -5,16 +5,19 @@ An outcome carries the conversation's whole current summary, not a delta, so sta
 the same state. The key is the series (`account|channel`), which puts every
 conversation of a series on one partition, whose owner exports the series. The
 topic is stage 2's log: it also carries stage 2's totals of expired waits
-(`ledger.totals_message`, a JSON object where outcomes are a JSON array).
+(`totals_message`, a JSON object where outcomes are a JSON array). Both codecs of
+the topic are here, and nowhere else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 import orjson
 
+from socialsla import histogram
 from socialsla.conversation import Wait
 
 SEPARATOR = "|"  # not allowed in account or channel names (SPEC §1), so keys split safely
@@ -65,7 +68,7 @@ def encode(outcomes: Sequence[Outcome]) -> bytes:
 
 
 def is_totals(raw: bytes) -> bool:
-    """Whether a `social.outcomes` value is stage 2's totals of a series (`ledger.totals_message`)."""
+    """Whether a `social.outcomes` value is stage 2's totals of a series (`totals_message`)."""
     return raw[:1] == b"{"
 
 
@@ -119,3 +122,50 @@ def chunks(outcomes: Sequence[Outcome]) -> Iterator[Sequence[Outcome]]:
         size += cost
     if start < len(outcomes):
         yield outcomes[start:]
+
+
+@dataclass(slots=True)
+class Totals:
+    """What expired conversations added to the lifetime counters of a series; every wait before `floor`."""
+
+    responded: int = 0
+    missed: int = 0
+    latency_count: int = 0
+    latency_sum_us: int = 0
+    buckets: list[int] = field(default_factory=lambda: [0] * histogram.SIZE)
+    #: Waits starting before this are counted here (`SeriesWindows.floor`); None before any expiry.
+    floor: int | None = None
+
+    def to_list(self) -> list[object]:
+        """The JSON form inside a totals message."""
+        counts = [self.responded, self.missed, self.latency_count, self.latency_sum_us]
+        return [self.floor, *counts, self.buckets]
+
+    @classmethod
+    def from_list(cls, raw: object) -> Totals:
+        """Inverse of `to_list`; ValueError on anything else."""
+        if not isinstance(raw, list) or len(raw) != 6:
+            raise ValueError("totals must be [floor, responded, missed, count, sum, buckets]")
+        floor, r, m, c, s, b = raw
+        counts = (r, m, c, s)
+        if type(floor) is not int or not all(type(v) is int for v in counts) or not isinstance(b, list):
+            raise ValueError("wrong totals field types")
+        if len(b) != histogram.SIZE or not all(type(v) is int for v in b):
+            raise ValueError(f"totals need {histogram.SIZE} histogram buckets")
+        return cls(r, m, c, s, list(b), floor)
+
+
+def totals_message(account: str, channel: str, totals: Totals) -> bytes:
+    """A `social.outcomes` value carrying a series' totals: `{"totals": [account, channel, totals]}`."""
+    return orjson.dumps({"totals": [account, channel, totals.to_list()]})
+
+
+def parse_totals(raw: bytes) -> tuple[str, str, Totals]:
+    """Inverse of `totals_message`; ValueError on anything else."""
+    try:
+        account, channel, totals = orjson.loads(raw)["totals"]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a totals message: {exc}") from None
+    if not isinstance(account, str) or not isinstance(channel, str):
+        raise ValueError("not a totals message: wrong field types")
+    return account, channel, Totals.from_list(totals)

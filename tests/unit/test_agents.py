@@ -14,9 +14,9 @@ from prometheus_client import CollectorRegistry
 from socialsla.agents import Conversations, Screen, Series
 from socialsla.conversation import Conversation, Wait
 from socialsla.events import MICROS, parse_time
-from socialsla.ledger import Ledger, parse_totals
+from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics
-from socialsla.outcome import Outcome, encode
+from socialsla.outcome import Outcome, encode, parse_totals
 from socialsla.outcome import decode as decode_outcomes
 from socialsla.ownership import Ownership
 from socialsla.settings import Settings
