@@ -8,6 +8,7 @@ events counted), never on fixed sleeps.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import signal
@@ -98,6 +99,17 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+def ends_with_this_test_run() -> Callable[[], None]:
+    """A `preexec_fn` for a process a test starts: SIGTERM to it when pytest itself ends, however.
+
+    A test run killed outright (a CI timeout, Ctrl-C twice) runs no teardown; its
+    workers, Prometheus and Alertmanager then ran on and held their ports.
+    """
+    from socialsla.shutdown import die_with_parent
+
+    return functools.partial(die_with_parent, os.getpid())
+
+
 def free_port() -> int:
     """A free loopback port for a server a test starts, below the kernel's ephemeral range.
 
@@ -154,6 +166,7 @@ class Worker:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "socialsla.cli", "worker", "--loglevel", "info"],
+                preexec_fn=ends_with_this_test_run(),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -275,7 +288,8 @@ def write_load(
 def producing(stack: Stack, path: Path, rate: float) -> subprocess.Popen[bytes]:
     """Start `socialsla produce` in the background at a rate, as load during a test."""
     return subprocess.Popen(
-        [sys.executable, "-m", "socialsla.cli", "produce", str(path), "--events-per-second", str(rate)],
+        preexec_fn=ends_with_this_test_run(),
+        args=[sys.executable, "-m", "socialsla.cli", "produce", str(path), "--events-per-second", str(rate)],
         env=stack.env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from tests.harness import free_port
+from tests.harness import ends_with_this_test_run, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "deploy" / "prometheus" / "rules" / "socialsla.rules.yml"
@@ -136,7 +136,11 @@ class Observability:
 
     def _spawn(self, name: str, command: list[str]) -> None:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+        self.processes.append(
+            subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=ends_with_this_test_run()
+            )
+        )
 
     def api(self, path: str, **params: str) -> Any:
         """GET a Prometheus API path; returns the `data` member, or None while unreachable."""
