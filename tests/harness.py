@@ -110,6 +110,17 @@ def ends_with_this_test_run() -> Callable[[], None]:
     return functools.partial(die_with_parent, os.getpid())
 
 
+def as_a_terminal_job() -> None:
+    """A `preexec_fn` for a command a test runs as a person at a terminal would: SIGINT and SIGQUIT at
+    their defaults, as a terminal's foreground job has them.
+
+    A test run started in the background of a script inherits SIGINT ignored, and bash
+    cannot trap a signal ignored at its start: `deploy/run`'s Ctrl-C then did nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     """A free loopback port for a server a test starts, below the kernel's ephemeral range.
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import bindable, eventually, free_port
+from tests.harness import as_a_terminal_job, bindable, eventually, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 #: A new broker, Faust's start and Prometheus's first scrape (15 s interval, as shipped).
@@ -76,6 +76,7 @@ def test_stack_links_answer_pages_arrive_and_ctrl_c_stops_it_all(tmp_path: Path)
         stdout=open(output, "wb"),  # noqa: SIM115 - the child holds it
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=as_a_terminal_job,
     )
 
     def cleanup() -> None:

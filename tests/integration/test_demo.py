@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Samples, bindable, eventually, free_port, parse_metrics
+from tests.harness import Samples, as_a_terminal_job, bindable, eventually, free_port, parse_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 #: The demo's first screen with every series: a broker from scratch, Faust's start, the backfill.
@@ -100,6 +100,7 @@ def start_demo(
         stdout=open(output, "wb"),  # noqa: SIM115 - the child holds it
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=as_a_terminal_job,
     )
     request.addfinalizer(lambda: kill_demo(process, output))
     return Demo(process, output, ports, home)
