@@ -40,3 +40,12 @@ def human(seconds: float | None) -> str:
     if seconds < 7_200:
         return f"{seconds / 60:.1f}m"
     return f"{seconds / 3_600:.1f}h"
+
+
+def clock_reading(seconds: float) -> str:
+    """Elapsed time as a person reads it on a clock: 42s, 3m05s, 1h02m."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

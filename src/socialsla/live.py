@@ -30,7 +30,7 @@ from aiokafka.errors import KafkaError
 from socialsla import summary
 from socialsla.calendars import Calendar
 from socialsla.clock import parse_clock
-from socialsla.duration import parse_seconds
+from socialsla.duration import clock_reading, parse_seconds
 from socialsla.events import parse_time
 from socialsla.files import InputFileError, check_input
 from socialsla.report import iter_lines
@@ -366,7 +366,7 @@ async def _demo_screen(
                 return f"the worker exited ({code}); last lines of {worker_log}:\n{_tail(worker_log)}"
             text = await loop.run_in_executor(None, _fetch, url)
             now = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-            running = human_clock(time.monotonic() - started)
+            running = clock_reading(time.monotonic() - started)
             screen = ["\x1b[2J\x1b[H" if sys.stdout.isatty() else "",
                       f"socialsla demo  {now}  running {running}  {sent[0]:,} events sent  Ctrl-C stops",
                       f"{history}; metrics: {url}",
@@ -386,16 +386,6 @@ async def _demo_screen(
         traffic.cancel()
         with contextlib.suppress(BaseException):
             await traffic
-
-
-def human_clock(seconds: float) -> str:
-    """Elapsed time as a person reads it on a clock: 42s, 3m05s, 1h02m."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def _number(text: str, low: float, high: float = math.inf, low_included: bool = True) -> float:
