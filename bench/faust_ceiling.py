@@ -9,7 +9,7 @@ which Faust's consumer, conductor and stream hand messages to an agent. Modes:
   records of a poll, a deeper stream buffer (`bench/run.py` sweeps FETCH_MIB and
   keeps the best as the ceiling ours is measured against);
 * `socialsla`: the same settings with the delivery loop socialsla installs
-  (socialsla/transport.py), to show what that change is worth.
+  (socialsla/workarounds.py), to show what that change is worth.
 
 Run: python bench/faust_ceiling.py BOOTSTRAP PREFIX PROGRESS_FILE {faust,tuned,socialsla} [FETCH_MIB]
 """
@@ -23,12 +23,12 @@ from typing import Any
 
 import faust
 
-from socialsla import transport
+from socialsla import workarounds
 
 
 class _SocialslaConsumerApp(faust.App):
     def _new_consumer(self) -> Any:
-        return transport.install_consumer(super()._new_consumer())
+        return workarounds.install_consumer(super()._new_consumer())
 
 
 def main(bootstrap: str, prefix: str, progress: Path, mode: str, fetch_mib: int) -> None:

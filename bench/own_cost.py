@@ -32,13 +32,13 @@ sys.path.insert(0, str(HERE))
 
 from run import NOW_US, events  # noqa: E402
 
-from socialsla.agents import Conversations, Screen, Series  # noqa: E402
-from socialsla.ledger import Ledger  # noqa: E402
-from socialsla.live import GC_THRESHOLDS  # noqa: E402
+from socialsla.commands import GC_THRESHOLDS  # noqa: E402
+from socialsla.faust_agents import Conversations, Screen, Series  # noqa: E402
 from socialsla.metrics import PipelineMetrics  # noqa: E402
 from socialsla.ownership import Ownership  # noqa: E402
+from socialsla.series import Ledger  # noqa: E402
 from socialsla.settings import Settings  # noqa: E402
-from socialsla.threads import Threads, _open_store  # noqa: E402
+from socialsla.thread_store import Threads, _open_store  # noqa: E402
 
 
 class _Message:

@@ -286,8 +286,8 @@ class Worker:
         if variant.startswith("baseline="):
             # Another checkout's source first on the path: the same bench, the earlier code.
             self.env["PYTHONPATH"] = str(Path(variant.split("=", 1)[1]).resolve() / "src")
-        elif variant in ("stock-drain", "spinner", "untuned"):
-            # Without one of transport.py's performance workarounds (bench/variant_worker.py).
+        elif variant in ("stock-drain", "untuned"):
+            # Without one of workarounds.py's performance workarounds (bench/variant_worker.py).
             self.command = [sys.executable, str(HERE / "variant_worker.py"), variant, "worker"]
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -662,7 +662,7 @@ def main() -> None:
         metavar="VARIANT",
         help="also run these workers on the same input, interleaved with ours, and print each one's "
         "throughput as a ratio to ours from the same run: `stock-drain` (Faust's own delivery "
-        "loop), `spinner` (Faust's terminal spinner left on), `untuned` (asyncio's loop, default "
+        "loop), `untuned` (asyncio's loop, default "
         "gc, Faust's stream buffer, 1 MiB fetches) or `baseline=DIR` (the code of "
         "another checkout, e.g. a git worktree of main)",
     )

@@ -24,10 +24,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from socialsla.calendars import Calendar, parse_calendar
 from socialsla.conversation import Wait
 from socialsla.events import MICROS, parse_time
-from socialsla.ledger import Ledger
 from socialsla.metrics import SlaCollector
-from socialsla.outcome import Outcome
 from socialsla.rules import DEFAULT_RULES, Rule, parse_rules
+from socialsla.series import Ledger
+from socialsla.wire import Outcome
 
 AT = parse_time("2026-03-31T12:00:00Z")
 ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "UTC")

@@ -24,10 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from socialsla.calendars import parse_calendar
 from socialsla.conversation import Wait
 from socialsla.events import MICROS, parse_time
-from socialsla.ledger import Ledger
 from socialsla.metrics import SlaCollector
-from socialsla.outcome import Outcome
 from socialsla.rules import parse_rules
+from socialsla.series import Ledger
+from socialsla.wire import Outcome
 
 AT = parse_time("2026-03-31T12:00:00Z")  # a Tuesday
 #: Every condition fails for every series: the most `socialsla_rule_failed` samples a rule can have.

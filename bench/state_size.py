@@ -38,7 +38,7 @@ def main() -> None:
         sys.path.insert(0, str(args.source.resolve() / "src"))
     from socialsla import rows, stages
     from socialsla.events import MICROS, Event, parse_time
-    from socialsla.ledger import Ledger
+    from socialsla.series import Ledger
 
     now = parse_time("2026-01-08T00:00:00Z")
     events = []

@@ -1,10 +1,9 @@
-"""`socialsla worker` without one of transport.py's performance workarounds, for same-run comparisons.
+"""`socialsla worker` without one of workarounds.py's performance workarounds, for same-run comparisons.
 
     python bench/variant_worker.py stock-drain worker   # Faust's own delivery loop
-    python bench/variant_worker.py spinner worker       # Faust's terminal spinner left on
     python bench/variant_worker.py untuned worker       # asyncio's loop, default gc, 1 MiB fetches
 
-Run by `bench/run.py --variants stock-drain spinner`, which prints each one's
+Run by `bench/run.py --variants stock-drain untuned`, which prints each one's
 throughput as a ratio to socialsla's in the same run: a workaround stays only
 while that ratio shows its worth.
 
@@ -19,7 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from socialsla import cli, transport
+from socialsla import cli, workarounds
 
 
 class _NoDropReadOffsets(dict[Any, Any]):
@@ -34,17 +33,13 @@ async def _no_gap(tp: Any, offset_from: int, offset_to: int) -> None:
 def _with_fausts_drain(install: Any) -> Any:
     def install_with_fausts_drain(consumer: Any) -> Any:
         fausts_drain = consumer._drain_messages
-        installed = install(consumer)
-        installed._drain_messages = fausts_drain
-        installed._read_offset = _NoDropReadOffsets()
-        installed._add_gap = _no_gap
-        return installed
+        guard = install(consumer)
+        consumer._drain_messages = fausts_drain
+        consumer._read_offset = _NoDropReadOffsets()
+        consumer._add_gap = _no_gap
+        return guard
 
     return install_with_fausts_drain
-
-
-def _keep_spinner(worker: Any) -> None:
-    return None
 
 
 def _untuned() -> None:
@@ -53,9 +48,9 @@ def _untuned() -> None:
 
     import uvloop
 
-    from socialsla import app, live
+    from socialsla import app, commands
 
-    live.GC_THRESHOLDS = (700, 10, 10)  # type: ignore[misc]
+    commands.GC_THRESHOLDS = (700, 10, 10)  # type: ignore[misc]
     app.FETCH_BYTES = 1 << 20
     app.INPUT_BUFFER = 4096
     uvloop.new_event_loop = asyncio.new_event_loop
@@ -64,9 +59,8 @@ def _untuned() -> None:
 VARIANTS = {
     "untuned": _untuned,
     "stock-drain": lambda: setattr(
-        transport, "install_consumer", _with_fausts_drain(transport.install_consumer)
+        workarounds, "install_consumer", _with_fausts_drain(workarounds.install_consumer)
     ),
-    "spinner": lambda: setattr(transport, "no_spinner", _keep_spinner),
 }
 
 if __name__ == "__main__":

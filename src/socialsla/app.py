@@ -2,14 +2,14 @@
 
 Each piece lives in its own module; this one only connects them:
 
-* `agents.py`: the two agents (stage 1 `Conversations`, stage 2 `Series`), adapters around
+* `faust_agents.py`: the two agents (stage 1 `Conversations`, stage 2 `Series`), adapters around
   the pure stages (`stages.fold`, `Ledger.apply`), with their header comment on topics,
   keys and tables;
-* `threads.py`: stage 1's thread states, rebuilt from their own log;
+* `thread_store.py`: stage 1's thread states, rebuilt from their own log;
 * `ownership.py`: which outcome partitions are exported, rebuilding them from `social.outcomes`;
 * `health.py`: housekeeping rounds (stuck partitions, lag, staleness);
 * `web.py`: `/metrics` and `/healthz`;
-* `transport.py`: every workaround of a Faust behaviour, each named and pinned by a test.
+* `workarounds.py`: every workaround of a Faust behaviour, each named and pinned by a test.
 """
 
 from __future__ import annotations
@@ -24,18 +24,18 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from socialsla import kafka, transport, web
-from socialsla.agents import Conversations, Screen, Series
+from socialsla import kafka, web, workarounds
 from socialsla.calendars import Calendar
 from socialsla.clock import Clock, parse_clock
+from socialsla.faust_agents import Conversations, Screen, Series
 from socialsla.health import Health, Housekeeping
-from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics, SlaCollector
 from socialsla.ownership import Ownership
 from socialsla.rules import Rule
+from socialsla.series import Ledger
 from socialsla.settings import Settings
 from socialsla.shutdown import Deadline
-from socialsla.threads import Threads, topic_name
+from socialsla.thread_store import Threads, topic_name
 
 
 @dataclass(slots=True)
@@ -53,7 +53,7 @@ class Pipeline:
 
 
 class _App(faust.App):
-    """Faust's app, whose consumer and producer get the workarounds of transport.py as they are made.
+    """Faust's app, whose consumer and producer get the workarounds of workarounds.py as they are made.
 
     Faust builds both on first use through these two factories (no public hook
     exists); `test_canary_faust_builds_its_clients_through_the_apps_factories`
@@ -61,15 +61,15 @@ class _App(faust.App):
     """
 
     #: The consumer's commit guard, once Faust has made the consumer.
-    commit_guard: transport.CommitGuard | None = None
+    commit_guard: workarounds.CommitGuard | None = None
 
     def _new_consumer(self) -> Any:
         consumer = super()._new_consumer()
-        self.commit_guard = transport.install_consumer(consumer)
+        self.commit_guard = workarounds.install_consumer(consumer)
         return consumer
 
     def _new_producer(self) -> Any:
-        return transport.complete_flush(super()._new_producer())
+        return workarounds.complete_flush(super()._new_producer())
 
 
 class Worker(faust.Worker):

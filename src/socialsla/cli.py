@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from socialsla import live, report, twcs
+from socialsla import commands, report, twcs
 from socialsla.conversation import Policy
 from socialsla.duration import parse_seconds
 from socialsla.events import MICROS, InvalidEvent, encode, parse_time
@@ -158,9 +158,9 @@ def parser() -> argparse.ArgumentParser:
         "<= 15 min average first reply, over 7 days).",
     )
     top.add_argument("--version", action="version", version=f"socialsla {_version()}")
-    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+    subcommands = top.add_subparsers(dest="command", metavar="COMMAND")
 
-    rep = commands.add_parser(
+    rep = subcommands.add_parser(
         "report",
         help="numbers of an events file at one time",
         description="Read post/reply events (JSON Lines, one per line; - for stdin) and print "
@@ -219,7 +219,7 @@ def parser() -> argparse.ArgumentParser:
     )
     rep.set_defaults(run=_report)
 
-    rules = commands.add_parser("rules", help="rule file tools")
+    rules = subcommands.add_parser("rules", help="rule file tools")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     check = rules_commands.add_parser(
         "check", help="validate a TOML rule file", description="Validate a TOML rule file."
@@ -227,7 +227,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     check.set_defaults(run=_rules_check)
 
-    imp = commands.add_parser("import", help="convert public datasets into events")
+    imp = subcommands.add_parser("import", help="convert public datasets into events")
     imp_commands = imp.add_subparsers(dest="import_command", required=True, metavar="FORMAT")
     tw = imp_commands.add_parser(
         "twcs",
@@ -239,7 +239,7 @@ def parser() -> argparse.ArgumentParser:
     tw.add_argument("csv", help="path of the CSV file")
     tw.set_defaults(run=_import_twcs)
 
-    live.register(commands)
+    commands.register(subcommands)
     return top
 
 

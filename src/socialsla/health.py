@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from socialsla import transport
-from socialsla.agents import Series
+from socialsla import workarounds
+from socialsla.faust_agents import Series
 from socialsla.metrics import PipelineMetrics
 from socialsla.ownership import Ownership
 from socialsla.settings import Settings
-from socialsla.threads import Threads
+from socialsla.thread_store import Threads
 
 log = logging.getLogger("socialsla")
 
@@ -54,7 +54,7 @@ class Housekeeping:
         await self.ownership.settle()
         await self.threads.settle(self.app.assignor.assigned_actives(), self.app.rebalancing)
         await self.series.resend_totals()
-        guard = transport.guard_of(self.app)
+        guard = workarounds.guard_of(self.app)
         while guard.skipped:
             tp, committed, start = guard.skipped.pop(0)
             log.error(
@@ -115,12 +115,12 @@ def lags_of(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:
     committed offset.
     """
     consumer = app.consumer
-    guard = transport.guard_of(app)
+    guard = workarounds.guard_of(app)
     for tp in app.assignor.assigned_actives():
         if tp.topic not in topics:
             continue
         try:
-            high = transport.end_offset(consumer, tp)
+            high = workarounds.end_offset(consumer, tp)
         except Exception:
             continue
         if high is None:

@@ -2,7 +2,7 @@
 
 Kept apart from the Faust app so that `produce` and `generate` need no Faust.
 No code here or elsewhere re-hashes keys to find a partition: stage 1 keeps a
-store and a log partition per input partition (`threads.py`), whatever
+store and a log partition per input partition (`thread_store.py`), whatever
 partitioner the upstream used.
 """
 
@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
-from socialsla import threads
+from socialsla import thread_store
 from socialsla.settings import Settings
 
 
@@ -124,13 +124,13 @@ async def _started_admin(settings: Settings, wait_seconds: float) -> AIOKafkaAdm
 
 
 #: The worker's logs (stage 1's thread states, `social.outcomes`) are made to keep this much more
-#: than 7d + R, the least they may keep, so a replay's margin (`replay.MARGIN_US`) and a slow day fit.
+#: than 7d + R, the least they may keep, so a replay's margin (`readback.MARGIN_US`) and a slow day fit.
 LOG_SPARE_MS = 2 * 86_400_000
 
 
 def log_topics(settings: Settings) -> list[str]:
     """The topics the worker rebuilds its state from: stage 1's thread states and `social.outcomes`."""
-    return [threads.topic_name(settings), settings.topic_outcomes]
+    return [thread_store.topic_name(settings), settings.topic_outcomes]
 
 
 def log_retention_ms(settings: Settings) -> int:

@@ -34,8 +34,8 @@ from prometheus_client.registry import Collector
 from socialsla import histogram
 from socialsla.clock import Clock
 from socialsla.events import MICROS
-from socialsla.ledger import Ledger, evaluate
 from socialsla.rules import Rule
+from socialsla.series import Ledger, evaluate
 from socialsla.windows import WINDOWS, WindowStats
 
 OUTCOMES: Final = ("accepted", "duplicate", "invalid", "late")

@@ -2,7 +2,7 @@
 
 A worker exports only the series of outcome partitions it actively owns (SPEC
 §6: one exporter per series). A partition is loaded by replaying its part of
-`social.outcomes` from `now - (7d + R)` and a day's margin (`replay.Loader`,
+`social.outcomes` from `now - (7d + R)` and a day's margin (`readback.Loader`,
 `Ledger.replay`): the topic is stage 2's log, so there is no table to recover
 and nothing to wait for. Housekeeping loads owned partitions between
 rebalances; stage 2 loads a partition an outcome arrives for before applying
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialsla import replay
+from socialsla import readback
 from socialsla.clock import Clock
-from socialsla.ledger import Ledger
-from socialsla.outcome import is_totals
+from socialsla.series import Ledger
+from socialsla.wire import is_totals
 
 
 class Ownership:
@@ -30,8 +30,8 @@ class Ownership:
         self.app = app
         self.topic = topic
         self.ledger = ledger
-        self.loader = replay.Loader(
-            options, topic, lambda: replay.since_ms(clock.now_us(), horizon_us), self._apply
+        self.loader = readback.Loader(
+            options, topic, lambda: readback.since_ms(clock.now_us(), horizon_us), self._apply
         )
         #: Per partition, when each series last sent its totals (time.time()).
         self.totals_sent: dict[int, dict[str, float]] = {}

@@ -25,8 +25,8 @@ from socialsla.calendars import Calendar
 from socialsla.conversation import DEFAULT_POLICY, Policy
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
-from socialsla.ledger import Evaluation, Ledger, evaluate
 from socialsla.rules import Rule, Verdict, read_failure, verdict_words
+from socialsla.series import Evaluation, Ledger, evaluate
 from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, WindowStats
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from socialsla.outcome import SEPARATOR
+from socialsla.wire import SEPARATOR
 
 
 class ConversationKey(NamedTuple):
@@ -19,6 +19,6 @@ def conversation_key(key: ConversationKey) -> bytes:
     """A thread's key in its partition's store and log: `account|channel|conversation_id`.
 
     No partition in it: each input partition has a store and a log partition of
-    its own (`threads.py`), whatever partitioner the upstream used.
+    its own (`thread_store.py`), whatever partitioner the upstream used.
     """
     return SEPARATOR.join(key).encode()

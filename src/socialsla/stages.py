@@ -1,11 +1,11 @@
 """Stage 1 as a pure function: events in, thread states, outcomes and counts out.
 
-The offline report (`report.build`) and the live agent (`agents.py`) both call
+The offline report (`report.build`) and the live agent (`faust_agents.py`) both call
 `fold`, so they cannot disagree on which events count, which are duplicates,
 late or too many for their thread, or what a thread's waits are; the agent only
 reads the states it needs from its thread store first, and writes back and sends what
 `fold` returns. Both then run stage 2 on `Folded.outcomes()`, what stage 1 sends:
-`Ledger.apply` (ledger.py) builds the series and `ledger.evaluate` computes every
+`Ledger.apply` (series.py) builds the series and `series.evaluate` computes every
 number of one at a time T, for the report's table and JSON and for `/metrics` alike.
 """
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from socialsla import conversation
 from socialsla.conversation import DEFAULT_POLICY, Conversation, Policy, ThreadTooLong
 from socialsla.events import Event
-from socialsla.outcome import Outcome
 from socialsla.rows import ConversationKey
+from socialsla.wire import Outcome
 
 
 def key_of(event: Event) -> ConversationKey:

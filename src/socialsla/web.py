@@ -14,10 +14,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from socialsla.health import Health
-from socialsla.ledger import Ledger
 from socialsla.ownership import Ownership
 from socialsla.runbooks import page
-from socialsla.threads import Threads
+from socialsla.series import Ledger
+from socialsla.thread_store import Threads
 
 log = logging.getLogger("socialsla")
 

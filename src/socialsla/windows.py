@@ -449,7 +449,7 @@ class SeriesWindows:
             dropped.extend((key, wait) for (key, _), wait in bucket.records.items())
         if dropped and before > self.floor:
             # Only when something was dropped: the floor is then part of the totals a replay
-            # applies (`outcome.Totals.floor`), so live and replayed windows keep the same waits.
+            # applies (`wire.Totals.floor`), so live and replayed windows keep the same waits.
             self.floor = before
         for key in {key for key, _ in dropped}:
             remaining = tuple(w for w in self._threads[key] if (w.start // size + 1) * size > before)

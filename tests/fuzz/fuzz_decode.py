@@ -15,9 +15,9 @@ import atheris
 
 with atheris.instrument_imports():
     from socialsla.events import InvalidEvent, decode
-    from socialsla.outcome import decode as decode_outcomes
     from socialsla.settings import Settings
     from socialsla.traffic import route
+    from socialsla.wire import decode as decode_outcomes
 
 NOW = 1_767_830_400_000_000
 SETTINGS = Settings()

@@ -20,7 +20,7 @@ from aiokafka.partitioner import murmur2
 
 from socialsla.kafka import ensure_topics
 from socialsla.settings import from_env
-from socialsla.threads import unpack
+from socialsla.thread_store import unpack
 from tests.harness import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles, write_load
 
 from .expected import from_report, sla_gauges

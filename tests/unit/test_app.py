@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from socialsla import threads
+from socialsla import thread_store
 from socialsla.app import build
 from socialsla.rules import DEFAULT_RULES
 from socialsla.settings import Settings
@@ -20,11 +20,11 @@ def test_no_faust_table_and_the_thread_stores_open_rocksdb_within_the_memory_bud
     assert dict(pipeline.app.tables) == {}
     expected = settings.rocksdb_options()
     assert expected["block_cache_size"] == 8 << 20
-    store = threads._open_store(settings, 2)
+    store = thread_store._open_store(settings, 2)
     store[b"acme|x|c1"] = b"[]"
     assert store.property_int_value("rocksdb.block-cache-capacity") == expected["block_cache_size"]  # type: ignore[attr-defined]
     store.close()  # type: ignore[attr-defined]
-    again = threads._open_store(settings, 2)
+    again = thread_store._open_store(settings, 2)
     assert again.get(b"acme|x|c1") is None
     assert (tmp_path / settings.app_id / "threads" / "2").is_dir()
     again.close()  # type: ignore[attr-defined]

@@ -9,10 +9,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from socialsla.calendars import parse_calendars
 from socialsla.conversation import Wait
 from socialsla.events import MICROS, parse_time
-from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics, SlaCollector
-from socialsla.outcome import Outcome
 from socialsla.rules import DEFAULT_RULES
+from socialsla.series import Ledger
+from socialsla.wire import Outcome
 
 H = 3600 * MICROS
 R = 24 * H

@@ -298,7 +298,7 @@ def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report
     itself (no windows, verdicts or agents of its own)."""
     from socialsla import stages
     from socialsla.events import decode
-    from socialsla.ledger import Ledger, evaluate
+    from socialsla.series import Ledger, evaluate
     from socialsla.windows import LONGEST_US
 
     events = []

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from faust.transport.producer import ProducerBuffer
 
-from socialsla import waits
-from socialsla.transport import complete_flush
+from socialsla import stalls
+from socialsla.workarounds import complete_flush
 
 
 @pytest.mark.asyncio
@@ -23,7 +23,7 @@ async def test_a_long_wait_logs_what_it_waits_for(caplog: pytest.LogCaptureFixtu
         await asyncio.sleep(0.35)
         return "sent"
 
-    assert await waits.logged(slow(), lambda: "the broker", every=0.1) == "sent"
+    assert await stalls.logged(slow(), lambda: "the broker", every=0.1) == "sent"
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) >= 2
     assert all(
@@ -39,7 +39,7 @@ async def test_a_quick_wait_is_silent(caplog: pytest.LogCaptureFixture) -> None:
     async def quick() -> int:
         return 1
 
-    assert await waits.logged(quick(), lambda: "x", every=0.5) == 1
+    assert await stalls.logged(quick(), lambda: "x", every=0.5) == 1
     assert caplog.records == []
 
 
@@ -47,7 +47,7 @@ async def test_a_quick_wait_is_silent(caplog: pytest.LogCaptureFixture) -> None:
 async def test_cancelling_the_wait_cancels_what_it_awaits() -> None:
     """A cancelled wait (a rebalance, a shutdown) leaves nothing running behind it."""
     inner = asyncio.ensure_future(asyncio.sleep(10))
-    outer = asyncio.ensure_future(waits.logged(inner, lambda: "x", every=0.05))
+    outer = asyncio.ensure_future(stalls.logged(inner, lambda: "x", every=0.05))
     await asyncio.sleep(0.01)
     outer.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -2,7 +2,7 @@
 
 Each is a named piece with the reason it exists, and each assumption about
 faust-streaming 0.15.3 / aiokafka 0.14.0 (pinned exactly in pyproject.toml and
-requirements.lock) has a canary test in tests/unit/test_transport.py that fails
+requirements.lock) has a canary test in tests/unit/test_workarounds.py that fails
 when an upgrade changes it, so an upgrade shows which workaround can go:
 
 * `read_committed`: Faust reads input `read_uncommitted` unless its own
@@ -48,7 +48,7 @@ from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING
 
-from socialsla import waits
+from socialsla import stalls
 
 log = logging.getLogger("socialsla")
 
@@ -172,7 +172,7 @@ class CommitGuard:
     # -- in the event loop --------------------------------------------------------------------
 
     def _start(self, tp: Any) -> int | None:
-        committed = self.consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_transport)
+        committed = self.consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_workarounds)
         if committed is not None:
             return int(committed)
         if tp not in self.starts:
@@ -186,7 +186,7 @@ class CommitGuard:
     def _reach(self, tp: Any, start: int) -> int:
         """The end of the consecutive, wholly acknowledged spans from `start`."""
         spans = self.spans.get(tp, {})
-        acked = self.consumer._acked_index.get(tp) or ()  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
+        acked = self.consumer._acked_index.get(tp) or ()  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_workarounds)
         position = start
         while (span := spans.get(position)) is not None:
             offsets = span.offsets
@@ -197,7 +197,7 @@ class CommitGuard:
 
     def position(self, tp: Any) -> int:
         """How far `tp` is done: what is processed, or else its committed offset (0 before any)."""
-        return max(self.processed(tp) or 0, self.consumer._committed_offset.get(tp) or 0)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_transport)
+        return max(self.processed(tp) or 0, self.consumer._committed_offset.get(tp) or 0)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_workarounds)
 
     def processed(self, tp: Any) -> int | None:
         """The offset up to which `tp` is processed (what the next commit may reach), or None if unknown.
@@ -213,11 +213,11 @@ class CommitGuard:
         if spans:
             for key in [key for key, span in list(spans.items()) if span.end <= start]:
                 spans.pop(key, None)
-        acked = self.consumer._acked.get(tp)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
+        acked = self.consumer._acked.get(tp)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_workarounds)
         if acked and min(acked) < start:
             below = [offset for offset in acked if offset < start]
             acked[:] = [offset for offset in acked if offset >= start]
-            self.consumer._acked_index[tp].difference_update(below)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
+            self.consumer._acked_index[tp].difference_update(below)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_workarounds)
 
     def new_offset(self, tp: Any) -> int | None:
         """The offset to commit for `tp` (Faust's `_new_offset`), or None."""
@@ -235,7 +235,7 @@ class CommitGuard:
         last fetch moved over a marker alone has none, and must still commit.
         """
         consumer = self.consumer
-        tps = set(consumer._acked) | set(self.spans)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
+        tps = set(consumer._acked) | set(self.spans)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_workarounds)
         return (tp for tp in tps if topics is None or tp in topics or tp.topic in topics)
 
     async def seek_to_committed(self, seek: Any) -> Any:
@@ -283,14 +283,14 @@ class CommitGuard:
         acknowledgement past a message that is not acknowledged means that
         message was dropped, or never fetched, and will never be.
         """
-        acked = self.consumer._acked.get(tp)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
+        acked = self.consumer._acked.get(tp)  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_workarounds)
         if not acked:
             return False
         reach = self._reach(tp, committed)
         span = self.spans.get(tp, {}).get(reach)
         if span is None:
             return bool(max(acked) >= reach)
-        index = self.consumer._acked_index.get(tp) or ()  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_transport)
+        index = self.consumer._acked_index.get(tp) or ()  # noqa: SLF001 - Faust's acknowledged offsets, which the guard commits from (canary: test_workarounds)
         waiting = next((offset for offset in span.offsets if offset not in index), None)
         return waiting is not None and max(acked) > waiting
 
@@ -306,7 +306,7 @@ class CommitGuard:
         due = []
         current = {}
         for tp in consumer.assignment():
-            committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_transport)
+            committed = consumer._committed_offset.get(tp)  # noqa: SLF001 - Faust's committed offset per partition; no public getter (canary: test_workarounds)
             if committed is None:
                 continue
             if not self._stuck(tp, committed):
@@ -364,7 +364,7 @@ async def drain_messages(self: Any, fetcher: Any) -> None:
     callback = self.callback
     getmany = self.getmany
     consumer_stopped = self._stopped.is_set
-    fetcher_stopped = fetcher._stopped.is_set  # noqa: SLF001 - the fetcher's stop flag that Faust's own drain loop polls (canary: test_transport)
+    fetcher_stopped = fetcher._stopped.is_set  # noqa: SLF001 - the fetcher's stop flag that Faust's own drain loop polls (canary: test_workarounds)
     set_read_offset = self._read_offset.__setitem__
     commit_every = self._commit_every
     since_yield = 0
@@ -405,7 +405,7 @@ async def drain_messages(self: Any, fetcher: Any) -> None:
 
 def _positions(aio: Any, tps: Any) -> dict[Any, int | None]:
     """The aiokafka consumer's fetch position of each partition (None while it awaits a reset)."""
-    assignment = aio._subscription.subscription.assignment if aio._subscription.subscription else None  # noqa: SLF001 - aiokafka's fetch positions; no public API per partition (canary: test_transport)
+    assignment = aio._subscription.subscription.assignment if aio._subscription.subscription else None  # noqa: SLF001 - aiokafka's fetch positions; no public API per partition (canary: test_workarounds)
     if assignment is None:
         return {}
     out: dict[Any, int | None] = {}
@@ -429,16 +429,16 @@ def read_committed(consumer: Any) -> None:
     posts[0] and replies[0] could then go to two workers, each with half of a
     thread. Faust's own assignor keeps co-partitioned topics' partitions together.
     """
-    thread = consumer._thread  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_transport)
-    create = thread._create_consumer  # noqa: SLF001 - where Faust makes the aiokafka consumer: isolation and assignor (canary: test_transport)
+    thread = consumer._thread  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_workarounds)
+    create = thread._create_consumer  # noqa: SLF001 - where Faust makes the aiokafka consumer: isolation and assignor (canary: test_workarounds)
 
     def create_committed(*args: Any, **kwargs: Any) -> Any:
         aio = create(*args, **kwargs)
-        aio._isolation_level = "read_committed"  # noqa: SLF001 - read by AIOKafkaConsumer.start; Faust has no setting (canary: test_transport); read by AIOKafkaConsumer.start to build its fetcher
+        aio._isolation_level = "read_committed"  # noqa: SLF001 - read by AIOKafkaConsumer.start; Faust has no setting (canary: test_workarounds)
         aio._partition_assignment_strategy = (consumer.app.assignor,)  # noqa: SLF001 - read by AIOKafkaConsumer.start; Faust picks round-robin (canary); read there to build its coordinator
         return aio
 
-    thread._create_consumer = create_committed  # noqa: SLF001 - where Faust makes the aiokafka consumer: isolation and assignor (canary: test_transport)
+    thread._create_consumer = create_committed  # noqa: SLF001 - where Faust makes the aiokafka consumer: isolation and assignor (canary: test_workarounds)
 
 
 def install_consumer(consumer: Any) -> CommitGuard:
@@ -446,10 +446,10 @@ def install_consumer(consumer: Any) -> CommitGuard:
     read_committed(consumer)
     consumer._drain_messages = types.MethodType(drain_messages, consumer)  # noqa: SLF001 - Faust's delivery loop, replaced for speed and for the read-offset drop (canary)
     guard = CommitGuard(consumer)
-    consumer._new_offset = guard.new_offset  # noqa: SLF001 - Faust's commit computation, replaced by the guard's (canary: test_transport)
+    consumer._new_offset = guard.new_offset  # noqa: SLF001 - Faust's commit computation, replaced by the guard's (canary: test_workarounds)
     consumer._filter_tps_with_pending_acks = guard.pending  # noqa: SLF001 - Faust's commit computation, replaced by the guard's (canary)
     consumer.seek_to_committed = functools.partial(guard.seek_to_committed, consumer.seek_to_committed)
-    thread = consumer._thread  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_transport)
+    thread = consumer._thread  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_workarounds)
     # Every fetch of Faust's thread passes through `_fetch_records`; the guard notes its span (canary).
     fetch_records = thread._fetch_records  # noqa: SLF001 - as above
     acked = consumer.app.topics.acks_enabled_for
@@ -464,7 +464,7 @@ def end_offset(consumer: Any, tp: Any) -> int | None:
     read_committed consumer cannot see yet: lag against it never reaches 0
     while an upstream transaction is open.
     """
-    aio = consumer._thread._consumer  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_transport)
+    aio = consumer._thread._consumer  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_workarounds)
     if aio is None:
         return None
     stable = aio.last_stable_offset(tp)
@@ -478,7 +478,7 @@ def guard_of(app: Any) -> CommitGuard:
     return guard
 
 
-def complete_flush(producer: Any, log_every: float = waits.LOG_EVERY_S) -> Any:
+def complete_flush(producer: Any, log_every: float = stalls.LOG_EVERY_S) -> Any:
     """Make a just-built producer's buffer flush wait for every message, saying what it waits for."""
     buffer = producer.buffer
     hand_over = buffer._send_pending  # noqa: SLF001 - Faust's producer buffer hand-over, counted so a flush waits for it (canary)
@@ -492,7 +492,7 @@ def complete_flush(producer: Any, log_every: float = waits.LOG_EVERY_S) -> Any:
             in_hand[0] -= 1
 
     async def flush() -> None:
-        progress = waits.Progress(
+        progress = stalls.Progress(
             lambda: (
                 f"the commit's flush: {buffer.size} table records in the producer buffer and "
                 f"{in_hand[0]} being handed over to the Kafka client, to reach the broker"

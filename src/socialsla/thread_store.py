@@ -10,7 +10,7 @@ older can no longer change a window, and is purged anyway (`conversation.expired
 
 When stage 1 is assigned an input partition (or first meets one) it rebuilds
 that partition's store by replaying its log from `now - (7d + R)` and a day's margin
-(`replay.Loader`), the latest state of a thread winning and a thread past the
+(`readback.Loader`), the latest state of a thread winning and a thread past the
 horizon left out, as the sweep would purge it; so a restart, on a kept or a
 wiped data directory, is the same replay, and nothing but the log has to be right.
 
@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from socialsla import conversation, replay, waits
+from socialsla import conversation, readback, stalls
 from socialsla.clock import Clock
 from socialsla.conversation import Conversation
 from socialsla.settings import Settings
@@ -130,10 +130,10 @@ class Threads:
         #: The SLA clock when the running replay began: what it judges expiry by.
         self.replay_at = 0
         self.stores: dict[int, MutableMapping[bytes, bytes]] = {}
-        self.loader = replay.Loader(
+        self.loader = readback.Loader(
             options,
             topic_name(settings),
-            lambda: replay.since_ms(clock.now_us(), settings.horizon_us),
+            lambda: readback.since_ms(clock.now_us(), settings.horizon_us),
             self._apply,
         )
         #: Log records a replay could not parse (none are written so: a sign of another writer).
@@ -221,7 +221,7 @@ class Threads:
             return
         _put_all(store, changed.items())
         for record in pack(changed.items()):
-            await waits.logged(
+            await stalls.logged(
                 self.topic.send(key=None, value=record, partition=partition),
                 lambda: f"the Kafka client to take a thread-state record for {self.loader.topic}",
             )

@@ -11,16 +11,16 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from socialsla.agents import Conversations, Screen, Series
 from socialsla.conversation import Conversation, Wait
 from socialsla.events import MICROS, parse_time
-from socialsla.ledger import Ledger
+from socialsla.faust_agents import Conversations, Screen, Series
 from socialsla.metrics import PipelineMetrics
-from socialsla.outcome import Outcome, encode, parse_totals
-from socialsla.outcome import decode as decode_outcomes
 from socialsla.ownership import Ownership
+from socialsla.series import Ledger
 from socialsla.settings import Settings
-from socialsla.threads import RECORD_BUDGET, Threads, pack, unpack
+from socialsla.thread_store import RECORD_BUDGET, Threads, pack, unpack
+from socialsla.wire import Outcome, encode, parse_totals
+from socialsla.wire import decode as decode_outcomes
 
 DATA = Path(__file__).parent.parent / "data"
 AT = parse_time("2026-01-08T00:00:00Z")

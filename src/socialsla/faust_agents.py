@@ -4,7 +4,7 @@ Topics, keys and state, and why (neither agent uses a Faust table):
 
 * stage 1, `Conversations.run`: reads `social.posts` + `social.replies` (one
   co-partitioned channel, key = conversation_id) in batches (`take_events`).
-  Its thread states (`threads.py`) live per input partition, because every
+  Its thread states (`thread_store.py`) live per input partition, because every
   event of a conversation arrives on one partition. A batch reads each thread it
   touches once, folds its events with `stages.fold` (the offline report's fold),
   writes the changed ones to its log in a record per partition (512 KiB at most), and sends
@@ -33,18 +33,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from socialsla import conversation, rows, stages, waits
+from socialsla import conversation, rows, stages, stalls
 from socialsla.clock import Clock
 from socialsla.conversation import Conversation
 from socialsla.events import MICROS, Event, InvalidEvent, decode
-from socialsla.ledger import Ledger
 from socialsla.metrics import PipelineMetrics
-from socialsla.outcome import SEPARATOR, Outcome, chunks, encode, is_totals
-from socialsla.outcome import decode as decode_outcomes
 from socialsla.ownership import Ownership
 from socialsla.rows import ConversationKey
+from socialsla.series import Ledger
 from socialsla.settings import Settings
-from socialsla.threads import Threads
+from socialsla.thread_store import Threads
+from socialsla.wire import SEPARATOR, Outcome, chunks, encode, is_totals
+from socialsla.wire import decode as decode_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Screen:
             ("reason", reason.encode()),
             ("source", f"{message.topic}/{message.partition}/{message.offset}".encode()),
         ]
-        await waits.logged(
+        await stalls.logged(
             self.topic.send(key=message.key, value=message.value or b"", headers=headers),
             lambda: f"the Kafka client to take a dead letter for {self.settings.topic_deadletter}",
         )
@@ -131,7 +131,7 @@ class _Agent:
 
 @dataclass(eq=False)
 class Conversations(_Agent):
-    """Stage 1: events to thread states (`threads.py`) and outcomes (`social.outcomes`)."""
+    """Stage 1: events to thread states (`thread_store.py`) and outcomes (`social.outcomes`)."""
 
     threads: Threads
     outcomes_topic: Any
@@ -224,7 +224,7 @@ class Conversations(_Agent):
             by_series.setdefault(outcome.key(), []).append(outcome)
         for series_key, results in by_series.items():
             for chunk in chunks(results):
-                await waits.logged(
+                await stalls.logged(
                     self.outcomes_topic.send(key=series_key, value=encode(chunk)),
                     lambda: (
                         f"the Kafka client to take an outcome message for {self.settings.topic_outcomes} "
@@ -307,7 +307,7 @@ class Series(_Agent):
 
     async def send_totals(self, partition: int, key: bytes, value: bytes) -> None:
         """Send a series' totals to its own partition of `social.outcomes`, where its replay finds them."""
-        await waits.logged(
+        await stalls.logged(
             self.outcomes_topic.send(key=key, value=value, partition=partition),
             lambda: f"the Kafka client to take a totals message for {self.settings.topic_outcomes}",
         )

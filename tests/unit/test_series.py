@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from socialsla.conversation import Wait
 from socialsla.events import MICROS
-from socialsla.ledger import RESEND_TOTALS_S, Ledger
-from socialsla.outcome import Outcome, Totals, encode, parse_totals, totals_message
+from socialsla.series import RESEND_TOTALS_S, Ledger
+from socialsla.wire import Outcome, Totals, encode, parse_totals, totals_message
 
 H = 3600 * MICROS
 R = 24 * H

@@ -1,4 +1,4 @@
-"""The changes to Faust's transport: synchronous delivery that can still be abandoned, a flush that waits."""
+"""The workarounds of Faust behaviours: synchronous delivery that can still be abandoned, a flush that waits."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from socialsla.app import INPUT_BUFFER, Worker, build
 from socialsla.rules import DEFAULT_RULES
 from socialsla.settings import Settings
 from socialsla.shutdown import Deadline
-from socialsla.transport import (
+from socialsla.workarounds import (
     HOLE_SECONDS,
     CommitGuard,
     Span,

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from socialsla import histogram
 from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import Status, decide
-from socialsla.outcome import Outcome, Totals, is_totals, parse_totals, series_key, totals_message
-from socialsla.outcome import decode as decode_outcomes
 from socialsla.rules import Rule, Verdict, verdicts
 from socialsla.windows import ALL, LONGEST_US, AgentStats, SeriesStats, SeriesWindows, agents
+from socialsla.wire import Outcome, Totals, is_totals, parse_totals, series_key, totals_message
+from socialsla.wire import decode as decode_outcomes
 
 #: A series' totals are sent again after this long without one, well within the topic's retention.
 RESEND_TOTALS_S = 86_400.0

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from socialsla.conversation import MAX_EVENTS, Wait
 from socialsla.events import MICROS
-from socialsla.outcome import PER_MESSAGE, Outcome, chunks, decode, encode
+from socialsla.wire import PER_MESSAGE, Outcome, chunks, decode, encode
 
 T0 = 1_767_225_600 * MICROS
 

@@ -7,7 +7,7 @@ a second. Here a plain consumer outside any group reads big fetches, and the
 caller applies each record; what arrives after the end offsets taken at the
 start is left to the live agent, which skips what the replay already applied
 (`Loader.replayed`). Stage 1 rebuilds its thread states from its own log the
-same way (`threads.py`).
+same way (`thread_store.py`).
 """
 
 from __future__ import annotations
