@@ -6,9 +6,10 @@
 The full pipeline's rate is bounded by Faust's delivery plus this. `bench/run.py`
 measures the whole; this isolates the part socialsla owns, so a change to it can
 be compared in seconds and with little noise: the same events as `bench/run.py`,
-in batches of 5,000 as Faust hands them, through `Conversations.process` (decode,
-thread store, fold, log record, outcome messages) and `Series.process` (decode,
-ledger), with lists for topics. Figures are printed, never asserted.
+in batches of 5,000 as Faust hands them, through the stages' handlers:
+`ConversationsStage.handle` (decode, thread store, fold, log records, outcome
+messages) and `SeriesStage.handle` (decode, ledger). Figures are printed, never
+asserted.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ sys.path.insert(0, str(HERE))
 from run import NOW_US, events  # noqa: E402
 
 from socialsla.commands import GC_THRESHOLDS  # noqa: E402
-from socialsla.faust_agents import Conversations, Screen, Series  # noqa: E402
+from socialsla.handlers import Admission, ConversationsStage, SeriesStage  # noqa: E402
 from socialsla.metrics import PipelineMetrics  # noqa: E402
-from socialsla.ownership import Ownership  # noqa: E402
+from socialsla.partitions import Partitions  # noqa: E402
 from socialsla.series import Ledger  # noqa: E402
 from socialsla.settings import Settings  # noqa: E402
-from socialsla.thread_store import Threads, _open_store  # noqa: E402
+from socialsla.thread_store import ThreadStore  # noqa: E402
 
 
 class _Message:
@@ -48,23 +49,8 @@ class _Message:
         self.topic, self.partition, self.offset, self.key, self.value = topic, partition, offset, key, value
 
 
-class _Event:
-    __slots__ = ("__weakref__", "message")
-
-    def __init__(self, message: _Message) -> None:
-        self.message = message
-
-
-class _Topic:
-    """Keeps what is sent, as the Kafka client would take it."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes | None, bytes, int | None]] = []
-
-    async def send(
-        self, key: bytes | None, value: bytes, headers: Any = None, partition: int | None = None
-    ) -> None:
-        self.sent.append((key, value, partition))
+async def _empty_log(options: Any, topic: str, partitions: Any, since: int, apply: Any) -> dict[int, int]:
+    return {partition: 0 for partition in partitions}
 
 
 class _Clock:
@@ -84,47 +70,42 @@ async def measure(
     settings = Settings(store=store, data_dir=data, purge_interval=3600.0)
     clock = _Clock()
     metrics = PipelineMetrics(CollectorRegistry())
-    log, outcomes, deadletters = _Topic(), _Topic(), _Topic()
-    threads = Threads(settings, clock, log, {})  # type: ignore[arg-type]
-    for partition in range(partitions):
-        threads.stores[partition] = _open_store(settings, partition)
-        threads.loader.loaded.add(partition)
-    screen = Screen(settings, metrics, deadletters)
-    stage1 = Conversations(settings, clock, screen, metrics, lambda: None, threads, outcomes_topic=outcomes)  # type: ignore[arg-type]
+    threads = ThreadStore(settings, clock)  # type: ignore[arg-type]
+    threads.open(set(range(partitions)))
+    admission = Admission(settings, metrics)
+    stage1 = ConversationsStage(settings, admission, metrics, threads)
     items = events(count, conversations, seed=conversations)
     messages = [
-        _Event(_Message("posts" if kind == "post" else "replies", _partition(key, partitions), n, key, value))
+        _Message("posts" if kind == "post" else "replies", _partition(key, partitions), n, key, value)
         for n, (kind, key, value) in enumerate(items)
     ]
+    log_records: list[bytes] = []
+    outcomes: list[tuple[bytes, bytes]] = []
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     start = time.perf_counter()
     for at in range(0, len(messages), batch):
-        await stage1.process(messages[at : at + batch])
+        sends = stage1.handle(messages[at : at + batch], NOW_US)
+        log_records.extend(record for _, record in sends.log)
+        outcomes.extend(sends.outcomes)
     stage1_s = time.perf_counter() - start
 
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000))
-    ownership = Ownership(None, "outcomes", ledger, clock, settings.horizon_us, {})
-    stage2 = Series(
-        settings, clock, screen, metrics, lambda: None, ledger, ownership, outcomes_topic=_Topic()
-    )  # type: ignore[arg-type]
-    outcome_messages = [
-        _Event(_Message("outcomes", 0, n, key or b"", value))
-        for n, (key, value, _) in enumerate(outcomes.sent)
-    ]
-    for partition in range(1):
-        ownership.loader.loaded.add(partition)
+    loaded = Partitions({}, lambda: 0, [(ledger, "outcomes", frozenset({"outcomes"}))], _empty_log)
+    await loaded.ready(ledger, {0})
+    stage2 = SeriesStage(admission, metrics, ledger, loaded)
+    outcome_messages = [_Message("outcomes", 0, n, key, value) for n, (key, value) in enumerate(outcomes)]
     start = time.perf_counter()
-    for event in outcome_messages:
-        await stage2.process(event)
+    for message in outcome_messages:  # one message at a time, as Faust hands stage 2 its input
+        stage2.handle([message], NOW_US)
     stage2_s = time.perf_counter() - start
     return {
         "events": len(messages),
         "stage1_us": stage1_s / len(messages) * 1e6,
         "stage2_us": stage2_s / len(messages) * 1e6,
-        "log_records": len(log.sent),
-        "outcome_messages": len(outcomes.sent),
+        "log_records": len(log_records),
+        "outcome_messages": len(outcomes),
     }
 
 

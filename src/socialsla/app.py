@@ -2,12 +2,14 @@
 
 Each piece lives in its own module; this one only connects them:
 
-* `faust_agents.py`: the two agents (stage 1 `Conversations`, stage 2 `Series`), adapters around
-  the pure stages (`stages.fold`, `Ledger.apply`), with their header comment on topics,
+* `handlers.py`: the two stages' handlers (stage 1 `ConversationsStage`, stage 2
+  `SeriesStage`): records in, records to send out, around `stages.fold` and `Ledger.apply`;
+* `faust_agents.py`: the agents that run them, with their header comment on topics,
   keys and tables;
-* `thread_store.py`: stage 1's thread states, rebuilt from their own log;
-* `ownership.py`: which outcome partitions are exported, rebuilding them from `social.outcomes`;
-* `health.py`: housekeeping rounds (stuck partitions, lag, staleness);
+* `thread_store.py` and `series.py`: stage 1's thread states and stage 2's series;
+* `partitions.py`: which partitions of both this worker has, loaded from their logs on
+  assignment and dropped on revocation;
+* `health.py`: housekeeping rounds (totals kept in retention, stuck partitions, lag, staleness);
 * `web.py`: `/metrics` and `/healthz`;
 * `workarounds.py`: every workaround of a Faust behaviour, each named and pinned by a test.
 """
@@ -24,18 +26,19 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from socialsla import kafka, web, workarounds
+from socialsla import kafka, readback, web, workarounds
 from socialsla.calendars import Calendar
 from socialsla.clock import Clock, parse_clock
-from socialsla.faust_agents import Conversations, Screen, Series
+from socialsla.faust_agents import Outbox, StageAgent
+from socialsla.handlers import Admission, ConversationsStage, SeriesStage
 from socialsla.health import Health, Housekeeping
 from socialsla.metrics import PipelineMetrics, SlaCollector
-from socialsla.ownership import Ownership
+from socialsla.partitions import Partitions
 from socialsla.rules import Rule
 from socialsla.series import Ledger
 from socialsla.settings import Settings
 from socialsla.shutdown import Deadline
-from socialsla.thread_store import Threads, topic_name
+from socialsla.thread_store import ThreadStore, topic_name
 
 
 @dataclass(slots=True)
@@ -48,7 +51,8 @@ class Pipeline:
     registry: CollectorRegistry
     metrics: PipelineMetrics
     clock: Clock
-    ownership: Ownership
+    partitions: Partitions
+    threads: ThreadStore
     health: Health
 
 
@@ -152,7 +156,12 @@ def _app(settings: Settings) -> Any:
         web_enabled=False,
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
-        table_standby_replicas=0,
+        # Faust gives an app without changelog tables aiokafka's round-robin assignor, which
+        # splits posts[p] and replies[p] between workers, each with half of a thread; with
+        # standby replicas it keeps its own co-partitioning assignor. No table, so no standby
+        # is ever fetched: Faust hands Kafka standbys of changelog topics only (canary:
+        # test_workarounds).
+        table_standby_replicas=1,
         # Rebalances and shutdown wait for the events in flight, so no agent writes a table
         # whose partition was revoked or whose store was already closed.
         stream_wait_empty=True,
@@ -179,7 +188,7 @@ _RAW: dict[str, Any] = {
 }
 
 
-def build(
+def assemble(
     settings: Settings,
     rules: tuple[Rule, ...],
     registry: CollectorRegistry | None = None,
@@ -197,27 +206,35 @@ def build(
     outcomes = app.topic(settings.topic_outcomes, partitions=settings.partitions, **_RAW)
     deadletters = app.topic(settings.topic_deadletter, partitions=settings.partitions, **_RAW)
     log = app.topic(topic_name(settings), partitions=settings.partitions, **_RAW)
-    threads = Threads(settings, clock, log, kafka.client_options(settings))
+    threads = ThreadStore(settings, clock)
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000), calendars)
+    partitions = Partitions(
+        kafka.client_options(settings),
+        lambda: readback.since_ms(clock.now_us(), settings.horizon_us),
+        [
+            (threads, topic_name(settings), threads.topics),
+            (ledger, settings.topic_outcomes, frozenset({settings.topic_outcomes})),
+        ],
+    )
     metrics = PipelineMetrics(registry, (settings.topic_posts, settings.topic_replies))
     registry.register(SlaCollector(ledger, rules, clock, settings.max_agents))
     health = Health()
-    ownership = Ownership(
-        app, settings.topic_outcomes, ledger, clock, settings.horizon_us, kafka.client_options(settings)
+    admission = Admission(settings, metrics)
+    stage2 = SeriesStage(admission, metrics, ledger, partitions)
+    outbox = Outbox(settings, deadletters, log, outcomes, partitions, threads)
+    agents = (
+        ("conversations", inputs, ConversationsStage(settings, admission, metrics, threads), threads),
+        ("series", outcomes, stage2, ledger),
     )
-    screen = Screen(settings, metrics, deadletters)
-    stage1 = Conversations(settings, clock, screen, metrics, health.progress, threads, outcomes)
-    stage2 = Series(settings, clock, screen, metrics, health.progress, ledger, ownership, outcomes)
-    app.agent(inputs, name="conversations")(stage1.run)
-    app.agent(outcomes, name="series")(stage2.run)
-    app.on_partitions_revoked.connect(ownership.on_revoked)
-    app.on_partitions_revoked.connect(threads.on_revoked)
+    for name, topic, handler, state in agents:
+        agent = StageAgent(settings, clock, handler, state, partitions, outbox, health.progress)
+        app.agent(topic, name=name)(agent.run)
+    app.on_partitions_assigned.connect(partitions.on_assigned)
+    app.on_partitions_revoked.connect(partitions.on_revoked)
+    app.task(partitions.keep_loaded)
     app.timer(interval=settings.refresh_interval)(
-        Housekeeping(app, settings, ownership, threads, health, metrics, stage2).round
+        Housekeeping(app, settings, health, metrics, stage2, outbox).round
     )
-    app.task(
-        functools.partial(
-            web.serve, settings.web_host, settings.web_port, registry, app, health, ownership, ledger, threads
-        )
-    )
-    return Pipeline(settings, app, ledger, registry, metrics, clock, ownership, health)
+    serve = functools.partial(web.serve, settings.web_host, settings.web_port, registry, app, health)
+    app.task(functools.partial(serve, partitions, ledger, threads))
+    return Pipeline(settings, app, ledger, registry, metrics, clock, partitions, threads, health)

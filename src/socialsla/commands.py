@@ -1,8 +1,10 @@
 """The live commands: `worker`, `produce`, `generate` and `demo`.
 
 Each reads the `SOCIALSLA_*` settings once, validates them (all problems listed
-together) and only then touches Kafka. Faust is imported only by `worker` and
-`demo`'s worker process, so the traffic tools start fast.
+together) and only then touches Kafka. Kafka's and Prometheus' clients are
+imported by the commands that use them, Faust only by `worker` and `demo`'s
+worker process: the traffic tools start fast, and `socialsla report` (cli.py)
+loads none of them.
 """
 
 from __future__ import annotations
@@ -22,12 +24,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import orjson
-from aiokafka.errors import KafkaError
 
-from socialsla import summary
 from socialsla.calendars import Calendar
 from socialsla.clock import parse_clock
 from socialsla.duration import clock_reading, parse_seconds
@@ -37,7 +37,9 @@ from socialsla.report import iter_lines
 from socialsla.rules import Rule, load_book
 from socialsla.settings import HELP, Settings, SettingsError, from_env
 from socialsla.shutdown import STOP_SIGNALS, Deadline, die_with_parent
-from socialsla.traffic import TrafficShape, replay, send_generated, shifted
+
+if TYPE_CHECKING:
+    from socialsla.traffic import TrafficShape
 
 #: How long the traffic tools wait: a person at a terminal wants to hear soon that nothing answers.
 _TOOL_BROKER_WAIT_S = 3.0
@@ -99,7 +101,7 @@ def _worker(args: argparse.Namespace) -> int:
     rules = book.rules
     import uvloop  # deferred, with Faust below: the offline commands must not pay for their import
 
-    from socialsla.app import Worker, build
+    from socialsla.app import Worker, assemble
 
     if _web_port_taken(settings, "worker"):
         return 1
@@ -113,7 +115,7 @@ def _worker(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("socialsla worker: stopped (SIGINT) before it started", file=sys.stderr)
         return 130
-    pipeline = build(settings, rules, calendars=book.calendars)
+    pipeline = assemble(settings, rules, calendars=book.calendars)
     # Fewer, later collections: a batch makes and drops many small objects, and the default
     # threshold (700) ran the young generation every few events (BENCHMARKS.md, "Tuned defaults").
     gc.collect()
@@ -132,6 +134,10 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _produce(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
+    from socialsla.traffic import send_lines, shifted
+
     settings = _settings()
     offset = 0
     path = args.events
@@ -164,7 +170,7 @@ def _produce(args: argparse.Namespace) -> int:
         def progress(n: int) -> None:
             print(f"... sent {n:,}", file=sys.stderr, flush=True)
 
-        sent = asyncio.run(replay(lines, settings, args.rate, progress))
+        sent = asyncio.run(send_lines(lines, settings, args.rate, progress))
     except KafkaError as exc:
         print(f"socialsla produce: sending to {settings.bootstrap_servers} failed: {exc}", file=sys.stderr)
         return 1
@@ -184,6 +190,8 @@ DEMO_RESPONSE_WINDOW: Final = "1h"
 
 
 def _shape(args: argparse.Namespace, calendars: tuple[Calendar, ...] = ()) -> TrafficShape:
+    from socialsla.traffic import TrafficShape
+
     if args.calendars is not None:
         calendars = load_book(args.calendars).calendars
     return TrafficShape(
@@ -198,6 +206,10 @@ def _shape(args: argparse.Namespace, calendars: tuple[Calendar, ...] = ()) -> Tr
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from aiokafka.errors import KafkaError
+
+    from socialsla.traffic import send_generated
+
     settings = _settings()
     clock = parse_clock(settings.clock)
     if not asyncio.run(_topics_ready(settings, "generate", _TOOL_BROKER_WAIT_S)):
@@ -229,7 +241,7 @@ def _receiver(args: argparse.Namespace) -> int:
     from socialsla import receiver
 
     try:
-        receiver.run(args.host, args.port, args.log)
+        receiver.receive(args.host, args.port, args.log)
     except OSError as exc:
         print(f"socialsla receiver: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -337,6 +349,9 @@ async def _demo_screen(
     history: str = "",
 ) -> str | None:
     """Generate traffic and refresh the summary until stopped (None) or something fails (why)."""
+    from socialsla import summary
+    from socialsla.traffic import send_generated
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in STOP_SIGNALS:  # a closed terminal (SIGHUP) stops the demo as Ctrl-C does

@@ -1,4 +1,4 @@
-"""Housekeeping between batches: ownership, stuck partitions, lag, broker reachability, staleness.
+"""Housekeeping between batches: totals in retention, stuck partitions, lag, broker reachability, staleness.
 
 Runs on a timer in the worker's event loop, every `SOCIALSLA_REFRESH_INTERVAL`
 seconds; `/healthz` and the `socialsla_data_stale` gauge read what it found.
@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socialsla import workarounds
-from socialsla.faust_agents import Series
+from socialsla.faust_agents import Outbox
+from socialsla.handlers import SeriesStage
 from socialsla.metrics import PipelineMetrics
-from socialsla.ownership import Ownership
 from socialsla.settings import Settings
-from socialsla.thread_store import Threads
 
 log = logging.getLogger("socialsla")
 
@@ -38,22 +37,19 @@ class Health:
 class Housekeeping:
     """One round of upkeep, called by the worker's timer."""
 
-    def __init__(self, app: Any, settings: Settings, ownership: Ownership, threads: Threads, health: Health,
-                 metrics: PipelineMetrics, series: Series) -> None:  # fmt: skip
+    def __init__(self, app: Any, settings: Settings, health: Health, metrics: PipelineMetrics,
+                 series: SeriesStage, outbox: Outbox) -> None:  # fmt: skip
         self.app = app
-        self.threads = threads
         self.series = series
+        self.outbox = outbox
         self.settings = settings
-        self.ownership = ownership
         self.health = health
         self.metrics = metrics
         self.inputs = frozenset((settings.topic_posts, settings.topic_replies, settings.topic_outcomes))
 
     async def round(self) -> None:
-        """Settle ownership, keep totals in retention, re-read stuck partitions, measure lag, staleness."""
-        await self.ownership.settle()
-        await self.threads.settle(self.app.assignor.assigned_actives(), self.app.rebalancing)
-        await self.series.resend_totals()
+        """Keep totals in retention, re-read stuck partitions, measure lag and staleness."""
+        await self.outbox.send(self.series.totals_due(time.time()))
         guard = workarounds.guard_of(self.app)
         while guard.skipped:
             tp, committed, start = guard.skipped.pop(0)

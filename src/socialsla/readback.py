@@ -1,18 +1,16 @@
 """Reading a log back: some partitions of a topic, from the offset of a time up to their end.
 
-Stage 2 rebuilds its windows this way from `social.outcomes` (its log: whole,
-idempotent thread summaries) instead of replaying a changelog record per
+Both stages rebuild their state this way (`partitions.py`): stage 1 its threads
+from `<app id>-threads`, stage 2 its windows from `social.outcomes` (whole,
+idempotent thread summaries), instead of replaying a changelog record per
 conversation through Faust's table recovery, which read a few thousand records
 a second. Here a plain consumer outside any group reads big fetches, and the
 caller applies each record; what arrives after the end offsets taken at the
-start is left to the live agent, which skips what the replay already applied
-(`Loader.replayed`). Stage 1 rebuilds its thread states from its own log the
-same way (`thread_store.py`).
+start is left to the live agent, which skips what the replay already applied.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -105,64 +103,3 @@ def since_ms(clock_now_us: int, horizon_us: int) -> int:
     """
     now_us = min(clock_now_us, int(time.time() * 1_000_000))
     return (now_us - horizon_us - MARGIN_US) // 1000
-
-
-class Loader:
-    """Partitions of a log, each rebuilt once by a replay, one replay at a time.
-
-    What a partition's records rebuild is the caller's (`apply`); the loader
-    keeps which partitions are loaded and where each replay ended, so the live
-    agent can skip what a replay applied.
-    """
-
-    def __init__(
-        self,
-        options: dict[str, Any],
-        topic: str,
-        start_ms: Callable[[], int],
-        apply: Callable[[int, Any], None],
-    ) -> None:
-        self.options = options
-        self.topic = topic
-        self.start_ms = start_ms
-        self.apply = apply
-        self.loaded: set[int] = set()
-        #: Per loaded partition, the first offset its replay did not apply.
-        self.ends: dict[int, int] = {}
-        self.lock = asyncio.Lock()
-        #: Bumped by `forget`: a partition forgotten while its replay ran is not marked loaded.
-        self.generation: dict[int, int] = {}
-
-    async def load(self, partitions: Collection[int]) -> set[int]:
-        """Replay the partitions not loaded yet; returns those it loaded."""
-        async with self.lock:
-            fresh = set(partitions) - self.loaded
-            if not fresh:
-                return fresh
-            generations = {p: self.generation.get(p, 0) for p in fresh}
-            began = time.monotonic()
-            applied = [0]
-
-            def apply(partition: int, record: Any) -> None:
-                applied[0] += 1
-                self.apply(partition, record)
-
-            ends = await read_back(self.options, self.topic, fresh, self.start_ms(), apply)
-            fresh = {p for p in fresh if self.generation.get(p, 0) == generations[p]}
-            self.ends.update((p, ends[p]) for p in fresh)
-            self.loaded |= fresh
-            log.info(
-                "socialsla: loaded partitions %s of %s from %d messages in %.1f s",
-                sorted(fresh), self.topic, applied[0], time.monotonic() - began,
-            )  # fmt: skip
-            return fresh
-
-    def replayed(self, partition: int, offset: int) -> bool:
-        """Whether the partition's replay applied this offset already."""
-        return offset < self.ends.get(partition, 0)
-
-    def forget(self, partition: int) -> None:
-        """The partition is no longer loaded; a later load replays it again."""
-        self.generation[partition] = self.generation.get(partition, 0) + 1
-        self.loaded.discard(partition)
-        self.ends.pop(partition, None)

@@ -41,7 +41,7 @@ def page_lines(receiver: str, body: Any) -> list[str]:
     return lines
 
 
-async def serve(host: str, port: int, out: TextIO) -> None:
+async def listen(host: str, port: int, out: TextIO) -> None:
     """Take webhooks on POST /hooks/RECEIVER until a stop signal; write each page to `out`."""
 
     async def hook(request: web.Request) -> web.Response:
@@ -72,11 +72,11 @@ async def serve(host: str, port: int, out: TextIO) -> None:
         await runner.cleanup()
 
 
-def run(host: str, port: int, log: Path | None) -> None:
+def receive(host: str, port: int, log: Path | None) -> None:
     """Serve, appending pages to `log` (and to stdout when there is none)."""
     if log is None:
-        asyncio.run(serve(host, port, sys.stdout))
+        asyncio.run(listen(host, port, sys.stdout))
         return
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as out:
-        asyncio.run(serve(host, port, out))
+        asyncio.run(listen(host, port, out))

@@ -8,7 +8,7 @@ Prometheus objects: the Faust glue feeds it and the collector reads it.
 
 Its log is `social.outcomes` itself: outcomes are whole, idempotent thread
 summaries, so replaying a partition's messages since `now - (7d + R)` and a day's margin rebuilds
-its windows (`replay`), with no table and no per-conversation changelog.
+its windows (`restore`), with no table and no per-conversation changelog.
 
 Waits older than the 7d + R horizon are expired from memory; what the
 conversations among them contributed to the lifetime counters is kept in
@@ -24,14 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from socialsla import histogram
 from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import Status, decide
 from socialsla.rules import Rule, Verdict, verdicts
 from socialsla.windows import ALL, LONGEST_US, AgentStats, SeriesStats, SeriesWindows, agents
-from socialsla.wire import Outcome, Totals, is_totals, parse_totals, series_key, totals_message
-from socialsla.wire import decode as decode_outcomes
+from socialsla.wire import (
+    Outcome,
+    Totals,
+    decode_outcomes,
+    is_totals,
+    parse_totals,
+    series_key,
+    totals_message,
+)
 
 #: A series' totals are sent again after this long without one, well within the topic's retention.
 RESEND_TOTALS_S = 86_400.0
@@ -134,6 +142,10 @@ class Ledger:
         self.partitions: dict[int, dict[str, Series]] = {}
         #: When each series last expired conversations, by the SLA clock.
         self.last_expiry: dict[tuple[int, str], int] = {}
+        #: Per partition, when each series last sent its totals (time.time()): see `totals_due`.
+        self.sent: dict[int, dict[str, float]] = {}
+        #: Log messages a replay could not read (each was dead-lettered when first consumed).
+        self.unreadable = 0
 
     def series_for(self, partition: int, account: str, channel: str) -> Series:
         """The series, created empty on first sight."""
@@ -174,7 +186,23 @@ class Ledger:
             series.windows.set(outcome.conversation_id, outcome.waits)
         return writes
 
-    def replay(self, partition: int, raw: bytes) -> None:
+    def open(self, partitions: set[int]) -> None:
+        """Start these partitions empty, before their replay (a `partitions.LogBacked`)."""
+        for partition in partitions:
+            self.drop(partition)
+
+    def load_record(self, partition: int, record: Any) -> None:
+        """Apply one record of the partition's log (`social.outcomes`), read back in order."""
+        value = record.value or b""
+        try:
+            self.restore(partition, value)
+        except ValueError:
+            self.unreadable += 1
+            return
+        if is_totals(value):
+            self.sent.setdefault(partition, {})[record.key.decode(errors="replace")] = record.timestamp / 1000
+
+    def restore(self, partition: int, raw: bytes) -> None:
         """Apply one message of the partition's log in a replay; ValueError for a message of neither kind.
 
         Outcomes replace their threads, as live. Totals take effect only when
@@ -194,13 +222,14 @@ class Ledger:
             series.windows.expire(totals.floor)
             series.windows.floor = max(series.windows.floor, totals.floor)
 
-    def totals_due(
-        self, partition: int, sent: dict[str, float], now_s: float
-    ) -> Iterator[tuple[bytes, bytes]]:
+    def totals_due(self, partition: int, now_s: float) -> Iterator[tuple[bytes, bytes]]:
         """Totals messages of a partition's series whose last one is older than `RESEND_TOTALS_S`.
 
-        `sent` (series key -> time.time() of its last totals) is updated for each.
+        A quiet series expires nothing and sends no totals, but its last totals
+        must stay within the topic's retention for a replay to find them. Each
+        one yielded is noted sent at `now_s`.
         """
+        sent = self.sent.setdefault(partition, {})
         for name, series in self.partitions.get(partition, {}).items():
             if series.expired.floor is not None and now_s - sent.get(name, 0.0) >= RESEND_TOTALS_S:
                 sent[name] = now_s
@@ -209,6 +238,7 @@ class Ledger:
     def drop(self, partition: int) -> None:
         """Forget a revoked partition: its series leave this worker's output."""
         self.partitions.pop(partition, None)
+        self.sent.pop(partition, None)
         for key in [key for key in self.last_expiry if key[0] == partition]:
             del self.last_expiry[key]
 

@@ -1,9 +1,9 @@
 """Stage 1 as a pure function: events in, thread states, outcomes and counts out.
 
-The offline report (`report.build`) and the live agent (`faust_agents.py`) both call
-`fold`, so they cannot disagree on which events count, which are duplicates,
-late or too many for their thread, or what a thread's waits are; the agent only
-reads the states it needs from its thread store first, and writes back and sends what
+The offline report (`report.build`) and the worker's stage 1 (`handlers.py`) both
+call `fold`, so they cannot disagree on which events count, which are duplicates,
+late or too many for their thread, or what a thread's waits are; the handler only
+reads the states it needs from its thread store first, and stores and sends what
 `fold` returns. Both then run stage 2 on `Folded.outcomes()`, what stage 1 sends:
 `Ledger.apply` (series.py) builds the series and `series.evaluate` computes every
 number of one at a time T, for the report's table and JSON and for `/metrics` alike.
@@ -14,12 +14,28 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from socialsla import conversation
 from socialsla.conversation import DEFAULT_POLICY, Conversation, Policy, ThreadTooLong
 from socialsla.events import Event
-from socialsla.rows import ConversationKey
-from socialsla.wire import Outcome
+from socialsla.wire import SEPARATOR, Outcome
+
+
+class ConversationKey(NamedTuple):
+    """Which conversation (a conversation is unique per account and channel)."""
+
+    account: str
+    channel: str
+    conversation_id: str
+
+    def encode(self) -> bytes:
+        """The thread's key in its partition's store and log: `account|channel|conversation_id`.
+
+        No partition in it: each input partition has a store and a log partition
+        of its own (`thread_store.py`), whatever partitioner the upstream used.
+        """
+        return SEPARATOR.join(self).encode()
 
 
 def key_of(event: Event) -> ConversationKey:

@@ -1,18 +1,18 @@
 """Stage 1's state: each thread's events, per input partition, in a local store rebuilt from a log.
 
 The log is the topic `<app id>-threads`, partitioned like the input. A batch
-writes, per input partition, records holding every thread it changed (`pack`:
-frames of key and state; a new record past `RECORD_BUDGET`, 512 KiB), where a
-table would write a changelog record per conversation and hand each to the Kafka
-client on its own. The topic keeps
-7 days + R and a spare (`kafka.ensure_topics`): a thread whose last state is
-older can no longer change a window, and is purged anyway (`conversation.expired`).
+writes, per input partition, the threads it changed in as few records as fit
+(`pack`: frames of key and state; a new record past `RECORD_BUDGET`, 512 KiB),
+where a table would write a changelog record per conversation and hand each to
+the Kafka client on its own. The topic keeps 7 days + R and a spare
+(`kafka.ensure_topics`): a thread whose last state is older can no longer change
+a window, and is purged anyway (`conversation.expired`).
 
-When stage 1 is assigned an input partition (or first meets one) it rebuilds
-that partition's store by replaying its log from `now - (7d + R)` and a day's margin
-(`readback.Loader`), the latest state of a thread winning and a thread past the
-horizon left out, as the sweep would purge it; so a restart, on a kept or a
-wiped data directory, is the same replay, and nothing but the log has to be right.
+A partition's store is rebuilt by replaying its log from `now - (7d + R)` and a
+day's margin, when `partitions.py` says: the latest state of a thread wins, and
+a thread past the horizon is left out, as the sweep would purge it; so a
+restart, on a kept or a wiped data directory, is the same replay, and nothing
+but the log has to be right.
 
 The local store is RocksDB (`rocksdb://`, the default: the states live on disk
 within `SOCIALSLA_STORE_MEMORY_MIB`, not in RSS) or a dict (`memory://`). It is
@@ -21,7 +21,6 @@ made empty at each load and removed when the partition goes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import struct
@@ -29,7 +28,7 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from socialsla import conversation, readback, stalls
+from socialsla import conversation
 from socialsla.clock import Clock
 from socialsla.conversation import Conversation
 from socialsla.settings import Settings
@@ -120,55 +119,40 @@ def _store_path(settings: Settings, partition: int) -> Path:
     return settings.data_dir / settings.app_id / "threads" / str(partition)
 
 
-class Threads:
-    """The thread states of the input partitions stage 1 has met, each rebuilt from its log first."""
+class ThreadStore:
+    """The thread states of stage 1's input partitions, one store each (a `partitions.LogBacked`)."""
 
-    def __init__(self, settings: Settings, clock: Clock, topic: Any, options: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
-        self.topic = topic
+        self.topics = frozenset((settings.topic_posts, settings.topic_replies))
+        self.log_topic = topic_name(settings)
         #: The SLA clock when the running replay began: what it judges expiry by.
         self.replay_at = 0
         self.stores: dict[int, MutableMapping[bytes, bytes]] = {}
-        self.loader = readback.Loader(
-            options,
-            topic_name(settings),
-            lambda: readback.since_ms(clock.now_us(), settings.horizon_us),
-            self._apply,
-        )
         #: Log records a replay could not parse (none are written so: a sign of another writer).
         self.unreadable = 0
-        #: One load at a time: a store is made empty only by the load that fills it.
-        self.lock = asyncio.Lock()
 
-    def _apply(self, partition: int, record: Any) -> None:
+    def open(self, partitions: set[int]) -> None:
+        """Start these partitions' stores empty, before their replay."""
+        self.replay_at = self.clock.now_us()
+        for partition in partitions:
+            self.drop(partition)
+            self.stores[partition] = _open_store(self.settings, partition)
+
+    def load_record(self, partition: int, record: Any) -> None:
+        """Apply one record of the partition's log: its states replace the stored ones."""
         store = self.stores.get(partition)
         if store is None:
-            return  # revoked during its replay: its next load starts over
+            return
         try:
             states = [(key, self._live(state)) for key, state in unpack(record.value or b"")]
         except ValueError as exc:
             self.unreadable += 1
             log.error("socialsla: %s[%d] offset %d is not a thread-state record (%s); skipped",
-                      self.loader.topic, partition, record.offset, exc)  # fmt: skip
+                      self.log_topic, partition, record.offset, exc)  # fmt: skip
             return
         _put_all(store, states)
-
-    @property
-    def loaded(self) -> set[int]:
-        """The input partitions whose thread states are rebuilt."""
-        return self.loader.loaded
-
-    async def load(self, partitions: set[int]) -> None:
-        """Rebuild the stores of the partitions not loaded yet from their log, in one replay."""
-        async with self.lock:
-            fresh = partitions - self.loader.loaded
-            for partition in fresh:
-                self.forget(partition)
-                self.stores[partition] = _open_store(self.settings, partition)
-            if fresh:
-                self.replay_at = self.clock.now_us()
-                await self.loader.load(fresh)
 
     def _live(self, state: bytes) -> bytes | None:
         """A replayed state, or None for a thread past the horizon: the sweep purged it, or would.
@@ -179,13 +163,15 @@ class Threads:
         try:
             thread = Conversation.from_bytes(state)
         except ValueError:
-            return state  # an older format: the agent says so when it meets it
+            return state  # an older format: the stage says so when it meets it
         return None if conversation.expired(thread, self.replay_at, self.settings.horizon_us) else state
 
-    async def ensure_loaded(self, partitions: set[int]) -> None:
-        """Rebuild the stores of these partitions from their log, those not loaded, in one replay."""
-        while partitions - self.loader.loaded:  # again if one was revoked during the replay
-            await self.load(partitions)
+    def drop(self, partition: int) -> None:
+        """Close and remove a partition's store."""
+        store = self.stores.pop(partition, None)
+        if store is not None and hasattr(store, "close"):
+            store.close()
+            shutil.rmtree(_store_path(self.settings, partition), ignore_errors=True)
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         """A thread's stored state on a loaded partition."""
@@ -209,49 +195,7 @@ class Threads:
         if key in store:
             del store[key]
 
-    async def write(self, partition: int, changed: dict[bytes, bytes]) -> None:
-        """Store changed states and send them to the partition's log, one record per `RECORD_BUDGET`.
-
-        A partition forgotten meanwhile (revoked while the batch was in hand) is
-        not written: its new owner processes the batch again, since a revoked
-        partition's commit is discarded, and writes its own states.
-        """
-        store = self.stores.get(partition)
-        if store is None:
-            return
-        _put_all(store, changed.items())
-        for record in pack(changed.items()):
-            await stalls.logged(
-                self.topic.send(key=None, value=record, partition=partition),
-                lambda: f"the Kafka client to take a thread-state record for {self.loader.topic}",
-            )
-
-    def forget(self, partition: int) -> None:
-        """Drop a partition's store; a later event of it replays the log again."""
-        self.loader.forget(partition)
-        store = self.stores.pop(partition, None)
-        if store is not None and hasattr(store, "close"):
-            store.close()
-            shutil.rmtree(_store_path(self.settings, partition), ignore_errors=True)
-
-    def input_partitions(self, tps: Iterable[Any]) -> set[int]:
-        """The input partitions among Kafka topic-partitions (posts and replies are co-partitioned)."""
-        inputs = (self.settings.topic_posts, self.settings.topic_replies)
-        return {tp.partition for tp in tps if tp.topic in inputs}
-
-    async def on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        """Faust's `on_partitions_revoked` signal: another worker writes a revoked partition's log now."""
-        for partition in self.input_partitions(args[0]):
-            self.forget(partition)
-
-    async def settle(self, assigned: Iterable[Any], rebalancing: bool) -> None:
-        """Drop the stores of input partitions no longer assigned; between rebalances, load the rest.
-
-        Loading ahead of the first event keeps that event from waiting on a replay,
-        and makes `/healthz` say when a restarted worker has its state back.
-        """
-        active = self.input_partitions(assigned)
-        for partition in (set(self.stores) | self.loader.loaded) - active:
-            self.forget(partition)
-        if not rebalancing:
-            await self.load(active)
+    def put(self, partition: int, changed: dict[bytes, bytes]) -> list[bytes]:
+        """Store changed states; returns the records that log them, for the partition of the log."""
+        _put_all(self.stores[partition], changed.items())
+        return list(pack(changed.items()))

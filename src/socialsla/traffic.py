@@ -76,7 +76,7 @@ async def producer_for(settings: Settings) -> AIOKafkaProducer:
     return producer
 
 
-async def replay(
+async def send_lines(
     lines: Iterable[bytes],
     settings: Settings,
     rate: float = 0.0,

@@ -14,16 +14,16 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from socialsla.health import Health
-from socialsla.ownership import Ownership
+from socialsla.partitions import Partitions
 from socialsla.runbooks import page
 from socialsla.series import Ledger
-from socialsla.thread_store import Threads
+from socialsla.thread_store import ThreadStore
 
 log = logging.getLogger("socialsla")
 
 
 async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, health: Health,
-                ownership: Ownership, ledger: Ledger, threads: Threads) -> None:  # fmt: skip
+                partitions: Partitions, ledger: Ledger, threads: ThreadStore) -> None:  # fmt: skip
     """Serve until cancelled."""
 
     async def scrape(request: web.Request) -> web.Response:
@@ -34,9 +34,9 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
         body = {
             "status": "stale" if health.stale else "rebalancing" if app.rebalancing else "ok",
             "stale": health.stale,
-            "owned_partitions": sorted(ownership.loaded),
+            "owned_partitions": sorted(partitions.loaded(ledger)),
             # stage 1: input partitions whose thread states are rebuilt from their log
-            "input_partitions_loaded": sorted(threads.loaded),
+            "input_partitions_loaded": sorted(partitions.loaded(threads)),
             "series": sum(1 for _ in ledger),
             "seconds_since_progress": round(time.monotonic() - health.last_progress, 3),
         }

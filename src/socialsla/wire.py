@@ -52,7 +52,7 @@ class Outcome(NamedTuple):
         return series_key(self.account, self.channel).encode()
 
 
-def encode(outcomes: Sequence[Outcome]) -> bytes:
+def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:
     """One Kafka value for outcomes of a single series: `[account, channel, [[id, waits, t], ...]]`.
 
     `waits` is flat: `start, answer, conversation (0 or 1), agent` per wait.
@@ -72,8 +72,8 @@ def is_totals(raw: bytes) -> bool:
     return raw[:1] == b"{"
 
 
-def decode(raw: bytes) -> list[Outcome]:
-    """Inverse of `encode`; raises ValueError, with the reason, on anything else."""
+def decode_outcomes(raw: bytes) -> list[Outcome]:
+    """Inverse of `encode_outcomes`; raises ValueError, with the reason, on anything else."""
     try:
         account, channel, items = orjson.loads(raw)
         result = [Outcome(account, channel, k, parse_waits(w), t) for k, w, t in items]

@@ -6,9 +6,10 @@ requirements.lock) has a canary test in tests/unit/test_workarounds.py that fail
 when an upgrade changes it, so an upgrade shows which workaround can go:
 
 * `read_committed`: Faust reads input `read_uncommitted` unless its own
-  exactly-once mode is on, so a transactional upstream's aborted events counted;
-  and an app without changelog tables gets a round-robin assignor, which splits
-  co-partitioned topics between workers: Faust's own assignor is put back.
+  exactly-once mode is on, so a transactional upstream's aborted events counted.
+  (Faust also gives an app without changelog tables a round-robin assignor,
+  which splits co-partitioned topics between workers; a public setting keeps
+  its own assignor: `table_standby_replicas=1` in `app.py`, with a canary here.)
 * `CommitGuard`: Faust commits runs of consecutive acknowledged offsets. It
   committed over messages fetched around a rebalance and never processed (a
   one-message hole, or any hole while the committed offset is unknown; the scale
@@ -360,7 +361,13 @@ class _Resume(Awaitable[Any]):
 
 
 async def drain_messages(self: Any, fetcher: Any) -> None:
-    """Faust's `Consumer._drain_messages`, delivering synchronously when nothing blocks."""
+    """Faust's `Consumer._drain_messages`, delivering synchronously when nothing blocks.
+
+    Bound to Faust's consumer as its method, it reads that consumer's private
+    `_stopped`, `_read_offset`, `_commit_every` and `_n_acked` as Faust's own loop
+    does (ruff's SLF001 cannot see them through `self`); the canaries comparing
+    it with Faust's loop in tests/unit/test_workarounds.py fail when they change.
+    """
     callback = self.callback
     getmany = self.getmany
     consumer_stopped = self._stopped.is_set
@@ -419,26 +426,20 @@ def _positions(aio: Any, tps: Any) -> dict[Any, int | None]:
 
 
 def read_committed(consumer: Any) -> None:
-    """Read input with isolation `read_committed`, and assign partitions co-partitioned.
+    """Read input with isolation `read_committed`.
 
     Faust chooses `read_committed` only in its own exactly-once mode, whatever
     the upstream does, so a transactional upstream's aborted events were counted.
-
-    Faust also picks aiokafka's round-robin assignor when the app has no
-    changelog table and no standby replicas, as socialsla's agents have none:
-    posts[0] and replies[0] could then go to two workers, each with half of a
-    thread. Faust's own assignor keeps co-partitioned topics' partitions together.
     """
     thread = consumer._thread  # noqa: SLF001 - Faust's consumer thread, which owns the aiokafka consumer (canary: test_workarounds)
-    create = thread._create_consumer  # noqa: SLF001 - where Faust makes the aiokafka consumer: isolation and assignor (canary: test_workarounds)
+    create = thread._create_consumer  # noqa: SLF001 - where Faust makes the aiokafka consumer, whose isolation it sets (canary: test_workarounds)
 
     def create_committed(*args: Any, **kwargs: Any) -> Any:
         aio = create(*args, **kwargs)
         aio._isolation_level = "read_committed"  # noqa: SLF001 - read by AIOKafkaConsumer.start; Faust has no setting (canary: test_workarounds)
-        aio._partition_assignment_strategy = (consumer.app.assignor,)  # noqa: SLF001 - read by AIOKafkaConsumer.start; Faust picks round-robin (canary); read there to build its coordinator
         return aio
 
-    thread._create_consumer = create_committed  # noqa: SLF001 - where Faust makes the aiokafka consumer: isolation and assignor (canary: test_workarounds)
+    thread._create_consumer = create_committed  # noqa: SLF001 - where Faust makes the aiokafka consumer, whose isolation it sets (canary: test_workarounds)
 
 
 def install_consumer(consumer: Any) -> CommitGuard:

@@ -17,7 +17,7 @@ with atheris.instrument_imports():
     from socialsla.events import InvalidEvent, decode
     from socialsla.settings import Settings
     from socialsla.traffic import route
-    from socialsla.wire import decode as decode_outcomes
+    from socialsla.wire import decode_outcomes
 
 NOW = 1_767_830_400_000_000
 SETTINGS = Settings()

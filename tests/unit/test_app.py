@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from socialsla import thread_store
-from socialsla.app import build
+from socialsla.app import assemble
 from socialsla.rules import DEFAULT_RULES
 from socialsla.settings import Settings
 
@@ -16,7 +16,7 @@ def test_no_faust_table_and_the_thread_stores_open_rocksdb_within_the_memory_bud
     The store is made empty at each load, whatever an earlier worker left in its directory.
     """
     settings = Settings(data_dir=tmp_path, partitions=4, store_memory_mib=64)
-    pipeline = build(settings, DEFAULT_RULES)
+    pipeline = assemble(settings, DEFAULT_RULES)
     assert dict(pipeline.app.tables) == {}
     expected = settings.rocksdb_options()
     assert expected["block_cache_size"] == 8 << 20

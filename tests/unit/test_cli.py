@@ -321,3 +321,17 @@ def test_rules_check_lists_every_mistake(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert f"{bad}:1: rule 'a': window must be one of" in err
     assert f"{bad}:5: rule 'b': names no condition" in err
+
+
+def test_report_loads_no_kafka_prometheus_or_faust_client() -> None:
+    """`socialsla report` is offline: it imports none of the worker's clients (they are slow to load)."""
+    probe = (
+        "import sys\n"
+        "from socialsla.cli import main\n"
+        f"code = main(['report', '--at', '2026-01-08T00:00:00Z', {str(DATA / 'scenario.jsonl')!r}])\n"
+        "loaded = [m for m in ('aiokafka', 'prometheus_client', 'faust', 'mode', 'aiohttp', 'rocksdict')"
+        " if m in sys.modules]\n"
+        "print(code, loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stderr.splitlines()[-1] == "0 []", done.stderr

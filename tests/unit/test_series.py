@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from socialsla.conversation import Wait
 from socialsla.events import MICROS
 from socialsla.series import RESEND_TOTALS_S, Ledger
-from socialsla.wire import Outcome, Totals, encode, parse_totals, totals_message
+from socialsla.wire import Outcome, Totals, encode_outcomes, parse_totals, totals_message
 
 H = 3600 * MICROS
 R = 24 * H
@@ -112,12 +112,12 @@ def test_totals_are_sent_again_when_a_day_old() -> None:
     ledger.apply(0, [outcome("old", T0, None)], T0)
     ledger.apply(0, [outcome("new", T0 + 9 * DAY, None, channel="x")], T0 + 9 * DAY)
     ledger.expire(next(s for s in ledger if s.channel == "facebook"), T0 + 9 * DAY)
-    sent: dict[str, float] = {"acme|facebook": 1_000.0}
-    assert list(ledger.totals_due(0, sent, 1_000.0 + RESEND_TOTALS_S - 1)) == []
-    due = dict(ledger.totals_due(0, sent, 1_000.0 + RESEND_TOTALS_S))
+    ledger.sent[0] = {"acme|facebook": 1_000.0}
+    assert list(ledger.totals_due(0, 1_000.0 + RESEND_TOTALS_S - 1)) == []
+    due = dict(ledger.totals_due(0, 1_000.0 + RESEND_TOTALS_S))
     assert list(due) == [b"acme|facebook"]  # acme|x has expired nothing: it has no totals to keep
-    assert sent["acme|facebook"] == 1_000.0 + RESEND_TOTALS_S
-    assert list(ledger.totals_due(0, sent, 1_000.0 + RESEND_TOTALS_S)) == []
+    assert ledger.sent[0]["acme|facebook"] == 1_000.0 + RESEND_TOTALS_S
+    assert list(ledger.totals_due(0, 1_000.0 + RESEND_TOTALS_S)) == []
 
 
 def test_a_replaced_thread_leaves_no_stale_row_or_record() -> None:
@@ -201,7 +201,7 @@ def test_a_replay_of_the_log_rebuilds_the_same_series(
                 start, Wait(start, None if latency is None else start + latency * MICROS, conversation)
             )
         item = Outcome("acme", channel, f"c{thread}", tuple(waits[k] for k in sorted(waits)), now)
-        log.append(encode([item]))
+        log.append(encode_outcomes([item]))
         log.extend(live.apply(0, [item], now).totals.values())
     if lose_last_totals:
         for channel in ("facebook", "x"):
@@ -213,7 +213,7 @@ def test_a_replay_of_the_log_rebuilds_the_same_series(
         log = [raw for raw in log if raw[:1] != b"{"] + totals[::-1]
     replayed = Ledger(R, expire_every_us=H)
     for raw in log:
-        replayed.replay(0, raw)
+        replayed.restore(0, raw)
     later = now + 2 * H  # both expire what is due, as after a restart
     for ledger in (live, replayed):
         for series in list(ledger):
@@ -224,6 +224,33 @@ def test_a_replay_of_the_log_rebuilds_the_same_series(
 def test_a_replay_refuses_what_is_neither_outcomes_nor_totals() -> None:
     """A message of neither kind raises ValueError (the live agent dead-lettered it already)."""
     with pytest.raises(ValueError, match="not a totals message"):
-        Ledger(R).replay(0, orjson.dumps({"something": 1}))
+        Ledger(R).restore(0, orjson.dumps({"something": 1}))
     with pytest.raises(ValueError, match="not an outcome message"):
-        Ledger(R).replay(0, b"not json")
+        Ledger(R).restore(0, b"not json")
+
+
+def test_a_replayed_log_record_notes_when_its_totals_were_sent_and_counts_what_it_cannot_read() -> None:
+    """As the log is read back, a totals message's timestamp says when the series last sent its totals.
+
+    So a replayed series sends them again only a day after the last one, not at
+    once; a message of neither kind is counted unreadable, and changes nothing.
+    """
+    ledger = Ledger(R)
+
+    class Record:
+        def __init__(self, key: bytes, value: bytes, timestamp_ms: int) -> None:
+            self.key, self.value, self.timestamp = key, value, timestamp_ms
+
+    ledger.open({3})
+    ledger.load_record(
+        3, Record(b"acme|x", encode_outcomes([outcome("c1", T0, T0 + 60 * MICROS, "x")]), 1_000)
+    )
+    ledger.load_record(3, Record(b"acme|x", totals_message("acme", "x", Totals(floor=T0)), 5_000_000))
+    ledger.load_record(3, Record(b"acme|x", b"garbage", 6_000_000))
+    assert ledger.sent == {3: {"acme|x": 5_000.0}}
+    assert ledger.unreadable == 1
+    assert list(ledger.totals_due(3, 5_000.0 + RESEND_TOTALS_S - 1)) == []
+    assert [key for key, _ in ledger.totals_due(3, 5_000.0 + RESEND_TOTALS_S)] == [b"acme|x"]
+    ledger.open({3})  # a new replay starts the partition empty
+    assert list(ledger) == []
+    assert 3 not in ledger.sent

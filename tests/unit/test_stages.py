@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from socialsla import stages
 from socialsla.conversation import Conversation, waits
 from socialsla.events import MICROS, Event, InvalidEvent, decode, parse_time
-from socialsla.rows import ConversationKey
+from socialsla.stages import ConversationKey
 
 DATA = Path(__file__).parent.parent / "data"
 NOW = parse_time("2026-01-08T00:00:00Z")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from socialsla.conversation import MAX_EVENTS, Wait
 from socialsla.events import MICROS
-from socialsla.wire import PER_MESSAGE, Outcome, chunks, decode, encode
+from socialsla.wire import PER_MESSAGE, Outcome, chunks, decode_outcomes, encode_outcomes
 
 T0 = 1_767_225_600 * MICROS
 
@@ -32,7 +32,7 @@ outcomes = st.lists(
 @given(outcomes)
 def test_messages_round_trip(items: list[Outcome]) -> None:
     """Any list of one series' outcomes, ids with separators and any text included, decodes as sent."""
-    assert decode(encode(items)) == items
+    assert decode_outcomes(encode_outcomes(items)) == items
 
 
 def test_key_is_the_series() -> None:
@@ -63,7 +63,7 @@ def test_key_is_the_series() -> None:
 def test_anything_else_is_refused_with_a_reason(raw: bytes) -> None:
     """Stage 2 dead-letters what it cannot read instead of crashing on it."""
     with pytest.raises(ValueError, match="not an outcome message"):
-        decode(raw)
+        decode_outcomes(raw)
 
 
 def test_chunks_keep_messages_under_the_kafka_limit() -> None:
@@ -77,8 +77,8 @@ def test_chunks_keep_messages_under_the_kafka_limit() -> None:
     assert len(parts) > 2
     assert all(len(p) <= PER_MESSAGE for p in parts)
     assert [o for p in parts for o in p] == items
-    assert max(len(encode(p)) for p in parts) < 1_000_000
-    assert orjson.loads(encode(parts[-1]))[0] == "a" * 64
+    assert max(len(encode_outcomes(p)) for p in parts) < 1_000_000
+    assert orjson.loads(encode_outcomes(parts[-1]))[0] == "a" * 64
 
 
 def test_chunks_of_the_longest_threads_stay_under_the_kafka_limit() -> None:
@@ -88,4 +88,4 @@ def test_chunks_of_the_longest_threads_stay_under_the_kafka_limit() -> None:
     parts = list(chunks(items))
     assert len(parts) > 1
     assert [o for p in parts for o in p] == items
-    assert max(len(encode(p)) for p in parts) < 1_000_000
+    assert max(len(encode_outcomes(p)) for p in parts) < 1_000_000

@@ -13,12 +13,14 @@ from typing import Any
 import faust
 import pytest
 from aiokafka import AIOKafkaConsumer
+from faust.assignor.client_assignment import ClientAssignment
 from faust.transport.consumer import Consumer
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from intervaltree import IntervalTree
 
-from socialsla.app import INPUT_BUFFER, Worker, build
+from socialsla import app as socialsla_app
+from socialsla.app import INPUT_BUFFER, Worker, assemble
 from socialsla.rules import DEFAULT_RULES
 from socialsla.settings import Settings
 from socialsla.shutdown import Deadline
@@ -436,16 +438,22 @@ async def test_canary_faust_reads_uncommitted_outside_its_own_transactions() -> 
 
 
 @pytest.mark.asyncio
-async def test_canary_faust_assigns_round_robin_without_changelog_tables() -> None:
-    """With no table and no standby, Faust's consumer assigns round-robin (co-partitioning lost); ours uses Faust's."""
-    app = _faust_app(table_standby_replicas=0)  # as socialsla's app
-    consumer = app.consumer
-    fausts = consumer._thread._create_worker_consumer(app.transport)._partition_assignment_strategy
+async def test_canary_faust_keeps_its_co_partitioning_assignor_only_with_standby_replicas(
+    tmp_path: Path,
+) -> None:
+    """With no table and no standby, Faust assigns round-robin (co-partitioning lost); socialsla's app sets standbys.
+
+    And a standby of a topic that is no changelog never reaches Kafka's assignment,
+    so the setting makes the worker fetch nothing more.
+    """
+    plain = _faust_app(table_standby_replicas=0)
+    fausts = plain.consumer._thread._create_worker_consumer(plain.transport)._partition_assignment_strategy
     assert [strategy.__name__ for strategy in fausts] == ["RoundRobinPartitionAssignor"]
-    read_committed(consumer)
-    ours = consumer._thread._create_consumer(loop=asyncio.get_running_loop())
-    assert ours._partition_assignment_strategy == (app.assignor,)
-    assert "assignors=self._partition_assignment_strategy" in inspect.getsource(AIOKafkaConsumer.start)
+    app = socialsla_app._app(Settings(data_dir=tmp_path, store="memory://"))
+    ours = app.consumer._thread._create_worker_consumer(app.transport)._partition_assignment_strategy
+    assert list(ours) == [app.assignor]
+    assignment = ClientAssignment(actives={"social.posts": [0]}, standbys={"social.posts": [1]})
+    assert assignment.kafka_protocol_assignment(app.tables) == [("social.posts", [0])]
 
 
 @pytest.mark.asyncio
@@ -460,7 +468,7 @@ async def test_a_topics_maxsize_sizes_the_stream_buffer_of_the_agent_reading_it(
 
 def test_stage_one_reads_with_the_deeper_buffer_and_stage_two_with_fausts(tmp_path: Path) -> None:
     """The worker's input stream buffers `INPUT_BUFFER` events; stage 2's keeps Faust's size."""
-    agents = build(Settings(data_dir=tmp_path), DEFAULT_RULES).app.agents
+    agents = assemble(Settings(data_dir=tmp_path), DEFAULT_RULES).app.agents
     assert agents["conversations"].channel.maxsize == INPUT_BUFFER > 4096
     assert agents["series"].channel.maxsize is None
 
@@ -572,7 +580,7 @@ async def test_the_worker_keeps_the_root_logger_at_its_level() -> None:
 async def test_canary_faust_builds_its_clients_through_the_apps_factories(tmp_path: Path) -> None:
     """Faust makes `app.consumer` with `App._new_consumer` and `app.producer` with `App._new_producer`, where
     the worker's app installs the commit guard, the drain loop and the complete flush."""
-    app = build(Settings(data_dir=tmp_path), DEFAULT_RULES).app
+    app = assemble(Settings(data_dir=tmp_path), DEFAULT_RULES).app
     consumer = app.consumer
     assert app.commit_guard is not None
     assert app.commit_guard.consumer is consumer
@@ -603,3 +611,22 @@ async def test_canary_fausts_consumer_thread_keeps_its_aiokafka_consumer() -> No
     assert end_offset(consumer, TP("t", 0)) is None
     assert callable(AIOKafkaConsumer.last_stable_offset)
     assert "self._consumer" in inspect.getsource(type(consumer._thread)._ensure_consumer)
+
+
+@pytest.mark.asyncio
+async def test_canary_fausts_drain_loop_reads_the_consumer_state_ours_reads() -> None:
+    """`drain_messages` reads, as Faust's own loop, the consumer's `_stopped`, `_read_offset`, `_commit_every`, `_n_acked`."""
+    consumer = _faust_app().consumer
+    fausts = inspect.getsource(Consumer._drain_messages)
+    for name in (
+        "self)._stopped.is_set",
+        "fetcher)._stopped.is_set",
+        "self._read_offset",
+        "self._commit_every",
+        "_n_acked",
+    ):
+        assert name in fausts, name
+    assert callable(consumer._stopped.is_set)
+    assert isinstance(consumer._read_offset, dict)
+    assert isinstance(consumer._n_acked, int)
+    assert consumer._commit_every is None or isinstance(consumer._commit_every, int)
