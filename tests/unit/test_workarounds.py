@@ -630,3 +630,20 @@ async def test_canary_fausts_drain_loop_reads_the_consumer_state_ours_reads() ->
     assert isinstance(consumer._read_offset, dict)
     assert isinstance(consumer._n_acked, int)
     assert consumer._commit_every is None or isinstance(consumer._commit_every, int)
+
+
+@pytest.mark.asyncio
+async def test_canary_faust_records_each_acknowledgement_in_acked_and_acked_index() -> None:
+    """The guard commits from `_acked` (a list per partition) and `_acked_index` (a set): Faust's `ack` fills both."""
+    app = _faust_app()
+    consumer = app.consumer
+    app.topics.acks_enabled_for = lambda topic: True  # as for a topic an agent reads
+    tp = TP("t", 0)
+
+    class Message:  # weak-referenceable, as Faust's messages are
+        acked, tp, offset, topic = False, TP("t", 0), 5, "t"
+
+    assert consumer.ack(Message()) is True
+    assert consumer._acked[tp] == [5]
+    assert consumer._acked_index[tp] == {5}
+    assert consumer._committed_offset[tp] is None  # no commit yet: the guard then starts from its spans
