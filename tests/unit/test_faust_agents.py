@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -11,15 +10,7 @@ from socialsla.faust_agents import Outbox, StageAgent
 from socialsla.handlers import Sends
 from socialsla.partitions import Partitions
 from socialsla.settings import Settings
-
-
-@dataclass
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes
-    value: bytes | None
+from tests.unit.test_handlers import Message
 
 
 class Topic:
