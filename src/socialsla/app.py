@@ -212,7 +212,7 @@ def assemble(
         kafka.client_options(settings),
         lambda: readback.since_ms(clock.now_us(), settings.horizon_us),
         [
-            (threads, topic_name(settings), threads.topics),
+            (threads, threads.log_topic, threads.topics),
             (ledger, settings.topic_outcomes, frozenset({settings.topic_outcomes})),
         ],
     )
@@ -235,6 +235,7 @@ def assemble(
     app.timer(interval=settings.refresh_interval)(
         Housekeeping(app, settings, health, metrics, stage2, outbox).round
     )
-    serve = functools.partial(web.serve, settings.web_host, settings.web_port, registry, app, health)
-    app.task(functools.partial(serve, partitions, ledger, threads))
+    app.task(functools.partial(
+        web.serve, settings.web_host, settings.web_port, registry, app, health, partitions, ledger, threads,
+    ))  # fmt: skip
     return Pipeline(settings, app, ledger, registry, metrics, clock, partitions, threads, health)
