@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from socialsla import histogram
 from socialsla.conversation import Wait
-from socialsla.events import MICROS
+from socialsla.events import MICROS, Event
 from socialsla.windows import WINDOWS, SeriesStats, WindowStats
 
 Span = Callable[[int, int], int]
@@ -76,3 +76,63 @@ def naive_fastest_average(waits: Iterable[Wait], at: int, window: str, fraction:
         return None
     take = math.ceil(fraction * len(latencies))
     return Fraction(sum(latencies[:take]), take)
+
+
+def naive_scorecard(
+    events: Iterable[Event], at: int, not_before: int, count_automated: bool, silence_us: int | None
+) -> tuple[list[tuple[int, int | None, bool, bool]], list[tuple[int, str, int]]]:
+    """SPEC §2, §8, §11 and §12 word for word, for one thread's events in arrival order.
+
+    Returns each conversation's (opened, resolved_at, reopened, first_contact),
+    and the counted feedback as (created_at, survey, score), sorted.
+    """
+    seen: dict[tuple[str, str], Event] = {}
+    for event in events:  # duplicates (same type and event_id) are ignored after the first
+        if event.created_at < not_before or event.created_at > at:
+            continue  # late, or not seen at T
+        seen.setdefault((event.kind, event.event_id), event)
+    kept = list(seen.values())
+    posts = sorted(e.created_at for e in kept if e.kind == "post")
+    if not posts:
+        return [], []
+    counting = sorted(
+        e.created_at for e in kept if e.kind == "reply" and (count_automated or not e.automated)
+    )
+    messages = sorted(e.created_at for e in kept if e.kind in ("post", "reply"))
+    opens: list[int] = []
+    start: int | None = posts[0]
+    while start is not None:
+        if not opens:
+            opens.append(start)
+        else:
+            previous = max(t for t in messages if t < start)
+            if silence_us is not None and start - previous >= silence_us:
+                opens.append(start)
+        answers = [q for q in counting if q >= start]
+        if not answers:
+            break
+        later = [p for p in posts if p > answers[0]]
+        start = later[0] if later else None
+    resolves = [e.created_at for e in kept if e.kind == "resolve"]
+    conversations = []
+    for index, opened in enumerate(opens):
+        end = opens[index + 1] if index + 1 < len(opens) else math.inf
+        inside = [r for r in resolves if opened <= r < end]
+        if not inside:
+            conversations.append((opened, None, False, False))
+            continue
+        resolved_at = min(inside)
+        reopened = any(resolved_at < p < end for p in posts)
+        answers_in = [q for q in counting if opened <= q <= resolved_at]
+        conversations.append((opened, resolved_at, reopened, not reopened and len(answers_in) == 1))
+    latest: dict[tuple[int, str], Event] = {}
+    for event in kept:
+        if event.kind != "feedback" or event.created_at < posts[0]:
+            continue
+        owner = max(i for i, opened in enumerate(opens) if opened <= event.created_at)
+        assert event.survey is not None
+        best = latest.get((owner, event.survey))
+        if best is None or (event.created_at, event.event_id) > (best.created_at, best.event_id):
+            latest[owner, event.survey] = event
+    feedback = sorted((e.created_at, e.survey or "", e.score or 0) for e in latest.values())
+    return conversations, feedback

@@ -1,9 +1,11 @@
 """One thread's state (SPEC §2, §8), as a value: initialise, apply an event, derive its waits.
 
 The state is the thread's seen events themselves, as sorted `(created_at, kind,
-tie, fingerprint, agent)` entries, never message text (`tie` is a reply's
-event_id, which settles which of two replies at one instant answers, SPEC §10).
-Everything the SPEC measures is a function of the sorted post and reply times,
+tie, fingerprint, detail)` entries, never message text. `tie` is the event_id of
+a reply (which of two replies at one instant answers, SPEC §10) or a feedback
+(which of two answers at one instant is the latest, §12); `detail` is a reply's
+agent, or a feedback's survey and score (`csat:4`). Everything the SPEC
+measures is a function of the sorted event times,
 so the state is the same whether events arrive in order, shuffled or redelivered, and a late event that merges
 two waits (or two conversations) simply gives a different derivation: nothing
 has to be patched.
@@ -13,8 +15,8 @@ has to be patched.
 * the kind keeps automated replies apart, because whether they count is a
   setting (`count_automated`) while they always break a silence (§8).
 
-Bound: `MAX_EVENTS` per thread (SPEC §8); `apply` refuses the next one with
-`ThreadTooLong`, which the callers dead-letter.
+Bound: `MAX_EVENTS` per thread, of every kind (SPEC §8, §11); `apply` refuses
+the next one with `ThreadTooLong`, which the callers dead-letter.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ import orjson
 
 from socialsla.events import Event
 
-#: SPEC §8: a thread keeps at most this many post and reply times.
+#: SPEC §8: a thread keeps at most this many events (of every type, §11).
 MAX_EVENTS: Final = 1_000
 POST: Final = 0
 REPLY: Final = 1
 AUTOMATED: Final = 2
+#: SPEC §11, §12: no messages, so they neither answer a wait nor break a silence.
+RESOLVE: Final = 3
+FEEDBACK: Final = 4
 
 
 class Status(Enum):
@@ -93,7 +98,7 @@ class Conversation(NamedTuple):
 
     @property
     def last_event_at(self) -> int | None:
-        """The latest event time of any kind: what silence and expiry are measured from."""
+        """The latest event time of any kind: what expiry is measured from."""
         return self.events[-1][0] if self.events else None
 
     def to_bytes(self) -> bytes:
@@ -129,8 +134,12 @@ def apply(state: Conversation | None, event: Event) -> tuple[Conversation, bool]
         raise ThreadTooLong(ThreadTooLong.reason)
     if event.kind == "post":
         entry = (event.created_at, POST, "", mark, None)
-    else:
+    elif event.kind == "reply":
         entry = (event.created_at, AUTOMATED if event.automated else REPLY, event.event_id, mark, event.agent)
+    elif event.kind == "resolve":
+        entry = (event.created_at, RESOLVE, "", mark, None)
+    else:
+        entry = (event.created_at, FEEDBACK, event.event_id, mark, f"{event.survey}:{event.score}")
     position = bisect.bisect(events, entry[:4], key=lambda e: e[:4])  # agents (None or text) never compared
     return Conversation((*events[:position], entry, *events[position:])), False
 
@@ -141,7 +150,8 @@ def waits(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, .
     A wait starting at `s` is answered by the first counting reply at or after
     `s`; the next wait starts at the first post after that answer. A follow-up
     is a conversation of its own when it starts at least the policy's silence
-    after the thread's previous event (of any kind).
+    after the thread's previous message (post or reply of any kind: resolve and
+    feedback events are no messages, SPEC §11).
     """
     posts = [entry[0] for entry in state.events if entry[1] == POST]
     if not posts:
@@ -150,7 +160,7 @@ def waits(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, .
     # By time, then event_id: of two replies at one instant, the smaller id answers (SPEC §10).
     answers = sorted((at, tie, agent) for at, kind, tie, _, agent in state.events if kind in counting)
     replies = [at for at, _, _ in answers]
-    times = [entry[0] for entry in state.events]
+    times = [entry[0] for entry in state.events if entry[1] <= AUTOMATED]  # messages only (SPEC §11)
     silence = policy.new_conversation_after_us
     out: list[Wait] = []
     start: int | None = posts[0]

@@ -1,4 +1,7 @@
-"""Post and reply events (SPEC §1): decoding raw bytes into validated values.
+"""Events (SPEC §1, §11, §12): decoding raw bytes into validated values.
+
+Four kinds: a customer's post, a brand's reply, a `resolve` (an agent marked the
+thread done) and a customer's `feedback` (a CSAT, NPS or CES answer).
 
 Decoding is the only place bad input is judged, so every rejection carries a
 precise, bounded reason that ends up beside the original bytes in the
@@ -16,7 +19,10 @@ from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
-Kind = Literal["post", "reply"]
+Kind = Literal["post", "reply", "resolve", "feedback"]
+
+#: SPEC §12: each survey and the scores it allows, ends included.
+SURVEYS: Final = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
 MICROS: Final = 1_000_000
 #: How far ahead of the processing clock an event may claim to be (SPEC §1).
@@ -45,7 +51,7 @@ class InvalidEvent(ValueError):
 
 
 class Event(NamedTuple):
-    """A validated post or reply; times are integer microseconds since the epoch.
+    """A validated event; times are integer microseconds since the epoch.
 
     A named tuple, not a frozen dataclass: as immutable, and one is built per
     event, where a frozen dataclass's constructor costs nearly three times as much.
@@ -60,6 +66,9 @@ class Event(NamedTuple):
     automated: bool = False
     #: The agent who sent a reply (SPEC §10); None when absent.
     agent: str | None = None
+    #: A feedback's survey (`csat`, `nps` or `ces`) and score (SPEC §12).
+    survey: str | None = None
+    score: int | None = None
 
 
 def _show(value: object) -> str:
@@ -150,8 +159,8 @@ def decode(raw: bytes | str, now_us: int) -> Event:
     kind = obj.get("type")
     if kind is None:
         raise InvalidEvent("missing field type")
-    if kind != "post" and kind != "reply":
-        raise InvalidEvent(f'type must be "post" or "reply", got {_show(kind)}')
+    if kind not in ("post", "reply", "resolve", "feedback"):
+        raise InvalidEvent(f'type must be "post", "reply", "resolve" or "feedback", got {_show(kind)}')
     event_id = _identifier(obj, "event_id")
     conversation_id = _identifier(obj, "conversation_id")
     account = _patterned(obj, "account", _ACCOUNT_RE, ACCOUNT_PATTERN)
@@ -161,16 +170,37 @@ def decode(raw: bytes | str, now_us: int) -> Event:
     created_at = parse_time(obj["created_at"])
     if created_at > now_us + MAX_FUTURE_US:
         raise InvalidEvent(f"created_at {format_time(created_at)} is more than 5 minutes ahead of the clock")
-    automated = False
-    agent = None
     if kind == "post":
         _optional(obj, "author", str)
-    else:
+        return Event(kind, event_id, conversation_id, account, channel, created_at)
+    if kind == "reply":
         _optional(obj, "agent", str)
         _optional(obj, "automated", bool)
         automated = obj.get("automated") is True
-        agent = obj.get("agent")
-    return Event(kind, event_id, conversation_id, account, channel, created_at, automated, agent)
+        return Event(
+            kind, event_id, conversation_id, account, channel, created_at, automated, obj.get("agent")
+        )
+    if kind == "resolve":
+        _optional(obj, "agent", str)  # named by SPEC §11, though no number is kept per agent
+        return Event(kind, event_id, conversation_id, account, channel, created_at)
+    survey, score = _survey_and_score(obj)
+    return Event(kind, event_id, conversation_id, account, channel, created_at, survey=survey, score=score)
+
+
+def _survey_and_score(obj: dict[str, Any]) -> tuple[str, int]:
+    """A feedback's survey and score (SPEC §12): a JSON integer within the survey's scale."""
+    survey = _required_str(obj, "survey")
+    if survey not in SURVEYS:
+        raise InvalidEvent(f'survey must be "csat", "nps" or "ces", got {_show(survey)}')
+    if "score" not in obj:
+        raise InvalidEvent("missing field score")
+    score = obj["score"]
+    if isinstance(score, bool) or not isinstance(score, int):
+        raise InvalidEvent(f"score must be a JSON integer, got {_show(score)}")
+    low, high = SURVEYS[survey]
+    if not low <= score <= high:
+        raise InvalidEvent(f"score {score} is outside {survey}'s {low}-{high}")
+    return survey, score
 
 
 def encode(event: Event) -> bytes:
@@ -187,4 +217,7 @@ def encode(event: Event) -> bytes:
         body["automated"] = True
     if event.agent is not None:
         body["agent"] = event.agent
+    if event.survey is not None:
+        body["survey"] = event.survey
+        body["score"] = event.score
     return orjson.dumps(body)

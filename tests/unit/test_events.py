@@ -65,9 +65,23 @@ def test_text_and_author_are_not_kept() -> None:
 
 
 def test_encode_round_trips() -> None:
-    """encode then decode gives the same event back."""
-    event = decode(raw(type="reply", automated=True), NOW)
-    assert decode(encode(event), NOW) == event
+    """encode then decode gives the same event back, of every type."""
+    for body in (
+        raw(type="reply", automated=True),
+        raw(type="resolve", agent="ann"),
+        raw(type="feedback", survey="nps", score=0),
+        raw(type="feedback", survey="ces", score=7, agent="ignored"),
+    ):
+        event = decode(body, NOW)
+        assert decode(encode(event), NOW) == event
+
+
+def test_resolve_and_feedback_keep_only_what_the_numbers_need() -> None:
+    """A resolve keeps no agent and never counts as automated; a feedback keeps its survey and score."""
+    resolve = decode(raw(type="resolve", agent="ann", automated=True), NOW)
+    assert (resolve.kind, resolve.agent, resolve.automated, resolve.survey) == ("resolve", None, False, None)
+    answer = decode(raw(type="feedback", survey="csat", score=5, agent="ann"), NOW)
+    assert (answer.kind, answer.survey, answer.score, answer.agent) == ("feedback", "csat", 5, None)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +93,41 @@ def test_encode_round_trips() -> None:
         pytest.param(b'"post"', "not a JSON object, got str", id="string"),
         pytest.param(b"NaN", "not valid JSON", id="nan"),
         pytest.param(raw(type=...), "missing field type", id="no-type"),
-        pytest.param(raw(type="comment"), 'type must be "post" or "reply", got \'comment\'', id="bad-type"),
+        pytest.param(
+            raw(type="comment"),
+            'type must be "post", "reply", "resolve" or "feedback", got \'comment\'',
+            id="bad-type",
+        ),
+        pytest.param(
+            raw(type="feedback", survey="csat", score=4.0),
+            "score must be a JSON integer, got 4.0",
+            id="float-score",
+        ),
+        pytest.param(
+            raw(type="feedback", survey="csat", score="5"),
+            "score must be a JSON integer, got '5'",
+            id="str-score",
+        ),
+        pytest.param(
+            raw(type="feedback", survey="csat", score=True),
+            "score must be a JSON integer, got True",
+            id="bool-score",
+        ),
+        pytest.param(
+            raw(type="feedback", survey="csat", score=0), "score 0 is outside csat's 1-5", id="csat-0"
+        ),
+        pytest.param(
+            raw(type="feedback", survey="nps", score=11), "score 11 is outside nps's 0-10", id="nps-11"
+        ),
+        pytest.param(raw(type="feedback", survey="ces", score=8), "score 8 is outside ces's 1-7", id="ces-8"),
+        pytest.param(
+            raw(type="feedback", survey="sus", score=3),
+            'survey must be "csat", "nps" or "ces", got \'sus\'',
+            id="unknown-survey",
+        ),
+        pytest.param(raw(type="feedback", score=3), "missing field survey", id="no-survey"),
+        pytest.param(raw(type="feedback", survey="nps"), "missing field score", id="no-score"),
+        pytest.param(raw(type="resolve", agent=3), "agent must be a str, got int", id="int-resolve-agent"),
         pytest.param(raw(conversation_id=...), "missing field conversation_id", id="no-conversation"),
         pytest.param(raw(event_id=7), "event_id must be a string, got int", id="int-event-id"),
         pytest.param(raw(event_id=""), "event_id must be 1-256 characters, got 0", id="empty-id"),

@@ -1,0 +1,97 @@
+"""Resolution (SPEC §11): a thread's conversations as spans of time, and how each one was resolved.
+
+A thread's conversations (SPEC §8: its first wait, and with the silence setting
+each wait after silence) split its time into spans: a conversation opened at
+`o` spans `[o, o')`, `o'` being when the next one opens (or forever). An agent's
+`resolve` event resolves the conversation whose span holds it; the earliest one
+counts. Customers' feedback (feedback.py) is placed in spans the same way.
+
+Everything here is a function of the thread's seen events, as the waits are, so
+a late event that moves a span (an earlier post, a silence that appears or
+disappears) simply gives a different derivation, which stage 1 sends whole.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from typing import NamedTuple
+
+from socialsla.conversation import (
+    AUTOMATED,
+    DEFAULT_POLICY,
+    POST,
+    REPLY,
+    RESOLVE,
+    Conversation,
+    Policy,
+    waits,
+)
+
+
+class Resolution(NamedTuple):
+    """How one conversation was resolved: when it opened, its first resolve, reopened, first contact."""
+
+    opened: int
+    #: The earliest resolve event in the conversation's span; None while unresolved.
+    resolved_at: int | None
+    #: A post of the thread came after `resolved_at`, within the span.
+    reopened: bool
+    #: Resolved, not reopened, and exactly one counting reply from `opened` to `resolved_at`.
+    first_contact: bool
+
+
+def opens(state: Conversation, policy: Policy = DEFAULT_POLICY) -> list[int]:
+    """When each of the thread's conversations opened, oldest first: the starts of its spans."""
+    return [wait.start for wait in waits(state, policy) if wait.conversation]
+
+
+def resolutions(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Resolution, ...]:
+    """One `Resolution` per conversation of the thread, oldest first (SPEC §11)."""
+    starts = opens(state, policy)
+    if not starts:
+        return ()
+    counting = (REPLY, AUTOMATED) if policy.count_automated else (REPLY,)
+    resolves = [at for at, kind, *_ in state.events if kind == RESOLVE]
+    posts = [at for at, kind, *_ in state.events if kind == POST]
+    replies = [at for at, kind, *_ in state.events if kind in counting]
+    out: list[Resolution] = []
+    for index, opened in enumerate(starts):
+        end = starts[index + 1] if index + 1 < len(starts) else None
+        first = bisect.bisect_left(resolves, opened)
+        if first == len(resolves) or (end is not None and resolves[first] >= end):
+            out.append(Resolution(opened, None, False, False))
+            continue
+        resolved_at = resolves[first]
+        after = bisect.bisect_right(posts, resolved_at)
+        reopened = after < len(posts) and (end is None or posts[after] < end)
+        answers = bisect.bisect_right(replies, resolved_at) - bisect.bisect_left(replies, opened)
+        out.append(Resolution(opened, resolved_at, reopened, not reopened and answers == 1))
+    return tuple(out)
+
+
+class Judged(NamedTuple):
+    """A conversation's resolution seen at a time T against a resolution window S."""
+
+    resolved: bool
+    in_time: bool
+    overdue: bool
+    #: The resolution time when resolved by T (wall clock, or a calendar's open time).
+    seconds_us: int | None
+
+
+def judge(
+    resolution: Resolution, at: int, window: int, span: Callable[[int, int], int] | None = None
+) -> Judged:
+    """SPEC §11 at time `at`: resolved by then, in time (within `window`), overdue (past it, not in time).
+
+    `span(a, b)` measures durations: wall-clock time when None, else a
+    calendar's open time (the business view, SPEC §7).
+    """
+    opened, resolved_at = resolution.opened, resolution.resolved_at
+    measure = span or (lambda a, b: b - a)
+    if resolved_at is not None and resolved_at <= at:
+        took = measure(opened, resolved_at)
+        in_time = took <= window
+        return Judged(True, in_time, not in_time and measure(opened, at) >= window, took)
+    return Judged(False, False, measure(opened, at) >= window, None)

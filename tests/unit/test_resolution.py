@@ -1,0 +1,119 @@
+"""Resolution and counted feedback (SPEC §11, §12) from shuffled arrival, against a word-for-word oracle."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socialsla import feedback, resolution, stages
+from socialsla.conversation import Conversation, Policy
+from socialsla.events import MICROS, Event
+from socialsla.resolution import Resolution, judge
+from tests.oracle import naive_scorecard
+
+M = 60 * MICROS
+T = 10_000 * M
+SURVEYS = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+
+
+@st.composite
+def threads(draw: st.DrawFn) -> tuple[list[Event], Policy, int]:
+    """One thread's events, times on a coarse grid (so ties happen), some redelivered, in any order."""
+    count = draw(st.integers(1, 30))
+    events: list[Event] = []
+    for n in range(count):
+        kind = draw(st.sampled_from(["post", "post", "reply", "reply", "resolve", "feedback"]))
+        at = T - draw(st.integers(0, 60)) * 10 * M
+        if kind == "feedback":
+            survey = draw(st.sampled_from(sorted(SURVEYS)))
+            score = draw(st.integers(*SURVEYS[survey]))
+            events.append(Event(kind, f"f{n}", "c", "acme", "x", at, survey=survey, score=score))
+        else:
+            automated = kind == "reply" and draw(st.booleans())
+            events.append(
+                Event(
+                    kind, f"{kind[0]}{n}", "c", "acme", "x", at, automated, "ann" if kind == "reply" else None
+                )
+            )
+    redelivered = draw(st.lists(st.sampled_from(events), max_size=5))
+    arrival = events + redelivered
+    random.Random(draw(st.integers(0, 2**32))).shuffle(arrival)
+    silence = draw(st.sampled_from([None, 30 * M, 120 * M]))
+    policy = Policy(count_automated=draw(st.booleans()), new_conversation_after_us=silence)
+    not_before = T - draw(st.sampled_from([10_000, 400])) * M  # the second makes some events late
+    return arrival, policy, not_before
+
+
+@settings(max_examples=400, deadline=None)
+@given(threads())
+def test_resolutions_and_counted_feedback_equal_the_oracle(case: tuple[list[Event], Policy, int]) -> None:
+    arrival, policy, not_before = case
+    folded = stages.fold({}, arrival, not_before, policy)
+    state = next(iter(folded.states.values()), Conversation())
+    expected_conversations, expected_feedback = naive_scorecard(
+        arrival, T, not_before, policy.count_automated, policy.new_conversation_after_us
+    )
+    assert [tuple(r) for r in resolution.resolutions(state, policy)] == expected_conversations
+    assert [tuple(a) for a in feedback.counted(state, policy)] == expected_feedback
+
+
+def test_a_thread_resolved_reopened_and_resolved_again() -> None:
+    """The README's example: with a silence of 24 h, the customer's return is a conversation of its own."""
+    hour = 60 * M
+    day = 24 * hour
+    policy = Policy(new_conversation_after_us=day)
+    events = [
+        Event("post", "p1", "c", "acme", "x", T),
+        Event("reply", "r1", "c", "acme", "x", T + hour),
+        Event("resolve", "d1", "c", "acme", "x", T + 2 * hour),
+        Event("post", "p2", "c", "acme", "x", T + 3 * hour),  # the customer writes again: reopened
+        Event("reply", "r2", "c", "acme", "x", T + 4 * hour),
+        Event("resolve", "d2", "c", "acme", "x", T + 5 * hour),
+        Event("post", "p3", "c", "acme", "x", T + 5 * hour + 2 * day),  # after silence: a new one
+        Event("reply", "r3", "c", "acme", "x", T + 6 * hour + 2 * day),
+        Event("resolve", "d3", "c", "acme", "x", T + 7 * hour + 2 * day),
+    ]
+    (state,) = stages.fold({}, events, 0, policy).states.values()
+    first, second = resolution.resolutions(state, policy)
+    assert first == Resolution(T, T + 2 * hour, True, False)  # reopened: not first contact
+    assert second == Resolution(T + 5 * hour + 2 * day, T + 7 * hour + 2 * day, False, True)
+    assert judge(first, T + 3 * day, 24 * hour).in_time
+    late = judge(Resolution(T, T + 30 * hour, False, True), T + 3 * day, 24 * hour)
+    assert (late.resolved, late.in_time, late.overdue) == (True, False, True)
+    pending = judge(Resolution(T, None, False, False), T + hour, 24 * hour)
+    assert (pending.resolved, pending.overdue) == (False, False)
+    assert judge(Resolution(T, None, False, False), T + day, 24 * hour).overdue  # exactly S: overdue
+
+
+def test_a_customer_who_changes_a_csat_answer_counts_once_with_the_latest() -> None:
+    events = [
+        Event("feedback", "early", "c", "acme", "x", T - M, survey="csat", score=1),  # before the first post
+        Event("post", "p1", "c", "acme", "x", T),
+        Event("feedback", "f1", "c", "acme", "x", T + M, survey="csat", score=2),
+        Event("feedback", "f2", "c", "acme", "x", T + 2 * M, survey="csat", score=5),
+        Event("feedback", "n1", "c", "acme", "x", T + 2 * M, survey="nps", score=9),
+        Event(
+            "feedback", "n0", "c", "acme", "x", T + 2 * M, survey="nps", score=3
+        ),  # same instant: larger id wins
+    ]
+    (state,) = stages.fold({}, events, 0).states.values()
+    assert feedback.counted(state) == (
+        feedback.Answer(T + 2 * M, "csat", 5),
+        feedback.Answer(T + 2 * M, "nps", 9),
+    )
+
+
+def test_survey_numbers() -> None:
+    answers = [feedback.Answer(T, "nps", s) for s in (10, 9, 8, 6, 0)] + [
+        feedback.Answer(T, "csat", s) for s in (5, 4, 3)
+    ]
+    nps = feedback.survey_stats(answers, "nps")
+    assert (nps.responses, nps.good, nps.passives, nps.detractors) == (5, 2, 1, 2)
+    assert feedback.score(nps, "nps") == 0
+    csat = feedback.survey_stats(answers, "csat")
+    assert feedback.score(csat, "csat") * 3 == 2
+    assert csat.score_avg == 4
+    ces = feedback.survey_stats(answers, "ces")
+    assert (ces.responses, ces.score_avg, feedback.score(ces, "ces")) == (0, None, None)
