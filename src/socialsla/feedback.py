@@ -12,12 +12,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from fractions import Fraction
-from typing import Final, NamedTuple
+from typing import NamedTuple
 
 from socialsla.conversation import DEFAULT_POLICY, FEEDBACK, Conversation, Policy
 from socialsla.resolution import opens
-
-SURVEYS: Final = ("csat", "nps", "ces")
 
 
 class Answer(NamedTuple):

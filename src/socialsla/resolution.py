@@ -80,7 +80,7 @@ class Judged(NamedTuple):
     seconds_us: int | None
 
 
-def judge(
+def judge_at(
     resolution: Resolution, at: int, window: int, span: Callable[[int, int], int] | None = None
 ) -> Judged:
     """SPEC §11 at time `at`: resolved by then, in time (within `window`), overdue (past it, not in time).

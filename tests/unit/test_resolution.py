@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from socialsla import feedback, resolution, stages
 from socialsla.conversation import Conversation, Policy
 from socialsla.events import MICROS, Event
-from socialsla.resolution import Resolution, judge
+from socialsla.resolution import Resolution, judge_at
 from tests.oracle import naive_scorecard
 
 M = 60 * MICROS
@@ -79,12 +79,12 @@ def test_a_thread_resolved_reopened_and_resolved_again() -> None:
     first, second = resolution.resolutions(state, policy)
     assert first == Resolution(T, T + 2 * hour, True, False)  # reopened: not first contact
     assert second == Resolution(T + 5 * hour + 2 * day, T + 7 * hour + 2 * day, False, True)
-    assert judge(first, T + 3 * day, 24 * hour).in_time
-    late = judge(Resolution(T, T + 30 * hour, False, True), T + 3 * day, 24 * hour)
+    assert judge_at(first, T + 3 * day, 24 * hour).in_time
+    late = judge_at(Resolution(T, T + 30 * hour, False, True), T + 3 * day, 24 * hour)
     assert (late.resolved, late.in_time, late.overdue) == (True, False, True)
-    pending = judge(Resolution(T, None, False, False), T + hour, 24 * hour)
+    pending = judge_at(Resolution(T, None, False, False), T + hour, 24 * hour)
     assert (pending.resolved, pending.overdue) == (False, False)
-    assert judge(Resolution(T, None, False, False), T + day, 24 * hour).overdue  # exactly S: overdue
+    assert judge_at(Resolution(T, None, False, False), T + day, 24 * hour).overdue  # exactly S: overdue
 
 
 def test_a_customer_who_changes_a_csat_answer_counts_once_with_the_latest() -> None:
