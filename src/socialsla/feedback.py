@@ -14,8 +14,10 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import NamedTuple
 
-from socialsla.conversation import DEFAULT_POLICY, FEEDBACK, Conversation, Policy
+from socialsla.conversation import DEFAULT_POLICY, FEEDBACK, Conversation, Policy, Wait
+from socialsla.events import MICROS, SURVEYS
 from socialsla.resolution import opens
+from socialsla.windows import WINDOWS
 
 
 class Answer(NamedTuple):
@@ -26,9 +28,11 @@ class Answer(NamedTuple):
     score: int
 
 
-def counted(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Answer, ...]:
-    """The thread's counted answers, by time (SPEC §12)."""
-    starts = opens(state, policy)
+def counted(
+    state: Conversation, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
+) -> tuple[Answer, ...]:
+    """The thread's counted answers, by time (SPEC §12); `found`: its waits, when known."""
+    starts = opens(state, policy, found)
     if not starts:
         return ()
     latest: dict[tuple[int, str], tuple[int, str, int]] = {}
@@ -80,3 +84,14 @@ def score(stats: SurveyStats, survey: str) -> Fraction | None:
     if survey == "nps":
         return Fraction(100 * (stats.good - stats.detractors), stats.responses)
     return Fraction(stats.good, stats.responses)
+
+
+def survey_windows(answers: Iterable[Answer], at: int) -> dict[str, dict[str, SurveyStats]]:
+    """Per window of SPEC §3 (`T - W < answered <= T`, the answer's own time), each survey's stats."""
+    seen = [answer for answer in answers if answer.at <= at]
+    out: dict[str, dict[str, SurveyStats]] = {}
+    for name, seconds in WINDOWS.items():
+        edge = at - seconds * MICROS
+        inside = [answer for answer in seen if answer.at > edge]
+        out[name] = {survey: survey_stats(inside, survey) for survey in SURVEYS}
+    return out

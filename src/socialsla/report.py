@@ -16,15 +16,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import IO, Any, Final
 
 import orjson
 
-from socialsla import stages
+from socialsla import feedback, stages
 from socialsla.calendars import Calendar
 from socialsla.conversation import DEFAULT_POLICY, Policy
 from socialsla.duration import human
 from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
+from socialsla.feedback import SurveyStats
+from socialsla.resolution import ResolutionStats
 from socialsla.rules import Rule, Verdict, read_failure, verdict_words
 from socialsla.series import Evaluation, Ledger, evaluate
 from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, WindowStats
@@ -269,6 +272,50 @@ def _windows_json(
     return windows
 
 
+def _resolution_json(stats: ResolutionStats) -> dict[str, Any]:
+    return {
+        "resolved": stats.resolved,
+        "in_time": stats.in_time,
+        "overdue": stats.overdue,
+        "reopened": stats.reopened,
+        "first_contact": stats.first_contact,
+        "resolution_rate": stats.resolution_rate,
+        "first_contact_rate": stats.first_contact_rate,
+        "seconds": _seconds_json(stats.seconds),
+    }
+
+
+def _ratio(value: Fraction | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _feedback_json(surveys: dict[str, SurveyStats]) -> dict[str, Any]:
+    csat, nps, ces = surveys["csat"], surveys["nps"], surveys["ces"]
+    return {
+        "csat": {"responses": csat.responses, "score_avg": _ratio(csat.score_avg), "satisfied": csat.good,
+                 "csat": _ratio(feedback.score(csat, "csat"))},
+        "nps": {"responses": nps.responses, "score_avg": _ratio(nps.score_avg), "promoters": nps.good,
+                "passives": nps.passives, "detractors": nps.detractors,
+                "nps": _ratio(feedback.score(nps, "nps"))},
+        "ces": {"responses": ces.responses, "score_avg": _ratio(ces.score_avg), "easy": ces.good,
+                "easy_rate": _ratio(feedback.score(ces, "ces"))},
+    }  # fmt: skip
+
+
+def _scorecard_json(
+    windows: dict[str, Any],
+    resolution: dict[str, ResolutionStats] | None,
+    surveys: dict[str, dict[str, SurveyStats]] | None,
+) -> dict[str, Any]:
+    """Add SPEC §11's and §12's blocks to each window, for a series that tracks them."""
+    for name, window in windows.items():
+        if resolution is not None:
+            window["resolution"] = _resolution_json(resolution[name])
+        if surveys is not None:
+            window["feedback"] = _feedback_json(surveys[name])
+    return windows
+
+
 def series_json(series: SeriesReport, rules: tuple[Rule, ...] = ()) -> dict[str, Any]:
     """One series in the SPEC §5 (and §7, §8, §9) JSON shape."""
     by_name = {rule.name: rule for rule in rules}
@@ -276,14 +323,16 @@ def series_json(series: SeriesReport, rules: tuple[Rule, ...] = ()) -> dict[str,
         "account": series.account,
         "channel": series.channel,
         "oldest_unanswered_seconds": series.stats.oldest_unanswered_seconds,
-        "windows": _windows_json(series.stats, series.agents),
+        "windows": _scorecard_json(
+            _windows_json(series.stats, series.agents), series.resolution, series.feedback
+        ),
         "rules": {name: _rule_json(by_name.get(name), verdict) for name, verdict in series.verdicts.items()},
     }
     if series.business is not None:
         out["calendar"] = series.calendar
         out["business"] = {
             "oldest_unanswered_seconds": series.business.oldest_unanswered_seconds,
-            "windows": _windows_json(series.business),
+            "windows": _scorecard_json(_windows_json(series.business), series.business_resolution, None),
         }
     return out
 

@@ -14,9 +14,11 @@ disappears) simply gives a different derivation, which stage 1 sends whole.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import NamedTuple
 
+from socialsla import histogram
 from socialsla.conversation import (
     AUTOMATED,
     DEFAULT_POLICY,
@@ -25,8 +27,11 @@ from socialsla.conversation import (
     RESOLVE,
     Conversation,
     Policy,
+    Wait,
     waits,
-)
+)  # fmt: skip
+from socialsla.events import MICROS
+from socialsla.windows import WINDOWS, WindowStats
 
 
 class Resolution(NamedTuple):
@@ -41,14 +46,21 @@ class Resolution(NamedTuple):
     first_contact: bool
 
 
-def opens(state: Conversation, policy: Policy = DEFAULT_POLICY) -> list[int]:
-    """When each of the thread's conversations opened, oldest first: the starts of its spans."""
-    return [wait.start for wait in waits(state, policy) if wait.conversation]
+def opens(
+    state: Conversation, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
+) -> list[int]:
+    """When each of the thread's conversations opened, oldest first: the starts of its spans.
+
+    `found`: the thread's waits, when the caller has them already.
+    """
+    return [wait.start for wait in (waits(state, policy) if found is None else found) if wait.conversation]
 
 
-def resolutions(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Resolution, ...]:
+def resolutions(
+    state: Conversation, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
+) -> tuple[Resolution, ...]:
     """One `Resolution` per conversation of the thread, oldest first (SPEC §11)."""
-    starts = opens(state, policy)
+    starts = opens(state, policy, found)
     if not starts:
         return ()
     counting = (REPLY, AUTOMATED) if policy.count_automated else (REPLY,)
@@ -95,3 +107,52 @@ def judge_at(
         in_time = took <= window
         return Judged(True, in_time, not in_time and measure(opened, at) >= window, took)
     return Judged(False, False, measure(opened, at) >= window, None)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionStats:
+    """SPEC §11 for the conversations opened in one window, seen at T."""
+
+    resolved: int
+    in_time: int
+    overdue: int
+    reopened: int
+    first_contact: int
+    #: The resolution times of the resolved ones, as latencies (count, sum, max, histogram).
+    seconds: WindowStats
+
+    @property
+    def resolution_rate(self) -> float | None:
+        """in_time / (in_time + overdue), None when both are 0."""
+        decided = self.in_time + self.overdue
+        return self.in_time / decided if decided else None
+
+    @property
+    def first_contact_rate(self) -> float | None:
+        """first_contact / resolved, None when nothing is resolved."""
+        return self.first_contact / self.resolved if self.resolved else None
+
+
+def resolution_windows(
+    resolutions: Iterable[Resolution], at: int, window: int, span: Callable[[int, int], int] | None = None
+) -> dict[str, ResolutionStats]:
+    """Per window of SPEC §3 (`T - W < opened <= T`), the resolution figures at `at` against `window` (S)."""
+    judged = [(r, judge_at(r, at, window, span)) for r in resolutions if r.opened <= at]
+    out: dict[str, ResolutionStats] = {}
+    for name, seconds in WINDOWS.items():
+        edge = at - seconds * MICROS
+        inside = [(r, j) for r, j in judged if r.opened > edge]
+        took = [j.seconds_us for _, j in inside if j.seconds_us is not None]
+        counts = [0] * histogram.SIZE
+        for value in took:
+            counts[histogram.bucket_of(value)] += 1
+        durations = WindowStats(len(took), 0, 0, len(took), sum(took), max(took, default=None), tuple(counts))
+        out[name] = ResolutionStats(
+            sum(1 for _, j in inside if j.resolved),
+            sum(1 for _, j in inside if j.in_time),
+            sum(1 for _, j in inside if j.overdue),
+            sum(1 for r, j in inside if j.resolved and r.reopened),
+            sum(1 for r, j in inside if j.resolved and r.first_contact),
+            durations,
+        )
+    return out

@@ -24,15 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from socialsla import histogram
+from socialsla import feedback, histogram, resolution
 from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import Status, decide
+from socialsla.feedback import SurveyStats
+from socialsla.resolution import Resolution, ResolutionStats
 from socialsla.rules import Rule, Verdict, verdicts
 from socialsla.windows import ALL, LONGEST_US, AgentStats, SeriesStats, SeriesWindows, agents
 from socialsla.wire import (
     Outcome,
+    Scorecard,
     Totals,
     decode_outcomes,
     is_totals,
@@ -41,6 +44,8 @@ from socialsla.wire import (
     totals_message,
 )
 
+#: SPEC §11: the resolution window S unless set.
+DEFAULT_RESOLUTION_WINDOW_US: Final = 86_400 * 1_000_000
 #: A series' totals are sent again after this long without one, well within the topic's retention.
 RESEND_TOTALS_S = 86_400.0
 
@@ -64,6 +69,10 @@ class Series:
     channel: str
     windows: SeriesWindows
     expired: Totals = field(default_factory=Totals)
+    #: SPEC §11, §12: per thread with resolve or feedback events, its scorecard and last event time.
+    cards: dict[str, tuple[Scorecard, int]] = field(default_factory=dict)
+    #: SPEC §11's S: a conversation resolved within it is resolved in time.
+    resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US
 
     def lifetime(self, stats: SeriesStats) -> Lifetime:
         """Lifetime counters from stats evaluated with lifetime=True."""
@@ -95,6 +104,11 @@ class Evaluation:
     #: SPEC §10: per window, per agent, their first and next replies (wall clock).
     agents: dict[str, dict[str, AgentStats]] = field(default_factory=dict)
     lifetime: Lifetime | None = None
+    #: SPEC §11 per window, wall clock and business view; None when the series tracks no resolution.
+    resolution: dict[str, ResolutionStats] | None = None
+    business_resolution: dict[str, ResolutionStats] | None = None
+    #: SPEC §12 per window and survey (wall clock only); None when the series has no feedback.
+    feedback: dict[str, dict[str, SurveyStats]] | None = None
 
 
 def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) -> Evaluation:
@@ -107,6 +121,11 @@ def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) ->
     stats = windows.evaluate(at, lifetime=True)
     calendar = windows.calendar
     business = None if calendar is None else windows.evaluate(at, business=True)
+    cards = [card for card, _ in series.cards.values()]
+    tracks_resolution = any(c.first_resolve_at is not None and c.first_resolve_at <= at for c in cards)
+    tracks_feedback = any(c.first_feedback_at is not None and c.first_feedback_at <= at for c in cards)
+    resolutions = _resolutions(series) if tracks_resolution else []
+    window_s = series.resolution_window_us
     return Evaluation(
         series.account,
         series.channel,
@@ -117,6 +136,11 @@ def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) ->
         None if calendar is None else calendar.is_open(at),
         agents(windows, at, max_agents),
         series.lifetime(stats),
+        resolution.resolution_windows(resolutions, at, window_s) if tracks_resolution else None,
+        resolution.resolution_windows(resolutions, at, window_s, windows.view(business=True).span)
+        if tracks_resolution and calendar is not None
+        else None,
+        feedback.survey_windows([a for c in cards for a in c.answers], at) if tracks_feedback else None,
     )
 
 
@@ -129,13 +153,42 @@ class Writes:
     expired: int = 0
 
 
+def _resolutions(series: Series) -> list[Resolution]:
+    """Every conversation of the series as a `Resolution`: a thread without a scorecard is unresolved.
+
+    Such a thread has no resolve event, so each of its conversations (its
+    conversation waits) is unresolved, and counts as overdue once S has passed.
+    """
+    out: list[Resolution] = []
+    for key, waits in series.windows.threads():
+        card = series.cards.get(key)
+        if card is not None:
+            out.extend(card[0].resolutions)
+        else:
+            out.extend(Resolution(wait.start, None, False, False) for wait in waits if wait.conversation)
+    return out
+
+
+def _set_card(series: Series, outcome: Outcome) -> None:
+    """An outcome replaces its thread's scorecard, as it replaces its waits."""
+    if outcome.scorecard is None:
+        series.cards.pop(outcome.conversation_id, None)
+    else:
+        series.cards[outcome.conversation_id] = (outcome.scorecard, outcome.event_at)
+
+
 class Ledger:
     """The series of the partitions this worker actively owns."""
 
     def __init__(
-        self, response_window_us: int, expire_every_us: int = 0, calendars: Sequence[Calendar] = ()
+        self,
+        response_window_us: int,
+        expire_every_us: int = 0,
+        calendars: Sequence[Calendar] = (),
+        resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US,
     ) -> None:
         self.response_window_us = response_window_us
+        self.resolution_window_us = resolution_window_us
         self.expire_every_us = expire_every_us
         #: SPEC §7: a series gets the first calendar that selects it, for its business view.
         self.calendars = tuple(calendars)
@@ -155,7 +208,10 @@ class Ledger:
         if series is None:
             calendar = calendar_for(self.calendars, account, channel)
             series = owned[key] = Series(
-                account, channel, SeriesWindows(self.response_window_us, calendar=calendar)
+                account,
+                channel,
+                SeriesWindows(self.response_window_us, calendar=calendar),
+                resolution_window_us=self.resolution_window_us,
             )
         return series
 
@@ -184,6 +240,7 @@ class Ledger:
                     message = totals_message(series.account, series.channel, series.expired)
                     writes.totals[name.encode()] = message
             series.windows.set(outcome.conversation_id, outcome.waits)
+            _set_card(series, outcome)
         return writes
 
     def open(self, partitions: set[int]) -> None:
@@ -214,6 +271,7 @@ class Ledger:
             for outcome in decode_outcomes(raw):
                 series = self.series_for(partition, outcome.account, outcome.channel)
                 series.windows.set(outcome.conversation_id, outcome.waits)
+                _set_card(series, outcome)
             return
         account, channel, totals = parse_totals(raw)
         series = self.series_for(partition, account, channel)
@@ -245,6 +303,7 @@ class Ledger:
     def expire(self, series: Series, now_us: int) -> list[str]:
         """Move waits past the horizon out of memory, conversations into the totals; returns their threads."""
         horizon = now_us - (LONGEST_US + self.response_window_us)
+        self.expire_cards(series, now_us)
         dropped = series.windows.expire(horizon)
         if not dropped:
             return []
@@ -264,6 +323,12 @@ class Ledger:
             else:
                 totals.missed += 1  # past the horizon nothing is pending any more
         return sorted({key for key, _ in dropped})
+
+    def expire_cards(self, series: Series, now_us: int) -> None:
+        """Forget the scorecards of threads whose last event is past the horizon, as their waits go."""
+        horizon = now_us - (LONGEST_US + self.response_window_us)
+        for key in [key for key, (_, last) in series.cards.items() if last < horizon]:
+            del series.cards[key]
 
     def __iter__(self) -> Iterator[Series]:
         for owned in self.partitions.values():

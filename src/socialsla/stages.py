@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from socialsla import conversation
-from socialsla.conversation import DEFAULT_POLICY, Conversation, Policy, ThreadTooLong
+from socialsla import conversation, feedback, resolution
+from socialsla.conversation import DEFAULT_POLICY, Conversation, Policy, ThreadTooLong, Wait
 from socialsla.events import Event
-from socialsla.wire import SEPARATOR, Outcome
+from socialsla.wire import SEPARATOR, Outcome, Scorecard
 
 
 class ConversationKey(NamedTuple):
@@ -62,11 +62,29 @@ class Folded:
         whose send was lost. Being whole, a summary also retracts what a late
         event merged away (two waits become one): stage 2 replaces the thread.
         """
-        return [
-            Outcome(key.account, key.channel, key.conversation_id,
-                    conversation.waits(state, self.policy), self.last_event[key])
-            for key, state in self.states.items()
-        ]  # fmt: skip
+        out = []
+        for key, state in self.states.items():
+            found = conversation.waits(state, self.policy)
+            out.append(Outcome(key.account, key.channel, key.conversation_id, found, self.last_event[key],
+                               scorecard(state, self.policy, found)))  # fmt: skip
+        return out
+
+
+def scorecard(state: Conversation, policy: Policy, found: tuple[Wait, ...]) -> Scorecard | None:
+    """A thread's resolutions and counted feedback (SPEC §11, §12); None when it has neither kind of event.
+
+    Only a thread with a post counts for its series (its series is that of its posts).
+    """
+    resolves = [entry[0] for entry in state.events if entry[1] == conversation.RESOLVE]
+    answers = [entry[0] for entry in state.events if entry[1] == conversation.FEEDBACK]
+    if not found or not (resolves or answers):
+        return None
+    return Scorecard(
+        resolution.resolutions(state, policy, found),
+        feedback.counted(state, policy, found),
+        min(resolves, default=None),
+        min(answers, default=None),
+    )
 
 
 def fold(

@@ -19,6 +19,8 @@ import orjson
 
 from socialsla import histogram
 from socialsla.conversation import Wait
+from socialsla.feedback import Answer
+from socialsla.resolution import Resolution
 
 SEPARATOR = "|"  # not allowed in account or channel names (SPEC §1), so keys split safely
 #: Outcomes per Kafka message, at most: what keeps stage 2's per-message cost amortised.
@@ -35,6 +37,17 @@ def series_key(account: str, channel: str) -> str:
     return f"{account}{SEPARATOR}{channel}"
 
 
+class Scorecard(NamedTuple):
+    """A thread's resolutions and counted feedback (SPEC §11, §12), for a thread that has either."""
+
+    resolutions: tuple[Resolution, ...]
+    answers: tuple[Answer, ...]
+    #: The thread's earliest resolve and feedback events, of any conversation: from then on
+    #: its series tracks resolution, or feedback. None when it has none of that type.
+    first_resolve_at: int | None
+    first_feedback_at: int | None
+
+
 class Outcome(NamedTuple):
     """A thread's current waits (SPEC §8), all of them; `event_at`: created_at of the event that caused it.
 
@@ -46,6 +59,8 @@ class Outcome(NamedTuple):
     conversation_id: str
     waits: tuple[Wait, ...]
     event_at: int
+    #: None for a thread with no resolve and no feedback event: most of them, and nothing to send.
+    scorecard: Scorecard | None = None
 
     def key(self) -> bytes:
         """Kafka key: the series."""
@@ -55,7 +70,10 @@ class Outcome(NamedTuple):
 def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:
     """One Kafka value for outcomes of a single series: `[account, channel, [[id, waits, t], ...]]`.
 
-    `waits` is flat: `start, answer, conversation (0 or 1), agent` per wait.
+    `waits` is flat: `start, answer, conversation (0 or 1), agent` per wait. A
+    thread with a scorecard has four more fields: its resolutions, flat
+    (`opened, resolved_at, reopened, first_contact`), its answers, flat (`at,
+    survey, score`), and its first resolve and feedback times.
 
     Stage 1 sends one such message per series per batch instead of one per
     event, so stage 2 pays Faust's per-message cost once for many conversations.
@@ -63,8 +81,52 @@ def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:
     first = outcomes[0]
     return orjson.dumps(
         [first.account, first.channel,
-         [[o.conversation_id, flat_waits(o.waits), o.event_at] for o in outcomes]]
+         [[o.conversation_id, flat_waits(o.waits), o.event_at] if o.scorecard is None
+          else [o.conversation_id, flat_waits(o.waits), o.event_at, *_flat_scorecard(o.scorecard)]
+          for o in outcomes]]
     )  # fmt: skip
+
+
+def _flat_scorecard(card: Scorecard) -> list[object]:
+    return [
+        [
+            v
+            for r in card.resolutions
+            for v in (r.opened, r.resolved_at, int(r.reopened), int(r.first_contact))
+        ],
+        [v for a in card.answers for v in (a.at, a.survey, a.score)],
+        card.first_resolve_at,
+        card.first_feedback_at,
+    ]
+
+
+def _parse_scorecard(extra: list[object]) -> Scorecard:
+    """Inverse of `_flat_scorecard`; ValueError on anything else."""
+    resolutions, answers, first_resolve, first_feedback = extra
+    if (
+        not isinstance(resolutions, list)
+        or len(resolutions) % 4
+        or not isinstance(answers, list)
+        or len(answers) % 3
+    ):
+        raise ValueError("wrong scorecard shape")
+    parsed = tuple(
+        Resolution(o, r, bool(re), bool(fc))
+        for o, r, re, fc in zip(
+            resolutions[0::4], resolutions[1::4], resolutions[2::4], resolutions[3::4], strict=True
+        )
+    )
+    said = tuple(Answer(t, s, n) for t, s, n in zip(answers[0::3], answers[1::3], answers[2::3], strict=True))
+    for r in parsed:
+        if type(r.opened) is not int or not (r.resolved_at is None or type(r.resolved_at) is int):
+            raise ValueError("wrong resolution field types")
+    for a in said:
+        if type(a.at) is not int or not isinstance(a.survey, str) or type(a.score) is not int:
+            raise ValueError("wrong answer field types")
+    for first in (first_resolve, first_feedback):
+        if not (first is None or type(first) is int):
+            raise ValueError("wrong first-event field types")
+    return Scorecard(parsed, said, first_resolve, first_feedback)  # type: ignore[arg-type]
 
 
 def is_totals(raw: bytes) -> bool:
@@ -76,7 +138,10 @@ def decode_outcomes(raw: bytes) -> list[Outcome]:
     """Inverse of `encode_outcomes`; raises ValueError, with the reason, on anything else."""
     try:
         account, channel, items = orjson.loads(raw)
-        result = [Outcome(account, channel, k, parse_waits(w), t) for k, w, t in items]
+        result = [
+            Outcome(account, channel, k, parse_waits(w), t, _parse_scorecard(extra) if extra else None)
+            for k, w, t, *extra in items
+        ]
     except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
         raise ValueError(f"not an outcome message: {exc}") from None
     for item in result:
@@ -116,6 +181,8 @@ def chunks(outcomes: Sequence[Outcome]) -> Iterator[Sequence[Outcome]]:
     start, size = 0, 0
     for index, outcome in enumerate(outcomes):
         cost = _ID_BYTES + _WAIT_BYTES * len(outcome.waits)
+        if outcome.scorecard is not None:
+            cost += 40 * (len(outcome.scorecard.resolutions) + len(outcome.scorecard.answers) + 1)
         if index > start and (index - start >= PER_MESSAGE or size + cost > MESSAGE_BUDGET):
             yield outcomes[start:index]
             start, size = index, 0

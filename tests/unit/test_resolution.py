@@ -117,3 +117,65 @@ def test_survey_numbers() -> None:
     assert csat.score_avg == 4
     ces = feedback.survey_stats(answers, "ces")
     assert (ces.responses, ces.score_avg, feedback.score(ces, "ces")) == (0, None, None)
+
+
+H = 60 * M
+
+
+@st.composite
+def series_events(draw: st.DrawFn) -> list[Event]:
+    """Several threads of one series over three days before T, with resolves and feedback."""
+    events: list[Event] = []
+    for thread in range(draw(st.integers(1, 6))):
+        cid = f"c{thread}"
+        for n in range(draw(st.integers(1, 8))):
+            kind = draw(st.sampled_from(["post", "reply", "resolve", "feedback"]))
+            at = T - draw(st.integers(0, 72)) * H
+            if kind == "feedback":
+                survey = draw(st.sampled_from(sorted(SURVEYS)))
+                events.append(Event(kind, f"{cid}f{n}", cid, "acme", "x", at, survey=survey,
+                                    score=draw(st.integers(*SURVEYS[survey]))))  # fmt: skip
+            else:
+                events.append(Event(kind, f"{cid}{kind[0]}{n}", cid, "acme", "x", at))
+    return events
+
+
+@settings(max_examples=150, deadline=None)
+@given(series_events())
+def test_the_report_counts_resolution_and_feedback_as_the_oracle_per_window(events: list[Event]) -> None:
+    """§11 and §12 per window, from the report (stage 1, stage 2, evaluate), against per-thread oracles."""
+    from socialsla import report
+    from socialsla.events import encode
+
+    window_s = 24 * H
+    built = report.build(iter([encode(e) for e in events]), T, T, ())
+    per_thread = {
+        cid: naive_scorecard([e for e in events if e.conversation_id == cid], T, 0, False, None)
+        for cid in {e.conversation_id for e in events}
+    }
+    has_post = {
+        cid for cid in per_thread if any(e.kind == "post" and e.conversation_id == cid for e in events)
+    }
+    tracks = any(e.kind == "resolve" and e.conversation_id in has_post for e in events)
+    tracks_feedback = any(e.kind == "feedback" and e.conversation_id in has_post for e in events)
+    (evaluation,) = [s for s in built.series if s.account == "acme"]
+    assert (evaluation.resolution is not None) == tracks
+    assert (evaluation.feedback is not None) == tracks_feedback
+    for name, seconds in {"1h": 3600, "24h": 86_400, "7d": 604_800}.items():
+        edge = T - seconds * MICROS
+        conversations = [c for convs, _ in per_thread.values() for c in convs if edge < c[0] <= T]
+        if evaluation.resolution is not None:
+            got = evaluation.resolution[name]
+            resolved = [c for c in conversations if c[1] is not None]
+            in_time = [c for c in resolved if c[1] - c[0] <= window_s]
+            overdue = [c for c in conversations if c not in in_time and T - c[0] >= window_s]
+            assert (got.resolved, got.in_time, got.overdue) == (len(resolved), len(in_time), len(overdue))
+            assert got.reopened == sum(1 for c in resolved if c[2])
+            assert got.first_contact == sum(1 for c in resolved if c[3])
+            assert got.seconds.latency_sum_us == sum(c[1] - c[0] for c in resolved)
+        if evaluation.feedback is not None:
+            answers = [a for _, said in per_thread.values() for a in said if edge < a[0] <= T]
+            for survey in SURVEYS:
+                scores = [a[2] for a in answers if a[1] == survey]
+                stats = evaluation.feedback[name][survey]
+                assert (stats.responses, stats.score_sum) == (len(scores), sum(scores))

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from socialsla.conversation import MAX_EVENTS, Wait
 from socialsla.events import MICROS
-from socialsla.wire import PER_MESSAGE, Outcome, chunks, decode_outcomes, encode_outcomes
+from socialsla.feedback import Answer
+from socialsla.resolution import Resolution
+from socialsla.wire import PER_MESSAGE, Outcome, Scorecard, chunks, decode_outcomes, encode_outcomes
 
 T0 = 1_767_225_600 * MICROS
 
@@ -23,6 +25,16 @@ outcomes = st.lists(
         st.text(min_size=1, max_size=256),
         waits,
         time,
+        st.none()
+        | st.builds(
+            Scorecard,
+            st.lists(st.builds(Resolution, time, st.none() | time, st.booleans(), st.booleans())).map(tuple),
+            st.lists(
+                st.builds(Answer, time, st.sampled_from(["csat", "nps", "ces"]), st.integers(0, 10))
+            ).map(tuple),
+            st.none() | time,
+            st.none() | time,
+        ),
     ),
     min_size=1,
     max_size=50,
