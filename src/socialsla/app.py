@@ -207,7 +207,12 @@ def assemble(
     deadletters = app.topic(settings.topic_deadletter, partitions=settings.partitions, **_RAW)
     log = app.topic(topic_name(settings), partitions=settings.partitions, **_RAW)
     threads = ThreadStore(settings, clock)
-    ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000), calendars)
+    ledger = Ledger(
+        settings.response_window_us,
+        int(settings.refresh_interval * 1_000_000),
+        calendars,
+        resolution_window_us=settings.resolution_window_us,
+    )
     partitions = Partitions(
         kafka.client_options(settings),
         lambda: readback.since_ms(clock.now_us(), settings.horizon_us),

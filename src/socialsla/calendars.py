@@ -31,7 +31,9 @@ _NAME_RE: Final = re.compile("[a-z0-9_]{1,64}")
 _RANGE_RE: Final = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
 _ACCOUNT_RE: Final = re.compile(ACCOUNT_PATTERN)
 _CHANNEL_RE: Final = re.compile(CHANNEL_PATTERN)
-_KEYS: Final = {"name", "timezone", "accounts", "channels", "holidays", "response_window", "hours"}
+_KEYS: Final = {
+    "name", "timezone", "accounts", "channels", "holidays", "response_window", "resolution_window", "hours",
+}  # fmt: skip
 _DAY_US: Final = 86_400 * MICROS
 _WEEK_US: Final = 7 * _DAY_US
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,6 +66,8 @@ class Calendar:
     channels: frozenset[str] | None = None
     #: R in open time for this calendar; None means the worker's R.
     response_window_us: int | None = None
+    #: SPEC §11: the business view's S, when the calendar sets one.
+    resolution_window_us: int | None = None
     _weeks: dict[int, _Week] = field(default_factory=dict, repr=False, compare=False)
 
     def applies(self, account: str, channel: str) -> bool:
@@ -236,15 +240,8 @@ def parse_calendar(table: Mapping[str, Any], position: int) -> Calendar:
             )
         except (TypeError, ValueError):
             raise CalendarError(f"{where}: holiday {item!r} is not a date like 2026-12-25") from None
-    window = None
-    if "response_window" in table:
-        raw = table["response_window"]
-        try:
-            window = round(parse_seconds(raw) * MICROS) if isinstance(raw, str) else None
-        except ValueError as exc:
-            raise CalendarError(f"{where}: response_window: {exc}") from None
-        if window is None:
-            raise CalendarError(f'{where}: response_window must be a duration such as "8h"')
+    window = _window(table, "response_window", where)
+    resolution_window = _window(table, "resolution_window", where)
     return Calendar(
         name=name,
         timezone=zone,
@@ -253,7 +250,22 @@ def parse_calendar(table: Mapping[str, Any], position: int) -> Calendar:
         accounts=_names(table["accounts"], where, "accounts", _ACCOUNT_RE) if "accounts" in table else None,
         channels=_names(table["channels"], where, "channels", _CHANNEL_RE) if "channels" in table else None,
         response_window_us=window,
+        resolution_window_us=resolution_window,
     )
+
+
+def _window(table: Mapping[str, Any], key: str, where: str) -> int | None:
+    """A calendar's duration setting in microseconds (above 0: `parse_seconds`); None when absent."""
+    if key not in table:
+        return None
+    raw = table[key]
+    try:
+        window = round(parse_seconds(raw) * MICROS) if isinstance(raw, str) else None
+    except ValueError as exc:
+        raise CalendarError(f"{where}: {key}: {exc}") from None
+    if window is None:
+        raise CalendarError(f'{where}: {key} must be a duration such as "8h"')
+    return window
 
 
 def parse_calendars(tables: object) -> tuple[Calendar, ...]:

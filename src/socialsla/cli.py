@@ -20,6 +20,7 @@ from socialsla.duration import parse_seconds
 from socialsla.events import MICROS, InvalidEvent, encode, parse_time
 from socialsla.files import InputFileError, check_input
 from socialsla.rules import RuleError, load_book
+from socialsla.series import DEFAULT_RESOLUTION_WINDOW_US
 from socialsla.settings import parse_silence
 
 
@@ -83,6 +84,7 @@ def _report(args: argparse.Namespace) -> int:
         progress=_progress if sys.stderr.isatty() else None,
         calendars=book.calendars,
         max_agents=args.max_agents,
+        resolution_window_us=args.resolution_window,
     )
     if args.format == "json":
         out = report.to_json(result, rules)
@@ -182,6 +184,13 @@ def parser() -> argparse.ArgumentParser:
         default=report.DEFAULT_RESPONSE_WINDOW_US,
         metavar="DURATION",
         help="R: a post unanswered this long is missed (default 24h)",
+    )
+    rep.add_argument(
+        "--resolution-window",
+        type=_duration_us,
+        default=DEFAULT_RESOLUTION_WINDOW_US,
+        metavar="DURATION",
+        help="S: a conversation resolved within this is resolved in time (default 24h)",
     )
     rep.add_argument(
         "--all-reasons",

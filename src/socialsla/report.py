@@ -29,7 +29,7 @@ from socialsla.events import MICROS, Event, InvalidEvent, decode, format_time
 from socialsla.feedback import SurveyStats
 from socialsla.resolution import ResolutionStats
 from socialsla.rules import Rule, Verdict, read_failure, verdict_words
-from socialsla.series import Evaluation, Ledger, evaluate
+from socialsla.series import DEFAULT_RESOLUTION_WINDOW_US, Evaluation, Ledger, evaluate
 from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, WindowStats
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
@@ -129,6 +129,7 @@ def build(
     policy: Policy = DEFAULT_POLICY,
     calendars: Sequence[Calendar] = (),
     max_agents: int = DEFAULT_MAX_AGENTS,
+    resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US,
 ) -> Report:
     """Fold every line into threads (`stages.fold`, as the live stage 1), then evaluate at `at`."""
     tally = Tally()
@@ -155,7 +156,7 @@ def build(
     for (_, outcome), count in folded.tally.items():
         setattr(tally, outcome, getattr(tally, outcome) + count)
     # Stage 2 as the worker runs it: the outcomes stage 1 would send, applied by the same function.
-    ledger = Ledger(response_window_us, LONGEST_US, calendars)
+    ledger = Ledger(response_window_us, LONGEST_US, calendars, resolution_window_us)
     ledger.apply(0, folded.outcomes(), at)
     series = sorted(ledger, key=lambda s: (s.account, s.channel))
     return Report(at, [evaluate(each, at, rules, max_agents) for each in series], tally)
@@ -171,6 +172,7 @@ def run(
     progress: Callable[[int], None] | None = None,
     calendars: Sequence[Calendar] = (),
     max_agents: int = DEFAULT_MAX_AGENTS,
+    resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US,
 ) -> Report:
     """Build a report from a path or `-` (stdin), finding T first when none is given."""
     now = time.time_ns() // 1_000 if now_us is None else now_us
@@ -181,7 +183,15 @@ def run(
                 at = now
             stream.seek(0)
         return build(
-            iter_lines(stream, progress), at, now, rules, response_window_us, policy, calendars, max_agents
+            iter_lines(stream, progress),
+            at,
+            now,
+            rules,
+            response_window_us,
+            policy,
+            calendars,
+            max_agents,
+            resolution_window_us,
         )
 
 

@@ -137,7 +137,9 @@ def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) ->
         agents(windows, at, max_agents),
         series.lifetime(stats),
         resolution.resolution_windows(resolutions, at, window_s) if tracks_resolution else None,
-        resolution.resolution_windows(resolutions, at, window_s, windows.view(business=True).span)
+        resolution.resolution_windows(
+            resolutions, at, calendar.resolution_window_us or window_s, windows.view(business=True).span
+        )
         if tracks_resolution and calendar is not None
         else None,
         feedback.survey_windows([a for c in cards for a in c.answers], at) if tracks_feedback else None,

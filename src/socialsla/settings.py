@@ -47,6 +47,8 @@ class Settings:
     web_port: int = 6066
     rules_file: Path | None = None
     response_window: str = "24h"
+    #: SPEC §11's S: a conversation resolved within it is resolved in time.
+    resolution_window: str = "24h"
     count_automated: bool = False
     new_conversation_after: str | None = None
     refresh_interval: float = 5.0
@@ -88,6 +90,11 @@ class Settings:
         return round(parse_seconds(self.response_window) * MICROS)
 
     @property
+    def resolution_window_us(self) -> int:
+        """S in microseconds."""
+        return round(parse_seconds(self.resolution_window) * MICROS)
+
+    @property
     def new_conversation_after_us(self) -> int | None:
         """SPEC §8's silence that makes a follow-up a conversation, in microseconds; None when off."""
         return parse_silence(self.new_conversation_after)
@@ -127,6 +134,7 @@ HELP: Final = {
     "web_port": "port of /metrics and /healthz",
     "rules_file": "TOML rule file (default: the Facebook very-responsive badge)",
     "response_window": "R: a post unanswered this long is missed (e.g. 24h)",
+    "resolution_window": "S: a conversation resolved within this is resolved in time (e.g. 24h)",
     "count_automated": "let automated replies count as first replies (true/false)",
     "new_conversation_after": "silence after which a customer's next post is a new conversation, "
     "not a follow-up (e.g. 24h, Facebook's rule; default off)",
@@ -243,6 +251,10 @@ def _check(s: Settings) -> list[str]:
         s.response_window_us  # noqa: B018 - parsing is the check
     except ValueError as exc:
         problems.append(f"{PREFIX}RESPONSE_WINDOW: {exc}")
+    try:
+        s.resolution_window_us  # noqa: B018 - parsing is the check (a duration above 0)
+    except ValueError as exc:
+        problems.append(f"{PREFIX}RESOLUTION_WINDOW: {exc}")
     try:
         s.new_conversation_after_us  # noqa: B018 - parsing is the check
     except ValueError as exc:

@@ -179,3 +179,27 @@ def test_the_report_counts_resolution_and_feedback_as_the_oracle_per_window(even
                 scores = [a[2] for a in answers if a[1] == survey]
                 stats = evaluation.feedback[name][survey]
                 assert (stats.responses, stats.score_sum) == (len(scores), sum(scores))
+
+
+def test_the_report_takes_its_resolution_window_and_a_calendars_own() -> None:
+    """`--resolution-window` moves a 30-hour resolution from overdue to in time; a calendar's S, its business view."""
+    from socialsla import report
+    from socialsla.calendars import parse_calendar
+    from socialsla.events import encode
+
+    events = [
+        Event("post", "p1", "c1", "acme", "x", T - 72 * H),
+        Event("reply", "r1", "c1", "acme", "x", T - 71 * H),
+        Event("resolve", "d1", "c1", "acme", "x", T - 42 * H),  # 30 hours after the post
+    ]
+    lines = [encode(e) for e in events]
+    default = report.build(iter(lines), T, T, ()).series[0].resolution
+    longer = report.build(iter(lines), T, T, (), resolution_window_us=48 * H).series[0].resolution
+    assert default is not None
+    assert longer is not None
+    assert (default["7d"].in_time, default["7d"].overdue) == (0, 1)
+    assert (longer["7d"].in_time, longer["7d"].overdue) == (1, 0)
+    always_open = parse_calendar({"name": "team", "timezone": "UTC", "resolution_window": "48h"}, 1)
+    business = report.build(iter(lines), T, T, (), calendars=[always_open]).series[0].business_resolution
+    assert business is not None
+    assert (business["7d"].in_time, business["7d"].overdue) == (1, 0)

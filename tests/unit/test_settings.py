@@ -143,3 +143,12 @@ def test_a_bad_silence_is_named() -> None:
     """A silence that is not a duration is refused with the variable's name."""
     with pytest.raises(SettingsError, match="SOCIALSLA_NEW_CONVERSATION_AFTER: 'a day'"):
         from_env({"SOCIALSLA_NEW_CONVERSATION_AFTER": "a day"})
+
+
+def test_the_resolution_window_is_a_duration_above_zero() -> None:
+    """SPEC §11's S: 24h unless set; nonsense and 0 are refused with the setting's name."""
+    assert Settings().resolution_window_us == 24 * 3600 * MICROS
+    assert from_env({"SOCIALSLA_RESOLUTION_WINDOW": "8h"}).resolution_window_us == 8 * 3600 * MICROS
+    for bad, says in (("soon", "'soon' is not a duration"), ("0s", "'0s' must be a positive duration")):
+        with pytest.raises(SettingsError, match=f"SOCIALSLA_RESOLUTION_WINDOW: {says}"):
+            from_env({"SOCIALSLA_RESOLUTION_WINDOW": bad})
