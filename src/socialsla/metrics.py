@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from typing import Final
 
 from prometheus_client import (
@@ -31,15 +32,16 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from socialsla import histogram
+from socialsla import feedback, histogram
 from socialsla.clock import Clock
 from socialsla.events import MICROS
+from socialsla.resolution import ResolutionStats
 from socialsla.rules import Rule
 from socialsla.series import Ledger, evaluate
 from socialsla.windows import WINDOWS, WindowStats
 
 OUTCOMES: Final = ("accepted", "duplicate", "invalid", "late")
-KINDS: Final = ("post", "reply", "unknown")
+KINDS: Final = ("post", "reply", "resolve", "feedback", "unknown")
 
 
 class SlaCollector(Collector):
@@ -147,6 +149,52 @@ class SlaCollector(Collector):
             "Conversations decided (responded within R, or missed).",
             labels=["account", "channel", "result"],
         )
+        resolutions = GaugeMetricFamily(
+            "socialsla_resolutions",
+            "Conversations opened in the window, resolved, resolved in time (within S), overdue, "
+            "reopened after their resolution, resolved at first contact.",
+            labels=["account", "channel", "window", "state", "clock"],
+        )
+        resolution_rate = GaugeMetricFamily(
+            "socialsla_resolution_rate",
+            "Resolved in time / (resolved in time + overdue), of the conversations opened in the window.",
+            labels=["account", "channel", "window", "clock"],
+        )
+        first_contact = GaugeMetricFamily(
+            "socialsla_first_contact_resolution_rate",
+            "Resolved with one reply and not reopened / resolved, of the conversations opened in the window.",
+            labels=["account", "channel", "window", "clock"],
+        )
+        resolution_seconds = GaugeMetricFamily(
+            "socialsla_resolution_seconds",
+            "Resolution time (post to first resolve) of the conversations opened in the window and resolved.",
+            labels=["account", "channel", "window", "stat", "clock"],
+        )
+        responses = GaugeMetricFamily(
+            "socialsla_feedback_responses",
+            "Counted survey answers given in the window (a customer's latest per conversation and survey).",
+            labels=["account", "channel", "window", "survey"],
+        )
+        score_avg = GaugeMetricFamily(
+            "socialsla_feedback_score_avg",
+            "Average score of the counted answers given in the window.",
+            labels=["account", "channel", "window", "survey"],
+        )
+        csat = GaugeMetricFamily(
+            "socialsla_csat",
+            "Share of CSAT answers of 4 or 5 in the window (0-1).",
+            labels=["account", "channel", "window"],
+        )
+        nps = GaugeMetricFamily(
+            "socialsla_nps",
+            "Net promoter score in the window: 100 x (promoters - detractors) / answers (-100-100).",
+            labels=["account", "channel", "window"],
+        )
+        ces = GaugeMetricFamily(
+            "socialsla_ces_easy_rate",
+            "Share of CES answers of 5 to 7 in the window (0-1).",
+            labels=["account", "channel", "window"],
+        )
         bounds = [_le(b) for b in histogram.upper_bounds()]
         for series in self.ledger:
             e = evaluate(series, at, self.rules, self.max_agents)
@@ -163,6 +211,21 @@ class SlaCollector(Collector):
                     assert w.next_reply is not None  # evaluate always fills it
                     _window_samples(follow_ups, next_reply, [*who, name], clock, w.next_reply)
                 _maybe(oldest, [*who, clock], view.oldest_unanswered_seconds)
+            for clock, per_window in (("wall", e.resolution), ("business", e.business_resolution)):
+                for name, r in (per_window or {}).items():
+                    where = [*who, name]
+                    for state, count in _resolution_counts(r):
+                        resolutions.add_metric([*where, state, clock], count)
+                    _maybe(resolution_rate, [*where, clock], r.resolution_rate)
+                    _maybe(first_contact, [*where, clock], r.first_contact_rate)
+                    for stat, value in _seconds_stats(r.seconds):
+                        _maybe(resolution_seconds, [*where, stat, clock], value)
+            for name, surveys in (e.feedback or {}).items():
+                for survey, stats in surveys.items():
+                    responses.add_metric([*who, name, survey], stats.responses)
+                    _maybe(score_avg, [*who, name, survey], _float(stats.score_avg))
+                    headline = {"csat": csat, "nps": nps, "ces": ces}[survey]
+                    _maybe(headline, [*who, name], _float(feedback.score(stats, survey)))
             if e.is_open is not None:
                 series_open.add_metric(who, 1.0 if e.is_open else 0.0)
             for name, per_agent in e.agents.items():
@@ -194,6 +257,8 @@ class SlaCollector(Collector):
         yield from (
             conversations, rate, worst, latency, oldest, series_open, follow_ups, next_reply,
             agent_replies, agent_seconds, rule_ok, budget, failed, thresholds, breach, hist, decided,
+            resolutions, resolution_rate, first_contact, resolution_seconds,
+            responses, score_avg, csat, nps, ces,
         )  # fmt: skip
 
     def describe(self) -> Iterator[Metric]:
@@ -222,6 +287,20 @@ def _window_samples(
     for stat, value in (("avg", w.avg_seconds), ("p50", w.quantile_seconds(0.5)),
                         ("p90", w.quantile_seconds(0.9)), ("max", w.max_seconds)):  # fmt: skip
         _maybe(seconds, [*where, stat, clock], value)
+
+
+def _resolution_counts(r: ResolutionStats) -> list[tuple[str, int]]:
+    return [("resolved", r.resolved), ("in_time", r.in_time), ("overdue", r.overdue),
+            ("reopened", r.reopened), ("first_contact", r.first_contact)]  # fmt: skip
+
+
+def _seconds_stats(w: WindowStats) -> list[tuple[str, float | None]]:
+    return [("avg", w.avg_seconds), ("p50", w.quantile_seconds(0.5)), ("p90", w.quantile_seconds(0.9)),
+            ("max", w.max_seconds)]  # fmt: skip
+
+
+def _float(value: Fraction | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _maybe(family: GaugeMetricFamily, labels: list[str], value: float | None) -> None:

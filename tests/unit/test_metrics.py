@@ -222,3 +222,51 @@ def test_agents_have_their_reply_counts_and_times() -> None:
     assert (
         get("socialsla_agent_reply_seconds", {**who, "agent": "ben", "kind": "first", "stat": "avg"}) is None
     )
+
+
+def test_resolution_and_feedback_gauges_equal_the_report_and_only_where_tracked() -> None:
+    """A series with resolve and feedback events exports SPEC §11's and §12's families, equal to the
+    report's JSON; a series with neither exports none of them."""
+    import orjson
+
+    from socialsla import report
+    from socialsla.events import Event, encode
+
+    events = [
+        Event("post", "p1", "c1", "acme", "x", T0 - 30 * H),
+        Event("reply", "r1", "c1", "acme", "x", T0 - 29 * H),
+        Event("resolve", "d1", "c1", "acme", "x", T0 - 28 * H),
+        Event("feedback", "f1", "c1", "acme", "x", T0 - 27 * H, survey="nps", score=9),
+        Event("feedback", "f2", "c1", "acme", "x", T0 - 27 * H, survey="csat", score=3),
+        Event("post", "p2", "c2", "acme", "x", T0 - 26 * H),  # unresolved past S: overdue
+        Event("post", "p3", "c3", "zeta", "x", T0 - 2 * H),
+    ]
+    built = report.build(iter([encode(e) for e in events]), T0, T0, DEFAULT_RULES)
+    ledger = Ledger(R)
+    from socialsla import stages
+
+    ledger.apply(0, stages.fold({}, events, 0).outcomes(), T0)
+    registry = CollectorRegistry()
+    registry.register(SlaCollector(ledger, DEFAULT_RULES, FixedClock(T0)))
+    get = registry.get_sample_value
+    week = orjson.loads(report.to_json(built))["series"][0]["windows"]["7d"]
+    acme = {"account": "acme", "channel": "x", "window": "7d"}
+    for state in ("resolved", "in_time", "overdue", "reopened", "first_contact"):
+        assert (
+            get("socialsla_resolutions", {**acme, "state": state, "clock": "wall"})
+            == week["resolution"][state]
+        )
+    assert (
+        get("socialsla_resolution_rate", {**acme, "clock": "wall"})
+        == week["resolution"]["resolution_rate"]
+        == 0.5
+    )
+    assert get("socialsla_resolution_seconds", {**acme, "stat": "max", "clock": "wall"}) == 2 * 3600
+    assert get("socialsla_feedback_responses", {**acme, "survey": "nps"}) == 1
+    assert get("socialsla_nps", acme) == week["feedback"]["nps"]["nps"] == 100
+    assert get("socialsla_csat", acme) == week["feedback"]["csat"]["csat"] == 0
+    assert get("socialsla_ces_easy_rate", acme) is None  # no CES answer: null, not exported
+    assert get("socialsla_feedback_responses", {**acme, "survey": "ces"}) == 0
+    zeta = {"account": "zeta", "channel": "x", "window": "7d"}
+    assert get("socialsla_resolutions", {**zeta, "state": "resolved", "clock": "wall"}) is None
+    assert get("socialsla_feedback_responses", {**zeta, "survey": "csat"}) is None
