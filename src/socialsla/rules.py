@@ -18,6 +18,8 @@ from typing import Any, Final
 from socialsla.calendars import Calendar, CalendarError, calendar_for, parse_calendar, parse_calendars
 from socialsla.duration import human
 from socialsla.events import ACCOUNT_PATTERN, CHANNEL_PATTERN, MICROS
+from socialsla.feedback import SurveyStats
+from socialsla.resolution import ResolutionStats
 from socialsla.windows import WINDOWS, SeriesStats, SeriesWindows
 
 _NAME_RE: Final = re.compile("[a-z0-9_]{1,64}")
@@ -27,7 +29,10 @@ _THRESHOLDS: Final = (
     "max_avg_first_reply_seconds",
     "max_p90_first_reply_seconds",
     "max_oldest_unanswered_seconds",
+    "max_avg_resolution_seconds",
 )
+#: SPEC §11, §12: the floors of Version 3, each with its range (ends included).
+_FLOORS: Final = {"min_resolution_rate": (0, 1), "min_csat": (0, 1), "min_nps": (-100, 100)}
 _KEYS: Final = {
     "name",
     "window",
@@ -38,6 +43,7 @@ _KEYS: Final = {
     "avg_of_fastest",
     "clock",
     *_THRESHOLDS,
+    *_FLOORS,
 }
 #: SPEC §7: what a rule's durations are measured in.
 CLOCKS: Final = ("wall", "business")
@@ -64,6 +70,12 @@ class Rule:
     avg_of_fastest: Fraction | None = None
     #: SPEC §7: "business" judges the series' business view; a series without a calendar gets no verdict.
     clock: str = "wall"
+    #: SPEC §11: resolved in time / (in time + overdue), and the average resolution time.
+    min_resolution_rate: Fraction | None = None
+    max_avg_resolution_seconds: Fraction | None = None
+    #: SPEC §12: CSAT (0-1) and NPS (-100-100) in the rule's window, on the wall clock.
+    min_csat: Fraction | None = None
+    min_nps: Fraction | None = None
 
     def thresholds(self) -> dict[str, float]:
         """The threshold of each condition the rule names, by `condition` label."""
@@ -88,6 +100,10 @@ CONDITIONS: Final = {
     "avg_first_reply_seconds": "max_avg_first_reply_seconds",
     "p90_first_reply_seconds": "max_p90_first_reply_seconds",
     "oldest_unanswered_seconds": "max_oldest_unanswered_seconds",
+    "resolution_rate": "min_resolution_rate",
+    "avg_resolution_seconds": "max_avg_resolution_seconds",
+    "csat": "min_csat",
+    "nps": "min_nps",
 }
 #: The average condition of a rule with `avg_of_fastest` (SPEC §9) reads another statistic.
 FASTEST: Final = "avg_of_fastest_first_reply_seconds"
@@ -98,6 +114,7 @@ _READ: Final = {
     FASTEST: "avg of the fastest",
     "p90_first_reply_seconds": "p90",
     "oldest_unanswered_seconds": "oldest wait",
+    "avg_resolution_seconds": "avg resolution",
 }
 
 
@@ -171,8 +188,14 @@ def _rule(table: dict[str, Any], position: int) -> Rule:
             limits[key] = _exact(table[key], where, key)
             if limits[key] <= 0:
                 raise RuleError(f"{where}: {key} must be positive, got {float(limits[key])}")
-    if rate is None and not limits:
-        raise RuleError(f"{where}: names no condition (min_response_rate or a max_* threshold)")
+    floors: dict[str, Fraction] = {}
+    for key, (low, high) in _FLOORS.items():
+        if key in table:
+            floors[key] = _exact(table[key], where, key)
+            if not low <= floors[key] <= high:
+                raise RuleError(f"{where}: {key} must be in [{low}, {high}], got {float(floors[key])}")
+    if rate is None and not limits and not floors:
+        raise RuleError(f"{where}: names no condition (a min_* floor or a max_* threshold)")
     fastest = None
     if "avg_of_fastest" in table:
         fastest = _exact(table["avg_of_fastest"], where, "avg_of_fastest")
@@ -196,6 +219,7 @@ def _rule(table: dict[str, Any], position: int) -> Rule:
         avg_of_fastest=fastest,
         clock=str(clock),
         **limits,
+        **floors,
     )
 
 
@@ -348,9 +372,13 @@ def verdict_words(
 
 def read_failure(condition: str, value: float, threshold: float | None) -> str:
     """A failed condition as a person reads it: `rate 87.5% < 90.0%`, `avg 17.4m > 15.0m`."""
-    if condition == "response_rate":
-        shown = f"rate {value * 100:.1f}%"
+    if condition in ("response_rate", "resolution_rate", "csat"):
+        word = {"response_rate": "rate", "resolution_rate": "resolution rate", "csat": "CSAT"}[condition]
+        shown = f"{word} {value * 100:.1f}%"
         return shown if threshold is None else f"{shown} < {threshold * 100:.1f}%"
+    if condition == "nps":
+        shown = f"NPS {value:+.0f}"
+        return shown if threshold is None else f"{shown} < {threshold:+.0f}"
     shown = f"{_READ.get(condition, condition)} {human(value)}"
     return shown if threshold is None else f"{shown} > {human(threshold)}"
 
@@ -360,11 +388,19 @@ def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:
     return math.floor(Fraction(responded) / min_rate - responded - missed)
 
 
-def judge(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> Verdict:
+def judge(
+    rule: Rule,
+    stats: SeriesStats,
+    windows: SeriesWindows,
+    resolution: dict[str, ResolutionStats] | None = None,
+    surveys: dict[str, dict[str, SurveyStats]] | None = None,
+) -> Verdict:
     """The rule's verdict on one series' statistics: `windows` evaluated at one time on the rule's clock.
 
     `windows` answers what the sums in `stats` cannot: the exact average of the
-    fastest replies, and the breach forecast. Use `verdicts` to get the clock right.
+    fastest replies, and the breach forecast. `resolution` (on the rule's clock)
+    and `surveys` (wall clock) are None for a series that does not track them:
+    a condition on a null statistic holds. Use `verdicts` to get the clock right.
     """
     business = rule.clock == "business"
     window = stats.windows[rule.window]
@@ -396,6 +432,7 @@ def judge(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> Verdict:
         and stats.oldest_unanswered_us > limit * MICROS
     ):
         failed.append(("oldest_unanswered_seconds", stats.oldest_unanswered_us / MICROS))
+    failed.extend(_scorecard_failures(rule, resolution, surveys))
     ok = not failed
     budget = breach = None
     if floor is not None:
@@ -406,6 +443,37 @@ def judge(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> Verdict:
     return Verdict(ok, budget, breach, tuple(failed))
 
 
+def _scorecard_failures(
+    rule: Rule,
+    resolution: dict[str, ResolutionStats] | None,
+    surveys: dict[str, dict[str, SurveyStats]] | None,
+) -> list[tuple[str, float]]:
+    """The Version 3 conditions that fail (SPEC §11, §12); each holds on a null statistic."""
+    failed: list[tuple[str, float]] = []
+    if resolution is not None:
+        r = resolution[rule.window]
+        decided = r.in_time + r.overdue
+        floor = rule.min_resolution_rate
+        if floor is not None and decided and r.in_time < floor * decided:
+            failed.append(("resolution_rate", r.in_time / decided))
+        limit = rule.max_avg_resolution_seconds
+        took = r.seconds
+        if (
+            limit is not None
+            and took.latency_count
+            and took.latency_sum_us > limit * MICROS * took.latency_count
+        ):
+            failed.append(("avg_resolution_seconds", took.latency_sum_us / took.latency_count / MICROS))
+    if surveys is not None:
+        csat, nps = surveys[rule.window]["csat"], surveys[rule.window]["nps"]
+        if rule.min_csat is not None and csat.responses and csat.good < rule.min_csat * csat.responses:
+            failed.append(("csat", csat.good / csat.responses))
+        score = 100 * (nps.good - nps.detractors)
+        if rule.min_nps is not None and nps.responses and score < rule.min_nps * nps.responses:
+            failed.append(("nps", score / nps.responses))
+    return failed
+
+
 def verdicts(
     rules: tuple[Rule, ...],
     account: str,
@@ -413,12 +481,22 @@ def verdicts(
     windows: SeriesWindows,
     wall: SeriesStats,
     business: SeriesStats | None,
+    resolution: tuple[dict[str, ResolutionStats] | None, dict[str, ResolutionStats] | None] = (None, None),
+    surveys: dict[str, dict[str, SurveyStats]] | None = None,
 ) -> dict[str, Verdict]:
-    """Every applicable rule's verdict on a series, each on its clock (no calendar: no business verdict)."""
+    """Every applicable rule's verdict on a series, each on its clock (no calendar: no business verdict).
+
+    `resolution` is the series' (wall, business) resolution figures; `surveys`
+    its feedback, which every rule judges on the wall clock (SPEC §12).
+    """
     out = {}
     for rule in rules:
         if not rule.applies(account, channel):
             continue
-        stats = business if rule.clock == "business" else wall
-        out[rule.name] = Verdict(None, None) if stats is None else judge(rule, stats, windows)
+        on_business = rule.clock == "business"
+        stats = business if on_business else wall
+        if stats is None:
+            out[rule.name] = Verdict(None, None)
+            continue
+        out[rule.name] = judge(rule, stats, windows, resolution[1 if on_business else 0], surveys)
     return out

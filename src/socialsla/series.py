@@ -124,25 +124,33 @@ def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) ->
     cards = [card for card, _ in series.cards.values()]
     tracks_resolution = any(c.first_resolve_at is not None and c.first_resolve_at <= at for c in cards)
     tracks_feedback = any(c.first_feedback_at is not None and c.first_feedback_at <= at for c in cards)
-    resolutions = _resolutions(series) if tracks_resolution else []
-    window_s = series.resolution_window_us
+    wall_resolution = business_resolution = None
+    if tracks_resolution:
+        resolutions = _resolutions(series)
+        window_s = series.resolution_window_us
+        wall_resolution = resolution.resolution_windows(resolutions, at, window_s)
+        if calendar is not None:
+            business_window_s = calendar.resolution_window_us or window_s
+            span = windows.view(business=True).span
+            business_resolution = resolution.resolution_windows(resolutions, at, business_window_s, span)
+    surveys = feedback.survey_windows([a for c in cards for a in c.answers], at) if tracks_feedback else None
+    judged = verdicts(
+        tuple(rules), series.account, series.channel, windows, stats, business,
+        (wall_resolution, business_resolution), surveys,
+    )  # fmt: skip
     return Evaluation(
         series.account,
         series.channel,
         stats,
-        verdicts(tuple(rules), series.account, series.channel, windows, stats, business),
+        judged,
         None if calendar is None else calendar.name,
         business,
         None if calendar is None else calendar.is_open(at),
         agents(windows, at, max_agents),
         series.lifetime(stats),
-        resolution.resolution_windows(resolutions, at, window_s) if tracks_resolution else None,
-        resolution.resolution_windows(
-            resolutions, at, calendar.resolution_window_us or window_s, windows.view(business=True).span
-        )
-        if tracks_resolution and calendar is not None
-        else None,
-        feedback.survey_windows([a for c in cards for a in c.answers], at) if tracks_feedback else None,
+        wall_resolution,
+        business_resolution,
+        surveys,
     )
 
 

@@ -91,6 +91,19 @@ def rules(body: str) -> str:
             "avg_of_fastest needs max_avg_first_reply_seconds",
             id="fastest-without-average",
         ),
+        pytest.param(
+            rules("min_resolution_rate = 1.5"),
+            "min_resolution_rate must be in [0, 1]",
+            id="resolution-rate-1.5",
+        ),
+        pytest.param(rules("min_csat = -0.1"), "min_csat must be in [0, 1]", id="csat-negative"),
+        pytest.param(rules("min_nps = 101"), "min_nps must be in [-100, 100]", id="nps-101"),
+        pytest.param(rules('min_nps = "50"'), "min_nps must be a number, got str", id="nps-string"),
+        pytest.param(
+            rules("max_avg_resolution_seconds = 0"),
+            "max_avg_resolution_seconds must be positive",
+            id="resolution-zero",
+        ),
     ],
 )
 def test_bad_rule_files_are_refused_with_a_reason(text: str, message: str) -> None:
@@ -324,6 +337,57 @@ timezone = "Mars/Olympus"
     assert str(caught.value).splitlines() == [
         "care.toml:6: rule 'bad_window': window must be one of 1h, 24h, 7d, got '2d'",
         "care.toml:11: rule 3 (the 3rd [[rule]]): name must match [a-z0-9_]{1,64}, got 'Bad Name'",
-        "care.toml:15: rule 'no_condition': names no condition (min_response_rate or a max_* threshold)",
+        "care.toml:15: rule 'no_condition': names no condition (a min_* floor or a max_* threshold)",
         "care.toml:19: calendar 'team': unknown timezone 'Mars/Olympus' (an IANA name such as Europe/London)",
     ]
+
+
+def test_the_version_3_keys_parse_exactly_with_their_ends_included() -> None:
+    (rule,) = parse_rules(
+        rules("min_resolution_rate = 0\nmin_csat = 1\nmin_nps = -100\nmax_avg_resolution_seconds = 14400")
+    )
+    assert (rule.min_resolution_rate, rule.min_csat, rule.min_nps) == (0, 1, -100)
+    assert rule.max_avg_resolution_seconds == 14_400
+    assert rule.thresholds() == {
+        "resolution_rate": 0.0,
+        "avg_resolution_seconds": 14_400.0,
+        "csat": 1.0,
+        "nps": -100.0,
+    }
+
+
+def test_resolution_and_feedback_conditions_fail_below_their_floor_and_hold_on_null() -> None:
+    """Exact comparisons, a failure says its statistic, and a series without the numbers keeps its rule."""
+    from socialsla.feedback import Answer, survey_windows
+    from socialsla.resolution import Resolution, resolution_windows
+
+    day = 86_400 * MICROS
+    at = 10 * day
+    window = SeriesWindows(day)
+    window.set("c1", (Wait(at - 3 * day, at - 3 * day + 60 * MICROS, True),))
+    stats = window.evaluate(at)
+    resolutions = [Resolution(at - 3 * day, at - 3 * day + 3600 * MICROS, False, True),
+                   Resolution(at - 2 * day, None, False, False)]  # fmt: skip
+    resolved = resolution_windows(resolutions, at, day)  # one in time, one overdue: 50%
+    answers = [
+        Answer(at - day, "csat", 5),
+        Answer(at - day, "csat", 2),
+        Answer(at - day, "nps", 10),
+        Answer(at - day, "nps", 0),
+    ]
+    surveys = survey_windows(answers, at)  # CSAT 50%, NPS 0
+    keeps = Rule("r", "7d", min_resolution_rate=Fraction(1, 2), min_csat=Fraction(1, 2), min_nps=Fraction(0))
+    assert judge(keeps, stats, window, resolved, surveys).ok is True
+    loses = Rule("r", "7d", min_resolution_rate=Fraction(51, 100), min_csat=Fraction(6, 10), min_nps=Fraction(1),
+                 max_avg_resolution_seconds=Fraction(3599))  # fmt: skip
+    verdict = judge(loses, stats, window, resolved, surveys)
+    assert verdict.ok is False
+    assert dict(verdict.failed) == {
+        "resolution_rate": 0.5,
+        "avg_resolution_seconds": 3600.0,
+        "csat": 0.5,
+        "nps": 0.0,
+    }
+    assert judge(loses, stats, window, None, None).ok is True  # tracks neither: null statistics hold
+    gated = Rule("r", "7d", min_csat=Fraction(6, 10), min_decided=5)
+    assert judge(gated, stats, window, resolved, surveys).ok is None  # min_decided gates every verdict
