@@ -23,6 +23,15 @@ GAUGES = (
     "socialsla_agent_replies",
     "socialsla_agent_reply_seconds",
     "socialsla_rule_failed",
+    "socialsla_resolutions",
+    "socialsla_resolution_rate",
+    "socialsla_first_contact_resolution_rate",
+    "socialsla_resolution_seconds",
+    "socialsla_feedback_responses",
+    "socialsla_feedback_score_avg",
+    "socialsla_csat",
+    "socialsla_nps",
+    "socialsla_ces_easy_rate",
 )
 
 
@@ -67,6 +76,39 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
                     put("socialsla_next_reply_seconds", follow["seconds"][stat], window=window, stat=stat,
                         clock=clock, **who)  # fmt: skip
             put("socialsla_oldest_unanswered_seconds", view["oldest_unanswered_seconds"], clock=clock, **who)
+            for window, w in view["windows"].items():  # SPEC §11, for a series that tracks resolution
+                r = w.get("resolution")
+                if r is None:
+                    continue
+                for state in ("resolved", "in_time", "overdue", "reopened", "first_contact"):
+                    put("socialsla_resolutions", r[state], window=window, state=state, clock=clock, **who)
+                put("socialsla_resolution_rate", r["resolution_rate"], window=window, clock=clock, **who)
+                put("socialsla_first_contact_resolution_rate", r["first_contact_rate"], window=window,
+                    clock=clock, **who)  # fmt: skip
+                for stat in ("avg", "p50", "p90", "max"):
+                    put("socialsla_resolution_seconds", r["seconds"][stat], window=window, stat=stat,
+                        clock=clock, **who)  # fmt: skip
+        for window, w in body["windows"].items():  # SPEC §12, wall clock only
+            said = w.get("feedback")
+            if said is None:
+                continue
+            for survey, headline, metric in (("csat", "csat", "socialsla_csat"), ("nps", "nps", "socialsla_nps"),
+                                             ("ces", "easy_rate", "socialsla_ces_easy_rate")):  # fmt: skip
+                put(
+                    "socialsla_feedback_responses",
+                    said[survey]["responses"],
+                    window=window,
+                    survey=survey,
+                    **who,
+                )
+                put(
+                    "socialsla_feedback_score_avg",
+                    said[survey]["score_avg"],
+                    window=window,
+                    survey=survey,
+                    **who,
+                )
+                put(metric, said[survey][headline], window=window, **who)
         for window, w in body["windows"].items():  # SPEC §10: agents on the wall clock only
             for agent, figures in w["agents"].items():
                 for kind, name in (("first", "first_reply"), ("next", "next_reply")):
