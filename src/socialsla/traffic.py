@@ -16,7 +16,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -130,6 +130,12 @@ class TrafficShape:
     calendars: tuple[Calendar, ...] = ()
     #: SPEC §10: who answers, per account; the first agents of the list answer most.
     agents: tuple[str, ...] = ("ana", "ben", "chidi", "dora", "emil")
+    #: SPEC §11: answered conversations an agent marks resolved, and how long after the answer.
+    resolve_share: float = 0.8
+    resolve_median_seconds: float = 1800.0
+    #: SPEC §12: resolved conversations whose customer answers a survey, and how many change it.
+    feedback_share: float = 0.35
+    changed_answer_share: float = 0.05
 
 
 def _answer_at(
@@ -168,14 +174,19 @@ def _conversation(
         answered = _answer_at(shape, rng, calendar, opened_us, median)
         agent = shape.agents[min(int(rng.expovariate(0.6)), len(shape.agents) - 1)] if shape.agents else None
         events.append(Event("reply", f"{cid}-r", cid, account, channel, answered, agent=agent))
+        last_answer: int | None = answered
         if rng.random() < shape.follow_up_share:  # "still broken": the customer writes again
             again = answered + round(
                 rng.lognormvariate(math.log(shape.follow_up_median_seconds), 1.0) * MICROS
             )
             events.append(Event("post", f"{cid}-f", cid, account, channel, again))
+            last_answer = None
             if rng.random() >= unanswered:
-                later = _answer_at(shape, rng, calendar, again, median)
-                events.append(Event("reply", f"{cid}-fr", cid, account, channel, later, agent=agent))
+                last_answer = _answer_at(shape, rng, calendar, again, median)
+                events.append(Event("reply", f"{cid}-fr", cid, account, channel, last_answer, agent=agent))
+        events.extend(
+            _resolution_and_feedback(shape, rng, cid, account, channel, answered, last_answer, slow)
+        )
     out = [(e.created_at, encode(e)) for e in events]
     if rng.random() < shape.duplicate_share:
         out.append(out[-1])
@@ -183,6 +194,47 @@ def _conversation(
         broken = {"type": "post", "event_id": f"{cid}-bad", "conversation_id": cid,
                   "account": account, "channel": channel.upper(), "created_at": "yesterday"}  # fmt: skip
         out.append((opened_us, orjson.dumps(broken)))
+    return out
+
+
+#: Believable answers (SPEC §12): most customers satisfied, a slow team's less so.
+_CSAT: Final = ((1, 2, 3, 4, 5), (5, 6, 12, 35, 42))
+_NPS: Final = (tuple(range(11)), (3, 1, 2, 2, 3, 5, 6, 12, 16, 22, 28))
+_CES: Final = ((1, 2, 3, 4, 5, 6, 7), (3, 4, 6, 10, 20, 30, 27))
+
+
+def _resolution_and_feedback(
+    shape: TrafficShape,
+    rng: random.Random,
+    cid: str,
+    account: str,
+    channel: str,
+    answered: int,
+    last_answer: int | None,
+    slow: int,
+) -> list[Event]:
+    """An agent resolves most answered threads some time after the answer (before a follow-up: reopened,
+    then resolved again once that is answered); some customers answer a survey, a few change their answer."""
+    out: list[Event] = []
+    if rng.random() >= shape.resolve_share:
+        return out
+    after = round(rng.lognormvariate(math.log(shape.resolve_median_seconds * slow), 1.0) * MICROS)
+    resolved = answered + after
+    out.append(Event("resolve", f"{cid}-d", cid, account, channel, resolved))
+    if last_answer is not None and last_answer != answered:
+        resolved = max(resolved, last_answer) + after
+        out.append(Event("resolve", f"{cid}-d2", cid, account, channel, resolved))
+    if rng.random() < shape.feedback_share:
+        survey, (scores, weights) = rng.choices((("csat", _CSAT), ("nps", _NPS), ("ces", _CES)), (6, 3, 1))[0]
+        if slow > 1:  # a slow team's customers give the top score less often
+            weights = (*weights[:-1], weights[-1] // 2)
+        given = resolved + round(rng.expovariate(1 / 600) * MICROS)
+        score = rng.choices(scores, weights)[0]
+        out.append(Event("feedback", f"{cid}-s", cid, account, channel, given, survey=survey, score=score))
+        if rng.random() < shape.changed_answer_share:
+            changed = rng.choices(scores, weights)[0]
+            out.append(Event("feedback", f"{cid}-s2", cid, account, channel, given + 60 * MICROS,
+                             survey=survey, score=changed))  # fmt: skip
     return out
 
 

@@ -7,7 +7,7 @@ import asyncio
 import orjson
 
 from socialsla.calendars import parse_calendars
-from socialsla.events import MICROS, decode, parse_time
+from socialsla.events import MICROS, InvalidEvent, decode, parse_time
 from socialsla.settings import Settings
 from socialsla.traffic import TrafficShape, generate, route, shifted
 
@@ -108,3 +108,37 @@ def test_the_demo_traffic_has_follow_ups_misses_and_series_that_differ() -> None
     assert follow_ups > 100
     assert missed > 20
     assert max(rates.values()) - min(rates.values()) > 0.05, rates
+
+
+def test_the_demo_traffic_resolves_reopens_and_asks_for_feedback() -> None:
+    """Most answered threads are resolved, some reopened, a third answer a survey with believable scores."""
+    from collections import Counter
+
+    from socialsla import report
+
+    now = parse_time("2026-01-08T00:00:00Z")
+    lines = collect(TrafficShape(rate=2.0, seed=5), 3 * 3600)
+    kinds: Counter[str] = Counter()
+    scores: dict[str, list[int]] = {"csat": [], "nps": [], "ces": []}
+    for line in lines:
+        try:
+            event = decode(line, now)
+        except InvalidEvent:
+            continue
+        kinds[event.kind] += 1
+        if event.kind == "feedback":
+            assert event.survey is not None
+            assert event.score is not None
+            scores[event.survey].append(event.score)
+    assert kinds["resolve"] > 0.6 * kinds["post"] * 0.7
+    assert all(scores.values())
+    assert sum(s >= 4 for s in scores["csat"]) > 0.6 * len(scores["csat"])
+    result = report.build(iter(lines), now, now, (), response_window_us=3600 * MICROS)
+    reopened = first_contact = 0
+    for series in result.series:
+        assert series.resolution is not None
+        assert series.feedback is not None
+        reopened += series.resolution["7d"].reopened
+        first_contact += series.resolution["7d"].first_contact
+    assert reopened > 10
+    assert first_contact > 100
