@@ -110,6 +110,23 @@ def tile(
     ])  # fmt: skip
 
 
+def score_tile(
+    panel_id: int, title: str, expr: str, unit: str, steps: board.ThresholdsConfig, x: int, y: int, description: str,
+) -> stat.Panel:  # fmt: skip
+    """A scorecard tile (SPEC §11, §12): shown only for series that send resolve or feedback events."""
+    return (
+        stat.Panel().id(panel_id).title(title).datasource(DATASOURCE)
+        .description(description + " No tile: the series sends no such events.")
+        .grid_pos(GridPos(h=6, w=6, x=x, y=y))
+        .with_target(query(expr, "{{account}} / {{channel}}"))
+        .unit(unit).thresholds(steps).color_scheme(board.FieldColor().mode(FieldColorModeId.THRESHOLDS))
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False).fields(""))
+        .color_mode(common.BigValueColorMode.BACKGROUND).graph_mode(common.BigValueGraphMode.NONE)
+        .text_mode(common.BigValueTextMode.VALUE_AND_NAME).justify_mode(common.BigValueJustifyMode.CENTER)
+        .orientation(common.VizOrientation.AUTO)
+    )  # fmt: skip
+
+
 def trend(
     panel_id: int, title: str, targets: list[prometheus.Dataquery], unit: str, x: int, y: int, w: int = 8
 ) -> timeseries.Panel:
@@ -161,7 +178,8 @@ def variable(name: str, expr: str, label: str) -> board.QueryVariable:
 def dashboard() -> dict[str, Any]:
     wall = (
         board.Dashboard("socialsla: social care wall").uid("socialsla-wall")
-        .description("Response rate, first-reply time and badge status per account and channel.")
+        .description("Response rate, first-reply time and badge status per account and channel; "
+                     "resolution and customer feedback where teams send them.")
         .tags(["socialsla"]).timezone("browser").readonly()
         .tooltip(DashboardCursorSync.CROSSHAIR)
         .refresh("10s").time("now-24h", "now")
@@ -198,16 +216,43 @@ def dashboard() -> dict[str, Any]:
             "{{account}} / {{channel}} {{stat}}")], "s", 8, 10))
         .with_panel(trend(8, "Missed share of decided conversations, 1 hour", [query(
             f"socialsla:missed_ratio:rate1h{{{SELECT}}}", "{{account}} / {{channel}}")], "percentunit", 16, 10))
-        .with_row(board.Row("Agents").id(103).grid_pos(GridPos(h=1, w=24, x=0, y=18)))
-        .with_panel(agents_table(13, 19))
-        .with_row(board.Row("Pipeline health").id(102).grid_pos(GridPos(h=1, w=24, x=0, y=28)))
+        .with_row(board.Row("Scorecard (7 days): resolution and customer feedback").id(104)
+                  .grid_pos(GridPos(h=1, w=24, x=0, y=18)))
+        .with_panel(score_tile(14, "Resolved in time, 7 days",
+                               f'socialsla_resolution_rate{{clock="wall", window="7d", {SELECT}}}', "percentunit",
+                               thresholds((None, "red"), (0.8, "orange"), (0.9, "green")), 0, 19,
+                               "Resolved within the resolution window / (that + overdue)."))
+        .with_panel(score_tile(15, "First-contact resolution, 7 days",
+                               f'socialsla_first_contact_resolution_rate{{clock="wall", window="7d", {SELECT}}}',
+                               "percentunit", thresholds((None, "orange"), (0.7, "green")), 6, 19,
+                               "Resolved with one reply and not reopened / resolved."))
+        .with_panel(score_tile(16, "CSAT, 7 days", f'socialsla_csat{{window="7d", {SELECT}}}', "percentunit",
+                               thresholds((None, "red"), (0.8, "green")), 12, 19,
+                               "Share of CSAT answers of 4 or 5 out of 5 (each customer's latest)."))
+        .with_panel(score_tile(17, "NPS, 7 days", f'socialsla_nps{{window="7d", {SELECT}}}', "none",
+                               thresholds((None, "red"), (0, "orange"), (30, "green")), 18, 19,
+                               "Promoters (9-10) minus detractors (0-6), in % of answers, -100 to 100."))
+        .with_panel(trend(18, "Resolution rate and first-contact rate, 24 hours", [
+            query(f'socialsla_resolution_rate{{clock="wall", window="24h", {SELECT}}}',
+                  "{{account}} / {{channel}} resolved in time"),
+            query(f'socialsla_first_contact_resolution_rate{{clock="wall", window="24h", {SELECT}}}',
+                  "{{account}} / {{channel}} first contact", "B"),
+        ], "percentunit", 0, 25, 12))
+        .with_panel(trend(19, "CSAT and answers, 24 hours", [
+            query(f'socialsla_csat{{window="24h", {SELECT}}}', "{{account}} / {{channel}} CSAT"),
+            query(f'socialsla_feedback_responses{{window="24h", {SELECT}}}',
+                  "{{account}} / {{channel}} {{survey}} answers", "B"),
+        ], "short", 12, 25, 12))
+        .with_row(board.Row("Agents").id(103).grid_pos(GridPos(h=1, w=24, x=0, y=33)))
+        .with_panel(agents_table(13, 34))
+        .with_row(board.Row("Pipeline health").id(102).grid_pos(GridPos(h=1, w=24, x=0, y=43)))
         .with_panel(trend(9, "Events per second by outcome", [query("socialsla:events:rate5m", "{{type}} {{outcome}}")],
-                          "ops", 0, 29, 6))
+                          "ops", 0, 44, 6))
         .with_panel(trend(10, "Consumer lag", [query("sum by (topic) (socialsla_consumer_lag)", "{{topic}}")],
-                          "short", 6, 29, 6))
+                          "short", 6, 44, 6))
         .with_panel(trend(11, "Dead letters per second", [query(
-            "sum(rate(socialsla_deadletters_total[$__rate_interval]))", "dead letters")], "ops", 12, 29, 6))
-        .with_panel(trend(12, "Workers up", [query('up{job="socialsla"}', "{{instance}}")], "short", 18, 29, 6))
+            "sum(rate(socialsla_deadletters_total[$__rate_interval]))", "dead letters")], "ops", 12, 44, 6))
+        .with_panel(trend(12, "Workers up", [query('up{job="socialsla"}', "{{instance}}")], "short", 18, 44, 6))
     )  # fmt: skip
     built: dict[str, Any] = json.loads(json.dumps(wall.build(), cls=JSONEncoder))
     return built

@@ -45,6 +45,16 @@ def wall(e2e: EndToEnd, tmp_path_factory: pytest.TempPathFactory) -> EndToEnd:
          "channel": "x", "created_at": "2026-01-07T16:10:00Z", "agent": "ana"},
         {"type": "post", "event_id": "i2-p", "conversation_id": "i2", "account": "initech",
          "channel": "x", "created_at": "2026-01-07T16:50:00Z"},
+    ] + [
+        # the scorecard row (SPEC §11, §12): globex resolves two threads, one reopened; customers answer
+        {"type": "resolve", "event_id": "d0-d", "conversation_id": "d0", "account": "globex",
+         "channel": "x", "created_at": "2026-01-07T23:30:00Z"},
+        {"type": "resolve", "event_id": "d1-d", "conversation_id": "d1", "account": "globex",
+         "channel": "x", "created_at": "2026-01-07T23:31:00Z"},
+        {"type": "feedback", "event_id": "d0-s", "conversation_id": "d0", "account": "globex",
+         "channel": "x", "created_at": "2026-01-07T23:40:00Z", "survey": "csat", "score": 5},
+        {"type": "feedback", "event_id": "d1-s", "conversation_id": "d1", "account": "globex",
+         "channel": "x", "created_at": "2026-01-07T23:41:00Z", "survey": "nps", "score": 9},
     ]  # fmt: skip
     path = tmp_path_factory.mktemp("wall") / "wall.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
