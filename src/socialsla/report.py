@@ -402,7 +402,35 @@ def to_table(report: Report, rules: tuple[Rule, ...] = ()) -> str:
         cells = [cell.ljust(width) if i < 3 or i == len(header) - 1 else cell.rjust(width)
                  for i, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
         lines.append("  ".join(cells).rstrip())
+    scorecards = [line for series in report.series if (line := _scorecard_line(series))]
+    if scorecards:
+        lines.append("")
+        lines.append("scorecard, 7 days (series that send resolve or feedback events)")
+        lines.extend(scorecards)
     return "\n".join(lines) + "\n"
+
+
+def _scorecard_line(series: SeriesReport) -> str:
+    """SPEC §11 and §12 over 7 days in one line, wall clock (and business resolution); empty without them."""
+    parts = []
+    for label, resolution in (("", series.resolution), (f"{series.calendar} ", series.business_resolution)):
+        if resolution is not None:
+            r = resolution["7d"]
+            parts.append(
+                f"{label}resolved {r.resolved} (in time {r.in_time}, overdue {r.overdue}, "
+                f"reopened {r.reopened}): "
+                f"rate {_pct(r.resolution_rate)}, first contact {_pct(r.first_contact_rate)}, "
+                f"avg {human(r.seconds.avg_seconds)}"
+            )
+    if series.feedback is not None:
+        said = series.feedback["7d"]
+        for survey in ("csat", "nps", "ces"):
+            stats, value = said[survey], feedback.score(said[survey], survey)
+            if value is None:
+                continue
+            shown = f"{float(value):+.0f}" if survey == "nps" else _pct(float(value))
+            parts.append(f"{survey.upper()} {shown} ({stats.responses} answers)")
+    return f"{series.account} {series.channel}: " + "; ".join(parts) if parts else ""
 
 
 def to_agents_table(report: Report) -> str:

@@ -28,6 +28,11 @@ class WindowRow:
     worst: float | None = None
     avg: float | None = None
     p90: float | None = None
+    #: SPEC §11, §12: absent (None) for a series that sends no resolve or feedback events.
+    resolved_in_time: float | None = None
+    first_contact: float | None = None
+    csat: float | None = None
+    nps: float | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +90,14 @@ def parse(text: str) -> Scrape:
             elif name == "socialsla_first_reply_seconds" and window is not None:
                 if labels["stat"] in ("avg", "p90"):  # the fields of WindowRow the rules judge
                     setattr(window, labels["stat"], value)
+            elif name == "socialsla_resolution_rate" and window is not None:
+                window.resolved_in_time = value
+            elif name == "socialsla_first_contact_resolution_rate" and window is not None:
+                window.first_contact = value
+            elif name == "socialsla_csat" and window is not None:
+                window.csat = value
+            elif name == "socialsla_nps" and window is not None:
+                window.nps = value
             elif name == "socialsla_oldest_unanswered_seconds":
                 row.oldest = value
             elif name == "socialsla_rule_ok":
@@ -119,6 +132,20 @@ def _badge(row: Row, thresholds: dict[tuple[str, str], float]) -> str:
     return "; ".join(parts)
 
 
+def _scorecard(w: WindowRow) -> str:
+    """The Version 3 numbers a series has (resolution, feedback), in one line; empty when it has none."""
+    parts = []
+    if w.resolved_in_time is not None:
+        parts.append(f"resolved in time {_percent(w.resolved_in_time)}")
+    if w.first_contact is not None:
+        parts.append(f"first contact {_percent(w.first_contact)}")
+    if w.csat is not None:
+        parts.append(f"CSAT {_percent(w.csat)}")
+    if w.nps is not None:
+        parts.append(f"NPS {w.nps:+.0f}")
+    return ", ".join(parts)
+
+
 def render(scrape: Scrape, window: str = "7d") -> str:
     """A fixed-width table, worst series first (breached, then by response rate)."""
     header = (
@@ -141,6 +168,9 @@ def render(scrape: Scrape, window: str = "7d") -> str:
             f"{_percent(w.worst):>7} {human(w.avg):>10} {human(row.oldest):>12}  "
             + _badge(row, scrape.thresholds)
         )
+        scorecard = _scorecard(w)
+        if scorecard:
+            lines.append(f"{'  scorecard':<27} {scorecard}")
         if row.business is not None:  # SPEC §7: the same series measured in its calendar's open time
             b = row.business.windows.get(window, WindowRow())
             now = {1.0: "open now", 0.0: "closed now"}.get(row.open if row.open is not None else -1.0, "")

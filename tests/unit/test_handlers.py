@@ -252,3 +252,31 @@ def test_stage2_dead_letters_a_malformed_outcome() -> None:
     assert (message.key, message.value) == (b"acme|x", b"[1, 2")
     assert "JSON" in reason or "outcome" in reason, reason
     assert list(ledger) == []
+
+
+@pytest.mark.parametrize(
+    ("survey", "score", "reason"),
+    [
+        ("csat", 4.0, "score must be a JSON integer, got 4.0"),
+        ("csat", "5", "score must be a JSON integer, got '5'"),
+        ("csat", True, "score must be a JSON integer, got True"),
+        ("csat", 0, "score 0 is outside csat's 1-5"),
+        ("nps", 11, "score 11 is outside nps's 0-10"),
+        ("sus", 3, 'survey must be "csat", "nps" or "ces", got \'sus\''),
+    ],
+)
+def test_stage1_dead_letters_each_invalid_feedback_with_its_reason_and_changes_nothing(
+    survey: str, score: object, reason: str
+) -> None:
+    stage, threads = _stage1(Clock(AT))
+    post = orjson.dumps({"type": "post", "event_id": "p", "conversation_id": "c", "account": "acme",
+                         "channel": "x", "created_at": AT / MICROS - 60})  # fmt: skip
+    stage.handle([Message("posts", 0, 0, b"c", post)], AT)
+    before = dict(threads.stores[0])
+    bad = orjson.dumps({"type": "feedback", "event_id": "f", "conversation_id": "c", "account": "acme",
+                        "channel": "x", "created_at": AT / MICROS - 30, "survey": survey, "score": score})  # fmt: skip
+    sends = stage.handle([Message("posts", 0, 1, b"c", bad)], AT)
+    assert [(m.value, why) for m, why in sends.deadletters] == [(bad, reason)]
+    assert (sends.log, sends.outcomes) == ([], [])
+    assert threads.stores[0] == before
+    assert stage.metrics.events.labels("unknown", "invalid")._value.get() == 1

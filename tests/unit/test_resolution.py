@@ -203,3 +203,22 @@ def test_the_report_takes_its_resolution_window_and_a_calendars_own() -> None:
     business = report.build(iter(lines), T, T, (), calendars=[always_open]).series[0].business_resolution
     assert business is not None
     assert (business["7d"].in_time, business["7d"].overdue) == (1, 0)
+
+
+def test_the_report_table_has_a_scorecard_line_only_for_series_that_track_it() -> None:
+    from socialsla import report
+    from socialsla.events import encode
+
+    events = [
+        Event("post", "p1", "c1", "acme", "x", T - 3 * H), Event("reply", "r1", "c1", "acme", "x", T - 3 * H + M),
+        Event("resolve", "d1", "c1", "acme", "x", T - 2 * H),
+        Event("feedback", "f1", "c1", "acme", "x", T - H, survey="nps", score=10),
+        Event("post", "p2", "c2", "zeta", "x", T - 3 * H),
+    ]  # fmt: skip
+    table = report.to_table(report.build(iter([encode(e) for e in events]), T, T, ()))
+    lines = table.splitlines()
+    start = lines.index("scorecard, 7 days (series that send resolve or feedback events)")
+    assert lines[start + 1 :] == [
+        "acme x: resolved 1 (in time 1, overdue 0, reopened 0): rate 100.0%, first contact 100.0%, avg 60.0m; "
+        "NPS +100 (1 answers)"
+    ]

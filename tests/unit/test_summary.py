@@ -116,3 +116,38 @@ def test_a_forecast_far_off_is_not_shown() -> None:
     far = TEXT.replace('rule="facebook_very_responsive"} 2520', 'rule="facebook_very_responsive"} 85320')
     line = summary.render(summary.parse(far)).splitlines()[3]
     assert line.endswith("OK facebook_very_responsive (budget +60)"), line
+
+
+def test_a_series_that_sends_resolve_and_feedback_events_shows_its_scorecard_and_others_do_not() -> None:
+    """The demo screen reads SPEC §11's and §12's gauges from /metrics: one line under the series."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from socialsla import stages
+    from socialsla.events import MICROS, Event
+    from socialsla.metrics import SlaCollector
+    from socialsla.rules import DEFAULT_RULES
+    from socialsla.series import Ledger
+
+    h = 3600 * MICROS
+    t = 1_767_225_600 * MICROS
+
+    class Clock:
+        def now_us(self) -> int:
+            return t
+
+    events = [
+        Event("post", "p1", "c1", "acme", "x", t - 5 * h), Event("reply", "r1", "c1", "acme", "x", t - 5 * h + 60),
+        Event("resolve", "d1", "c1", "acme", "x", t - 4 * h),
+        Event("feedback", "f1", "c1", "acme", "x", t - 3 * h, survey="csat", score=5),
+        Event("feedback", "f2", "c1", "acme", "x", t - 3 * h, survey="nps", score=0),
+        Event("post", "p2", "c2", "zeta", "x", t - 5 * h),
+    ]  # fmt: skip
+    ledger = Ledger(24 * h)
+    ledger.apply(0, stages.fold({}, events, 0).outcomes(), t)
+    registry = CollectorRegistry()
+    registry.register(SlaCollector(ledger, DEFAULT_RULES, Clock()))
+    screen = summary.render(summary.parse(generate_latest(registry).decode()))
+    scorecards = [line for line in screen.splitlines() if line.strip().startswith("scorecard")]
+    assert scorecards == [
+        "  scorecard                 resolved in time 100.0%, first contact 100.0%, CSAT 100.0%, NPS -100"
+    ]
