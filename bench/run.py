@@ -43,8 +43,14 @@ CLOCK = "2026-01-08T00:00:00Z"
 NOW_US = parse_time(CLOCK)
 
 
-def events(count: int, conversations: int, seed: int) -> list[tuple[str, bytes, bytes]]:
-    """(kind, key, value) triples: each conversation a post, then usually a reply, within 6 hours."""
+def events(
+    count: int, conversations: int, seed: int, scorecard: bool = False
+) -> list[tuple[str, bytes, bytes]]:
+    """(kind, key, value) triples: each conversation a post, then usually a reply, within 6 hours.
+
+    With `scorecard`, every conversation drawn also gets a resolve event, and every third a
+    CSAT answer (SPEC §11, §12), after the others: `count` events plus those.
+    """
     rng = random.Random(seed)
     accounts = [f"brand{i}" for i in range(20)]
     channels = ["facebook", "instagram", "x"]
@@ -65,6 +71,19 @@ def events(count: int, conversations: int, seed: int) -> list[tuple[str, bytes, 
             "created_at": format_time(at),
         }
         out.append((kind, cid.encode(), orjson.dumps(body)))
+    if scorecard:
+        drawn = list(dict.fromkeys(key for _, key, _ in out))
+        for index, key in enumerate(drawn):
+            number = int(key[1:])
+            base = {"conversation_id": key.decode(), "account": accounts[number % 20],
+                    "channel": channels[number % 3]}  # fmt: skip
+            at = format_time(NOW_US - rng.randrange(3600 * MICROS))
+            out.append(("resolve", key, orjson.dumps({"type": "resolve", "event_id": f"{key.decode()}-d",
+                                                      "created_at": at, **base})))  # fmt: skip
+            if index % 3 == 0:
+                answer = {"type": "feedback", "event_id": f"{key.decode()}-s", "created_at": at,
+                          "survey": "csat", "score": rng.randint(1, 5), **base}  # fmt: skip
+                out.append(("feedback", key, orjson.dumps(answer)))
     return out
 
 
@@ -693,6 +712,11 @@ def main() -> None:
         help="the sustainable rate in events/s, for --freshness-only runs (else measured)",
     )  # fmt: skip
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs and data")
+    parser.add_argument(
+        "--scorecard",
+        action="store_true",
+        help="also a resolve per conversation and a CSAT answer on every third (SPEC §11, §12)",
+    )
     args = parser.parse_args()
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
@@ -706,7 +730,7 @@ def main() -> None:
     }
     port = 17100
     for conversations in [] if args.freshness_only else args.conversations:
-        items = events(args.events, conversations, seed=conversations)
+        items = events(args.events, conversations, seed=conversations, scorecard=args.scorecard)
         for partitions in args.partitions:
             prefix = f"bench{uuid.uuid4().hex[:8]}"
             print(
