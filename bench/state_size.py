@@ -34,6 +34,9 @@ def main() -> None:
     parser.add_argument(
         "--follow-ups", action="store_true", help="every third thread writes again after the answer"
     )
+    parser.add_argument(
+        "--scorecard", action="store_true", help="every thread resolved, every third with a CSAT answer"
+    )
     args = parser.parse_args()
     if args.source is not None:
         sys.path.insert(0, str(args.source.resolve() / "src"))
@@ -54,6 +57,13 @@ def main() -> None:
         cid = f"c{n:08d}"
         events.append(Event("post", f"{cid}-p", cid, f"brand{n % 20}", "facebook", opened))
         events.append(Event("reply", f"{cid}-r", cid, f"brand{n % 20}", "facebook", opened + 300 * MICROS))
+        if args.scorecard:
+            events.append(
+                Event("resolve", f"{cid}-d", cid, f"brand{n % 20}", "facebook", opened + 600 * MICROS)
+            )
+            if n % 3 == 0:
+                events.append(Event("feedback", f"{cid}-s", cid, f"brand{n % 20}", "facebook",
+                                    opened + 700 * MICROS, survey="csat", score=4))  # fmt: skip
         if args.follow_ups and n % 3 == 0:
             events.append(
                 Event("post", f"{cid}-p2", cid, f"brand{n % 20}", "facebook", opened + 600 * MICROS)
@@ -78,6 +88,7 @@ def main() -> None:
         "source": str(args.source or "this checkout"),
         "threads": args.threads,
         "follow_ups": args.follow_ups,
+        "scorecard": args.scorecard,
         "stage2_python_bytes_per_thread": round((after - before) / args.threads, 1),
         "stage1_row_bytes_per_thread": round(stage1 / args.threads, 1),
         "outcome_bytes_per_thread": round(outcome_bytes / args.threads, 1),

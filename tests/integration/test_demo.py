@@ -130,6 +130,16 @@ def gone(pid: int) -> bool:
     return state == "Z"
 
 
+def scorecards(samples: Samples) -> set[tuple[str, str]]:
+    """The series with both a 24-hour resolution rate and a 24-hour CSAT."""
+    found: dict[str, set[tuple[str, str]]] = {"socialsla_resolution_rate": set(), "socialsla_csat": set()}
+    for (name, labels), _ in samples.items():
+        tags = dict(labels)
+        if name in found and tags.get("window") == "24h" and tags.get("clock", "wall") == "wall":
+            found[name].add((tags["account"], tags["channel"]))
+    return found["socialsla_resolution_rate"] & found["socialsla_csat"]
+
+
 def accepted(samples: Samples) -> float:
     return sum(v for (name, labels), v in samples.items()
                if name == "socialsla_events_total" and dict(labels)["outcome"] == "accepted")  # fmt: skip
@@ -155,6 +165,11 @@ def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
     first = start_demo(env, ports, home, tmp_path / "first.out", request)
     eventually(first.metrics, lambda s: set(inbound(s)) == SERIES and min(inbound(s).values()) > 0
                and accepted(s) > 1000, DEMO_READY_S, "every generated series with inbound > 0 on /metrics")  # fmt: skip
+    # every series also resolves and hears from its customers (SPEC §11, §12), on /metrics and on the screen
+    eventually(first.metrics, lambda s: scorecards(s) == SERIES, DEMO_READY_S,
+               "a resolution rate and a CSAT for every series")  # fmt: skip
+    eventually(first.text, lambda text: "scorecard" in text and "CSAT" in text, DEMO_READY_S,
+               "the screen's scorecard lines")  # fmt: skip
     worker = worker_pid(first.output)
     assert worker is not None
     broker_pid = int((home / "kafka.pid").read_text())
