@@ -45,9 +45,10 @@ def main() -> None:
 
     try:
         from socialsla.series import Ledger
-        from socialsla.wire import encode_outcomes
+        from socialsla.wire import decode_outcomes, encode_outcomes
     except ImportError:  # a checkout from before the modules were renamed
         from socialsla.ledger import Ledger  # type: ignore[no-redef]
+        from socialsla.outcome import decode as decode_outcomes  # type: ignore[no-redef]
         from socialsla.outcome import encode as encode_outcomes  # type: ignore[no-redef]
 
     now = parse_time("2026-01-08T00:00:00Z")
@@ -74,13 +75,16 @@ def main() -> None:
     folded = stages.fold({}, events, now - 9 * 86_400 * MICROS)
     stage1 = sum(len(state.to_bytes()) for state in folded.states.values())
     outcomes = folded.outcomes()
-    outcome_bytes = sum(len(encode_outcomes(outcomes[at : at + 500])) for at in range(0, len(outcomes), 500))
+    messages = [encode_outcomes(outcomes[at : at + 500]) for at in range(0, len(outcomes), 500)]
+    outcome_bytes = sum(len(message) for message in messages)
+    del outcomes
     del events
     gc.collect()
     ledger = Ledger(86_400 * MICROS)
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    ledger.apply(0, outcomes, now)
+    for message in messages:  # decoded here, as stage 2 does, so what it keeps of them is counted
+        ledger.apply(0, decode_outcomes(message), now)
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()

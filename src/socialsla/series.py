@@ -71,6 +71,8 @@ class Series:
     expired: Totals = field(default_factory=Totals)
     #: SPEC §11, §12: per thread with resolve or feedback events, its scorecard and last event time.
     cards: dict[str, tuple[Scorecard, int]] = field(default_factory=dict)
+    #: No card's last event is older than this (a lower bound): expiry looks at the cards only past it.
+    cards_floor: int | None = None
     #: SPEC §11's S: a conversation resolved within it is resolved in time.
     resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US
 
@@ -185,6 +187,8 @@ def _set_card(series: Series, outcome: Outcome) -> None:
         series.cards.pop(outcome.conversation_id, None)
     else:
         series.cards[outcome.conversation_id] = (outcome.scorecard, outcome.event_at)
+        if series.cards_floor is None or outcome.event_at < series.cards_floor:
+            series.cards_floor = outcome.event_at
 
 
 class Ledger:
@@ -337,8 +341,11 @@ class Ledger:
     def expire_cards(self, series: Series, now_us: int) -> None:
         """Forget the scorecards of threads whose last event is past the horizon, as their waits go."""
         horizon = now_us - (LONGEST_US + self.response_window_us)
+        if series.cards_floor is None or series.cards_floor >= horizon:
+            return  # nothing can be past it: no walk over every card at each expiry
         for key in [key for key, (_, last) in series.cards.items() if last < horizon]:
             del series.cards[key]
+        series.cards_floor = min((last for _, last in series.cards.values()), default=None)
 
     def __iter__(self) -> Iterator[Series]:
         for owned in self.partitions.values():

@@ -254,3 +254,21 @@ def test_a_replayed_log_record_notes_when_its_totals_were_sent_and_counts_what_i
     ledger.open({3})  # a new replay starts the partition empty
     assert list(ledger) == []
     assert 3 not in ledger.sent
+
+
+def test_a_threads_scorecard_leaves_with_the_thread_past_the_horizon() -> None:
+    """A resolved thread's scorecard is kept while its last event can change a window, then dropped."""
+    from socialsla.resolution import Resolution
+    from socialsla.wire import Scorecard
+
+    ledger = Ledger(R)
+    card = Scorecard((Resolution(T0, T0 + H, False, True),), (), T0 + H, None)
+    ledger.apply(0, [Outcome("acme", "x", "c1", (Wait(T0, T0 + 60, True),), T0 + H, card)], T0 + H)
+    ledger.apply(0, [Outcome("acme", "x", "c2", (Wait(T0 + DAY, None, True),), T0 + DAY)], T0 + DAY)
+    (series,) = list(ledger)
+    assert set(series.cards) == {"c1"}
+    ledger.expire(series, T0 + H + 7 * DAY + R - 1)
+    assert set(series.cards) == {"c1"}
+    ledger.expire(series, T0 + H + 7 * DAY + R + 1)
+    assert series.cards == {}
+    assert series.cards_floor is None
