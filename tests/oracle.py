@@ -136,3 +136,39 @@ def naive_scorecard(
             latest[owner, event.survey] = event
     feedback = sorted((e.created_at, e.survey or "", e.score or 0) for e in latest.values())
     return conversations, feedback
+
+
+def naive_resolution_windows(
+    conversations: Iterable[tuple[int, int | None, bool, bool]], at: int, window_us: int, span: Span = _wall
+) -> dict[str, tuple[int, int, int, int, int, int, int | None]]:
+    """SPEC §11 per window, word for word, from (opened, resolved_at, reopened, first_contact).
+
+    Returns resolved, in_time, overdue, reopened, first_contact, the sum and the
+    max of the resolution times, per window.
+    """
+    out = {}
+    for name, seconds in WINDOWS.items():
+        edge = at - seconds * MICROS
+        inside = [c for c in conversations if edge < c[0] <= at]
+        resolved = [c for c in inside if c[1] is not None and c[1] <= at]  # a resolve after T is not seen
+        took = [span(c[0], c[1]) for c in resolved if c[1] is not None]
+
+        def in_time(c: tuple[int, int | None, bool, bool]) -> bool:
+            return c[1] is not None and c[1] <= at and span(c[0], c[1]) <= window_us
+
+        overdue = sum(1 for c in inside if not in_time(c) and span(c[0], at) >= window_us)
+        out[name] = (len(resolved), sum(1 for c in inside if in_time(c)), overdue, sum(1 for c in resolved if c[2]),
+                     sum(1 for c in resolved if c[3]), sum(took), max(took, default=None))  # fmt: skip
+    return out
+
+
+def naive_surveys(answers: Iterable[tuple[int, str, int]], at: int) -> dict[str, dict[str, tuple[int, int]]]:
+    """SPEC §12 per window and survey, word for word: (responses, sum of scores) of the answers inside."""
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for name, seconds in WINDOWS.items():
+        edge = at - seconds * MICROS
+        out[name] = {}
+        for survey in ("csat", "nps", "ces"):
+            scores = [score for when, said, score in answers if said == survey and edge < when <= at]
+            out[name][survey] = (len(scores), sum(scores))
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from socialsla.conversation import DEFAULT_POLICY, FEEDBACK, Conversation, Policy, Wait
 from socialsla.events import MICROS, SURVEYS
@@ -66,15 +66,26 @@ class SurveyStats(NamedTuple):
         return self.responses - self.good - self.detractors
 
 
+#: Per survey, the lowest good score (csat satisfied, nps promoter, ces easy), and nps' highest detractor.
+_GOOD: Final = {"csat": 4, "nps": 9, "ces": 5}
+_DETRACTOR: Final = 6
+_INDEX: Final = {survey: index for index, survey in enumerate(SURVEYS)}
+
+
 def survey_stats(answers: Iterable[Answer], survey: str) -> SurveyStats:
     """The stats of one survey over the given answers (those of a window)."""
-    scores = [answer.score for answer in answers if answer.survey == survey]
-    if survey == "csat":
-        return SurveyStats(len(scores), sum(scores), sum(1 for s in scores if s >= 4))
-    if survey == "nps":
-        return SurveyStats(len(scores), sum(scores), sum(1 for s in scores if s >= 9),
-                           sum(1 for s in scores if s <= 6))  # fmt: skip
-    return SurveyStats(len(scores), sum(scores), sum(1 for s in scores if s >= 5))
+    counts = [0] * 16
+    for answer in answers:
+        if answer.survey == survey:
+            counts[answer.score] += 1
+    return _stats(survey, counts)
+
+
+def _stats(survey: str, counts: list[int]) -> SurveyStats:
+    """A survey's stats from how many answers gave each score (index: the score)."""
+    good = sum(counts[_GOOD[survey] :])
+    detractors = sum(counts[: _DETRACTOR + 1]) if survey == "nps" else 0
+    return SurveyStats(sum(counts), sum(score * n for score, n in enumerate(counts)), good, detractors)
 
 
 def score(stats: SurveyStats, survey: str) -> Fraction | None:
@@ -86,12 +97,100 @@ def score(stats: SurveyStats, survey: str) -> Fraction | None:
     return Fraction(stats.good, stats.responses)
 
 
-def survey_windows(answers: Iterable[Answer], at: int) -> dict[str, dict[str, SurveyStats]]:
-    """Per window of SPEC §3 (`T - W < answered <= T`, the answer's own time), each survey's stats."""
-    seen = [answer for answer in answers if answer.at <= at]
-    out: dict[str, dict[str, SurveyStats]] = {}
-    for name, seconds in WINDOWS.items():
-        edge = at - seconds * MICROS
-        inside = [answer for answer in seen if answer.at > edge]
-        out[name] = {survey: survey_stats(inside, survey) for survey in SURVEYS}
-    return out
+def _pack(answer: Answer) -> int:
+    """An answer in one integer: its time, its survey, its score (at most 10: four bits)."""
+    return answer.at << 6 | _INDEX[answer.survey] << 4 | answer.score
+
+
+class Surveys:
+    """A series' counted answers (SPEC §12): by thread, and tallied per bucket of their own time.
+
+    A thread's answers are replaced whole, as its waits are (an outcome is its
+    whole summary). Reading a window at T adds whole buckets' tallies of scores
+    and walks answers only in the buckets a window's edge cuts, so a scrape
+    costs a step per bucket, not per answer. An answer is one integer (`_pack`).
+    """
+
+    def __init__(self, bucket_us: int) -> None:
+        self.bucket_us = bucket_us
+        #: Per thread: its first feedback event's time, then its counted answers, packed.
+        self._threads: dict[str, tuple[int, ...]] = {}
+        #: Per bucket of answer time: each packed answer, and how many threads gave it.
+        self._buckets: dict[int, dict[int, int]] = {}
+        #: Per bucket, cached: how many answers per (survey index, score), at `index << 4 | score`.
+        self._tallies: dict[int, list[int]] = {}
+        #: No thread's newest time (answer or first feedback) is older: expiry walks the threads only past it.
+        self._newest_floor: int | None = None
+
+    def set(self, key: str, first_feedback_at: int | None, answers: tuple[Answer, ...]) -> None:
+        """A thread's current feedback: its first feedback event (None: none) and counted answers."""
+        old = self._threads.pop(key, None)
+        if old is not None:
+            for packed in old[1:]:
+                self._change(packed, -1)
+        if first_feedback_at is None:
+            return
+        packed_answers = tuple(_pack(answer) for answer in answers)
+        self._threads[key] = (first_feedback_at, *packed_answers)
+        for packed in packed_answers:
+            self._change(packed, 1)
+        newest = max((first_feedback_at, *(answer.at for answer in answers)))
+        if self._newest_floor is None or newest < self._newest_floor:
+            self._newest_floor = newest
+
+    def _change(self, packed: int, by: int) -> None:
+        number = (packed >> 6) // self.bucket_us
+        bucket = self._buckets.setdefault(number, {})
+        count = bucket.get(packed, 0) + by
+        if count:
+            bucket[packed] = count
+        else:
+            del bucket[packed]
+            if not bucket:
+                del self._buckets[number]
+        self._tallies.pop(number, None)
+
+    def first(self) -> int | None:
+        """The earliest first feedback of a kept thread: SPEC §12's series tracks feedback from then."""
+        return min((entry[0] for entry in self._threads.values()), default=None)
+
+    def expire(self, before: int) -> None:
+        """Forget threads whose answers and first feedback are all before `before` (in no window any more)."""
+        if self._newest_floor is None or self._newest_floor >= before:
+            return
+        newest: dict[str, int] = {
+            key: max((entry[0], *(p >> 6 for p in entry[1:]))) for key, entry in self._threads.items()
+        }
+        for key, at in newest.items():
+            if at < before:
+                self.set(key, None, ())
+        self._newest_floor = min((at for at in newest.values() if at >= before), default=None)
+
+    def windows(self, at: int) -> dict[str, dict[str, SurveyStats]]:
+        """Per window of SPEC §3 (`T - W < answered <= T`, the answer's own time), each survey's stats."""
+        size = self.bucket_us
+        out: dict[str, dict[str, SurveyStats]] = {}
+        for name, seconds in WINDOWS.items():
+            edge = at - seconds * MICROS
+            counts = [0] * (16 * len(SURVEYS))
+            for number, bucket in self._buckets.items():
+                start, last = number * size, number * size + size - 1
+                if start > at or last <= edge:
+                    continue
+                if start > edge and last <= at:
+                    for index, n in enumerate(self._tally(number, bucket)):
+                        counts[index] += n
+                    continue
+                for packed, n in bucket.items():
+                    if edge < packed >> 6 <= at:
+                        counts[packed & 63] += n
+            out[name] = {survey: _stats(survey, counts[16 * i : 16 * i + 16]) for survey, i in _INDEX.items()}
+        return out
+
+    def _tally(self, number: int, bucket: dict[int, int]) -> list[int]:
+        found = self._tallies.get(number)
+        if found is None:
+            found = self._tallies[number] = [0] * (16 * len(SURVEYS))
+            for packed, n in bucket.items():
+                found[packed & 63] += n
+        return found

@@ -9,16 +9,17 @@ counts. Customers' feedback (feedback.py) is placed in spans the same way.
 Everything here is a function of the thread's seen events, as the waits are, so
 a late event that moves a span (an earlier post, a silence that appears or
 disappears) simply gives a different derivation, which stage 1 sends whole.
+Stage 2 keeps each resolved conversation beside its wait and sums them per
+window with it (`windows.SeriesWindows.resolution`): judged at T, a resolution
+is a wait whose "reply" is the resolve and whose window is S.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from socialsla import histogram
 from socialsla.conversation import (
     AUTOMATED,
     DEFAULT_POLICY,
@@ -30,8 +31,9 @@ from socialsla.conversation import (
     Wait,
     waits,
 )  # fmt: skip
-from socialsla.events import MICROS
-from socialsla.windows import WINDOWS, WindowStats
+
+if TYPE_CHECKING:  # windows.py sums these per window, and imports this module
+    from socialsla.windows import WindowStats
 
 
 class Resolution(NamedTuple):
@@ -82,33 +84,6 @@ def resolutions(
     return tuple(out)
 
 
-class Judged(NamedTuple):
-    """A conversation's resolution seen at a time T against a resolution window S."""
-
-    resolved: bool
-    in_time: bool
-    overdue: bool
-    #: The resolution time when resolved by T (wall clock, or a calendar's open time).
-    seconds_us: int | None
-
-
-def judge_at(
-    resolution: Resolution, at: int, window: int, span: Callable[[int, int], int] | None = None
-) -> Judged:
-    """SPEC §11 at time `at`: resolved by then, in time (within `window`), overdue (past it, not in time).
-
-    `span(a, b)` measures durations: wall-clock time when None, else a
-    calendar's open time (the business view, SPEC §7).
-    """
-    opened, resolved_at = resolution.opened, resolution.resolved_at
-    measure = span or (lambda a, b: b - a)
-    if resolved_at is not None and resolved_at <= at:
-        took = measure(opened, resolved_at)
-        in_time = took <= window
-        return Judged(True, in_time, not in_time and measure(opened, at) >= window, took)
-    return Judged(False, False, measure(opened, at) >= window, None)
-
-
 @dataclass(frozen=True, slots=True)
 class ResolutionStats:
     """SPEC §11 for the conversations opened in one window, seen at T."""
@@ -131,28 +106,3 @@ class ResolutionStats:
     def first_contact_rate(self) -> float | None:
         """first_contact / resolved, None when nothing is resolved."""
         return self.first_contact / self.resolved if self.resolved else None
-
-
-def resolution_windows(
-    resolutions: Iterable[Resolution], at: int, window: int, span: Callable[[int, int], int] | None = None
-) -> dict[str, ResolutionStats]:
-    """Per window of SPEC §3 (`T - W < opened <= T`), the resolution figures at `at` against `window` (S)."""
-    judged = [(r, judge_at(r, at, window, span)) for r in resolutions if r.opened <= at]
-    out: dict[str, ResolutionStats] = {}
-    for name, seconds in WINDOWS.items():
-        edge = at - seconds * MICROS
-        inside = [(r, j) for r, j in judged if r.opened > edge]
-        took = [j.seconds_us for _, j in inside if j.seconds_us is not None]
-        counts = [0] * histogram.SIZE
-        for value in took:
-            counts[histogram.bucket_of(value)] += 1
-        durations = WindowStats(len(took), 0, 0, len(took), sum(took), max(took, default=None), tuple(counts))
-        out[name] = ResolutionStats(
-            sum(1 for _, j in inside if j.resolved),
-            sum(1 for _, j in inside if j.in_time),
-            sum(1 for _, j in inside if j.overdue),
-            sum(1 for r, j in inside if j.resolved and r.reopened),
-            sum(1 for r, j in inside if j.resolved and r.first_contact),
-            durations,
-        )
-    return out

@@ -26,16 +26,25 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from socialsla import feedback, histogram, resolution
+from socialsla import histogram
 from socialsla.calendars import Calendar, calendar_for
 from socialsla.conversation import Status, decide
-from socialsla.feedback import SurveyStats
-from socialsla.resolution import Resolution, ResolutionStats
+from socialsla.feedback import Surveys, SurveyStats
+from socialsla.resolution import ResolutionStats
 from socialsla.rules import Rule, Verdict, verdicts
-from socialsla.windows import ALL, LONGEST_US, AgentStats, SeriesStats, SeriesWindows, agents
+from socialsla.windows import (
+    ALL,
+    DEFAULT_BUCKET_US,
+    LONGEST_US,
+    AgentStats,
+    SeriesStats,
+    SeriesWindows,
+    View,
+    agents,
+    pack_resolution,
+)
 from socialsla.wire import (
     Outcome,
-    Scorecard,
     Totals,
     decode_outcomes,
     is_totals,
@@ -69,12 +78,49 @@ class Series:
     channel: str
     windows: SeriesWindows
     expired: Totals = field(default_factory=Totals)
-    #: SPEC §11, §12: per thread with resolve or feedback events, its scorecard and last event time.
-    cards: dict[str, tuple[Scorecard, int]] = field(default_factory=dict)
-    #: No card's last event is older than this (a lower bound): expiry looks at the cards only past it.
-    cards_floor: int | None = None
     #: SPEC §11's S: a conversation resolved within it is resolved in time.
     resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US
+    #: SPEC §12: the counted answers, by thread and per bucket of their time.
+    surveys: Surveys = field(default_factory=lambda: Surveys(DEFAULT_BUCKET_US))
+    #: SPEC §11: a thread's first resolve when no kept conversation of it was resolved then (a
+    #: resolve before its first post): the series tracks resolution from then all the same.
+    #: The resolved conversations themselves are kept beside their waits, in `windows`.
+    early_resolves: dict[str, int] = field(default_factory=dict)
+
+    def put(self, outcome: Outcome) -> None:
+        """An outcome replaces its thread: its waits, resolved conversations and counted answers."""
+        key, card = outcome.conversation_id, outcome.scorecard
+        if card is None:
+            self.windows.set(key, outcome.waits)
+            self.surveys.set(key, None, ())
+            if self.early_resolves:
+                self.early_resolves.pop(key, None)
+            return
+        self.windows.set(key, outcome.waits, {r.opened: pack_resolution(r) for r in card.resolutions})
+        self.surveys.set(key, card.first_feedback_at, card.answers)
+        first = card.first_resolve_at
+        if (
+            first is not None
+            and self.windows.waits_of(key)
+            and all(r.resolved_at != first for r in card.resolutions)
+        ):
+            self.early_resolves[key] = first
+        else:
+            self.early_resolves.pop(key, None)
+
+    def first_resolve(self) -> int | None:
+        """The earliest resolve of a kept thread: SPEC §11's series tracks resolution from then."""
+        kept = self.windows.earliest_resolve()
+        early = min(self.early_resolves.values(), default=None)
+        return kept if early is None else early if kept is None else min(kept, early)
+
+    def resolution_view(self, business: bool) -> View:
+        """How resolutions are judged: against S on the wall clock, or the calendar's S in its open time."""
+        calendar = self.windows.calendar
+        if not business:
+            return View(self.resolution_window_us)
+        assert calendar is not None  # only a series with a calendar has a business view
+        return View(calendar.resolution_window_us or self.resolution_window_us, calendar)
 
     def lifetime(self, stats: SeriesStats) -> Lifetime:
         """Lifetime counters from stats evaluated with lifetime=True."""
@@ -123,19 +169,14 @@ def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) ->
     stats = windows.evaluate(at, lifetime=True)
     calendar = windows.calendar
     business = None if calendar is None else windows.evaluate(at, business=True)
-    cards = [card for card, _ in series.cards.values()]
-    tracks_resolution = any(c.first_resolve_at is not None and c.first_resolve_at <= at for c in cards)
-    tracks_feedback = any(c.first_feedback_at is not None and c.first_feedback_at <= at for c in cards)
+    first_resolve = series.first_resolve()
     wall_resolution = business_resolution = None
-    if tracks_resolution:
-        resolutions = _resolutions(series)
-        window_s = series.resolution_window_us
-        wall_resolution = resolution.resolution_windows(resolutions, at, window_s)
+    if first_resolve is not None and first_resolve <= at:
+        wall_resolution = windows.resolution(at, series.resolution_view(False))
         if calendar is not None:
-            business_window_s = calendar.resolution_window_us or window_s
-            span = windows.view(business=True).span
-            business_resolution = resolution.resolution_windows(resolutions, at, business_window_s, span)
-    surveys = feedback.survey_windows([a for c in cards for a in c.answers], at) if tracks_feedback else None
+            business_resolution = windows.resolution(at, series.resolution_view(True))
+    first_feedback = series.surveys.first()
+    surveys = series.surveys.windows(at) if first_feedback is not None and first_feedback <= at else None
     judged = verdicts(
         tuple(rules), series.account, series.channel, windows, stats, business,
         (wall_resolution, business_resolution), surveys,
@@ -163,32 +204,6 @@ class Writes:
     totals: dict[bytes, bytes] = field(default_factory=dict)
     #: Conversations moved into their series' totals.
     expired: int = 0
-
-
-def _resolutions(series: Series) -> list[Resolution]:
-    """Every conversation of the series as a `Resolution`: a thread without a scorecard is unresolved.
-
-    Such a thread has no resolve event, so each of its conversations (its
-    conversation waits) is unresolved, and counts as overdue once S has passed.
-    """
-    out: list[Resolution] = []
-    for key, waits in series.windows.threads():
-        card = series.cards.get(key)
-        if card is not None:
-            out.extend(card[0].resolutions)
-        else:
-            out.extend(Resolution(wait.start, None, False, False) for wait in waits if wait.conversation)
-    return out
-
-
-def _set_card(series: Series, outcome: Outcome) -> None:
-    """An outcome replaces its thread's scorecard, as it replaces its waits."""
-    if outcome.scorecard is None:
-        series.cards.pop(outcome.conversation_id, None)
-    else:
-        series.cards[outcome.conversation_id] = (outcome.scorecard, outcome.event_at)
-        if series.cards_floor is None or outcome.event_at < series.cards_floor:
-            series.cards_floor = outcome.event_at
 
 
 class Ledger:
@@ -253,8 +268,7 @@ class Ledger:
                     writes.expired += sum(1 for key in dropped if not series.windows.waits_of(key))
                     message = totals_message(series.account, series.channel, series.expired)
                     writes.totals[name.encode()] = message
-            series.windows.set(outcome.conversation_id, outcome.waits)
-            _set_card(series, outcome)
+            series.put(outcome)
         return writes
 
     def open(self, partitions: set[int]) -> None:
@@ -283,9 +297,7 @@ class Ledger:
         """
         if not is_totals(raw):
             for outcome in decode_outcomes(raw):
-                series = self.series_for(partition, outcome.account, outcome.channel)
-                series.windows.set(outcome.conversation_id, outcome.waits)
-                _set_card(series, outcome)
+                self.series_for(partition, outcome.account, outcome.channel).put(outcome)
             return
         account, channel, totals = parse_totals(raw)
         series = self.series_for(partition, account, channel)
@@ -317,8 +329,10 @@ class Ledger:
     def expire(self, series: Series, now_us: int) -> list[str]:
         """Move waits past the horizon out of memory, conversations into the totals; returns their threads."""
         horizon = now_us - (LONGEST_US + self.response_window_us)
-        self.expire_cards(series, now_us)
+        series.surveys.expire(horizon)
         dropped = series.windows.expire(horizon)
+        for key in [key for key in series.early_resolves if not series.windows.waits_of(key)]:
+            del series.early_resolves[key]  # it left with the thread's last wait
         if not dropped:
             return []
         series.expired.floor = series.windows.floor
@@ -337,15 +351,6 @@ class Ledger:
             else:
                 totals.missed += 1  # past the horizon nothing is pending any more
         return sorted({key for key, _ in dropped})
-
-    def expire_cards(self, series: Series, now_us: int) -> None:
-        """Forget the scorecards of threads whose last event is past the horizon, as their waits go."""
-        horizon = now_us - (LONGEST_US + self.response_window_us)
-        if series.cards_floor is None or series.cards_floor >= horizon:
-            return  # nothing can be past it: no walk over every card at each expiry
-        for key in [key for key, (_, last) in series.cards.items() if last < horizon]:
-            del series.cards[key]
-        series.cards_floor = min((last for _, last in series.cards.values()), default=None)
 
     def __iter__(self) -> Iterator[Series]:
         for owned in self.partitions.values():

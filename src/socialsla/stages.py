@@ -80,7 +80,7 @@ def scorecard(state: Conversation, policy: Policy, found: tuple[Wait, ...]) -> S
     if not found or not (resolves or answers):
         return None
     return Scorecard(
-        resolution.resolutions(state, policy, found),
+        tuple(r for r in resolution.resolutions(state, policy, found) if r.resolved_at is not None),
         feedback.counted(state, policy, found),
         min(resolves, default=None),
         min(answers, default=None),

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final
+from typing import Final, TypeVar
 
 from socialsla import histogram
 from socialsla.calendars import Calendar
 from socialsla.conversation import Status, Wait, decide
 from socialsla.events import MICROS
+from socialsla.resolution import Resolution, ResolutionStats
 
 #: Window names and lengths in seconds, newest (shortest) first.
 WINDOWS: Final = {"1h": 3_600, "24h": 86_400, "7d": 604_800}
@@ -222,6 +223,53 @@ class _Pair:
         return self.conversations.freeze(self.follow_ups.freeze())
 
 
+class _Resolved(_Sum):
+    """SPEC §11 over conversations: `_Sum` on the resolution window S, plus reopened and first contact.
+
+    A resolution is judged as SPEC §2 judges a wait, with the resolve in place
+    of the first reply and S in place of R: resolved in time is "responded",
+    overdue is "missed", and the resolution times are the latencies.
+    """
+
+    __slots__ = ("first_contact", "reopened")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reopened = self.first_contact = 0
+
+    def put(self, opened: int, resolved: int | None, at: int, view: View) -> None:
+        """Add one conversation: `resolved` packed (`pack_resolution`), None while unresolved."""
+        if resolved is None:
+            self.add(opened, None, at, view)
+            return
+        resolved_at = resolved >> 2
+        self.add(opened, resolved_at, at, view)
+        if resolved_at <= at:
+            self.reopened += (resolved >> 1) & 1
+            self.first_contact += resolved & 1
+
+    def merge(self, other: _Sum) -> None:
+        super().merge(other)
+        if isinstance(other, _Resolved):
+            self.reopened += other.reopened
+            self.first_contact += other.first_contact
+
+    def stats(self) -> ResolutionStats:
+        count = self.count
+        seconds = WindowStats(count, 0, 0, count, self.sum, self.max, tuple(self.buckets))
+        return ResolutionStats(count, self.responded, self.missed, self.reopened, self.first_contact, seconds)
+
+
+#: What `SeriesWindows._windowed` sums: waits (`_Pair`) or resolutions (`_Resolved`).
+_Total = TypeVar("_Total", "_Pair", _Resolved)
+
+
+def pack_resolution(resolution: Resolution) -> int:
+    """A resolved conversation in one integer, as a series keeps it: resolved_at, reopened, first contact."""
+    assert resolution.resolved_at is not None  # only resolved conversations are kept
+    return resolution.resolved_at << 2 | int(resolution.reopened) << 1 | int(resolution.first_contact)
+
+
 def _narrow(low: int, high: int, at: int, *points: int | None) -> tuple[int, int]:
     """[low, high) around `at`, shrunk to the given change points: where a cached reading holds."""
     for point in points:
@@ -301,20 +349,58 @@ class _Bucket:
     answer), so the start tells them apart.
     """
 
-    __slots__ = ("cache", "latency_cache", "open_cache", "open_latency_cache", "outlook_cache", "records")
+    __slots__ = (
+        "cache", "first_resolved", "latency_cache", "open_cache", "open_latency_cache",
+        "open_resolution_cache", "outlook_cache", "records", "resolution_cache", "resolved",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, int], Wait] = {}
+        #: SPEC §11: the resolved conversations among the records, same keys, packed (`pack_resolution`).
+        self.resolved: dict[tuple[str, int], int] = {}
         self.cache: tuple[int, int, _Pair] | None = None  # the wall view's aggregate
         self.open_cache: tuple[int, int, _Pair] | None = None  # the business view's
         self.latency_cache: tuple[int, int, list[int]] | None = None
         self.open_latency_cache: tuple[int, int, list[int]] | None = None
         self.outlook_cache: dict[tuple[int, bool], _Outlook] | None = None
+        self.resolution_cache: tuple[int, int, _Resolved] | None = None
+        self.open_resolution_cache: tuple[int, int, _Resolved] | None = None
+        #: The earliest resolve among the records, once asked: (None,) when none is resolved.
+        self.first_resolved: tuple[int | None] | None = None
 
     def touch(self) -> None:
         """Drop every cached reading: the records changed."""
         self.cache = self.open_cache = self.latency_cache = self.open_latency_cache = None
-        self.outlook_cache = None
+        self.outlook_cache = self.resolution_cache = self.open_resolution_cache = None
+        self.first_resolved = None
+
+    def earliest_resolve(self) -> int | None:
+        """The earliest `resolved_at` of its conversations (None: none is resolved); cached until touched."""
+        if self.first_resolved is None:
+            lowest = min(self.resolved.values(), default=None)  # packing keeps the order of resolved_at
+            self.first_resolved = (None if lowest is None else lowest >> 2,)
+        return self.first_resolved[0]
+
+    def resolution(self, at: int, view: View) -> _Resolved:
+        """Its conversations' SPEC §11 figures at `at` on `view` (S its window); cached like `aggregate`."""
+        cache = self.open_resolution_cache if view.business else self.resolution_cache
+        if cache is not None and cache[0] <= at < cache[1]:
+            return cache[2]
+        total, low, high = _Resolved(), -_FOREVER, _FOREVER
+        resolved = self.resolved
+        for key, wait in self.records.items():
+            if not wait.conversation:
+                continue
+            packed = resolved.get(key)
+            total.put(wait.start, packed, at, view)
+            resolved_at = None if packed is None else packed >> 2
+            low, high = _narrow(low, high, at, view.deadline(wait.start), resolved_at)
+            low = max(low, wait.start)
+        if view.business:
+            self.open_resolution_cache = (low, high, total)
+        else:
+            self.resolution_cache = (low, high, total)
+        return total
 
     def latencies(self, at: int, view: View) -> list[int]:
         """Latencies of its conversations answered by `at`, largest first; cached like `aggregate`."""
@@ -402,12 +488,19 @@ class SeriesWindows:
         size = self.bucket_us
         return any((wait.start // size + 1) * size <= before for wait in self._threads.get(key, ()))
 
-    def set(self, key: str, waits: tuple[Wait, ...]) -> bool:
-        """Record a thread's current waits, replacing its old ones; returns whether anything changed."""
+    def set(self, key: str, waits: tuple[Wait, ...], resolved: Mapping[int, int] | None = None) -> bool:
+        """Record a thread's current waits, replacing its old ones; returns whether anything changed.
+
+        `resolved`: SPEC §11, its resolved conversations by their start, packed
+        (`pack_resolution`); a conversation wait not in it is unresolved.
+        """
         size, floor = self.bucket_us, self.floor
         kept = tuple(w for w in waits if (w.start // size + 1) * size > floor)
+        wanted: dict[int, int] = {}
+        if resolved:  # most threads have no resolution: no dict built for them
+            wanted = {w.start: resolved[w.start] for w in kept if w.conversation and w.start in resolved}
         old = self._threads.get(key)
-        if old == kept:
+        if old == kept and self._resolved_of(key, kept) == wanted:
             return False
         if old is not None:
             self._remove(key, old)
@@ -420,9 +513,23 @@ class SeriesWindows:
             bucket = buckets.get(number)
             if bucket is None:
                 bucket = buckets[number] = _Bucket()
-            bucket.records[key, wait.start] = wait
+            record = (key, wait.start)
+            bucket.records[record] = wait
+            packed = wanted.get(wait.start)
+            if packed is not None:
+                bucket.resolved[record] = packed
             bucket.touch()
         return True
+
+    def _resolved_of(self, key: str, waits: tuple[Wait, ...]) -> dict[int, int]:
+        """The kept resolutions of a thread's waits, by start."""
+        out = {}
+        for wait in waits:
+            bucket = self._buckets.get(wait.start // self.bucket_us)
+            packed = None if bucket is None else bucket.resolved.get((key, wait.start))
+            if packed is not None:
+                out[wait.start] = packed
+        return out
 
     def _remove(self, key: str, waits: tuple[Wait, ...]) -> None:
         del self._threads[key]
@@ -430,7 +537,9 @@ class SeriesWindows:
         for wait in waits:
             number = wait.start // size
             bucket = self._buckets[number]
-            del bucket.records[key, wait.start]
+            record = (key, wait.start)
+            del bucket.records[record]
+            bucket.resolved.pop(record, None)
             if bucket.records:
                 bucket.touch()
             else:
@@ -487,7 +596,30 @@ class SeriesWindows:
         spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
         if lifetime:
             spans.append((ALL, -_FOREVER))
-        sums = {name: _Pair() for name, _ in spans}
+
+        def walk(bucket: _Bucket, into: _Pair, edge: int) -> None:
+            for wait in bucket.records.values():
+                if edge < wait.start <= at:
+                    into.add(wait, at, view)
+
+        sums = self._windowed(at, spans, _Pair, lambda bucket: bucket.aggregate(at, view), walk)
+        oldest = sums["7d"].conversations.oldest
+        return SeriesStats(
+            at,
+            {name: total.freeze() for name, total in sums.items()},
+            None if oldest is None else view.age(oldest, at),
+        )
+
+    def _windowed(
+        self,
+        at: int,
+        spans: list[tuple[str, int]],
+        empty: Callable[[], _Total],
+        whole: Callable[[_Bucket], _Total],
+        walk: Callable[[_Bucket, _Total, int], None],
+    ) -> dict[str, _Total]:
+        """Per window (name, edge): `whole(bucket)` merged for buckets inside it, `walk` for those it cuts."""
+        sums = {name: empty() for name, _ in spans}
         size = self.bucket_us
         for index, bucket in self._buckets.items():
             start = index * size
@@ -498,18 +630,33 @@ class SeriesWindows:
                 if last <= edge:
                     continue  # wholly older than this window
                 if start > edge and last <= at:
-                    sums[name].merge(bucket.aggregate(at, view))
+                    sums[name].merge(whole(bucket))
                 else:
-                    partial = sums[name]
-                    for wait in bucket.records.values():
-                        if edge < wait.start <= at:
-                            partial.add(wait, at, view)
-        oldest = sums["7d"].conversations.oldest
-        return SeriesStats(
-            at,
-            {name: total.freeze() for name, total in sums.items()},
-            None if oldest is None else view.age(oldest, at),
+                    walk(bucket, sums[name], edge)
+        return sums
+
+    def earliest_resolve(self) -> int | None:
+        """The earliest resolve of a kept conversation (SPEC §11: the series tracks resolution from then)."""
+        return min(
+            (found for bucket in self._buckets.values() if (found := bucket.earliest_resolve()) is not None),
+            default=None,
         )
+
+    def resolution(self, at: int, view: View) -> dict[str, ResolutionStats]:
+        """SPEC §11 per window at `at`: the conversations opened in it, judged against `view`'s window (S).
+
+        `view` is `View(S)`, or `View(S, calendar)` for the business view (a
+        series keeps the same one of each). Summed per bucket as `evaluate` is.
+        """
+        spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
+
+        def walk(bucket: _Bucket, into: _Resolved, edge: int) -> None:
+            for key, wait in bucket.records.items():
+                if wait.conversation and edge < wait.start <= at:
+                    into.put(wait.start, bucket.resolved.get(key), at, view)
+
+        sums = self._windowed(at, spans, _Resolved, lambda bucket: bucket.resolution(at, view), walk)
+        return {name: total.stats() for name, total in sums.items()}
 
     def answered_since(self, edge: int, at: int) -> Iterator[Wait]:
         """Every kept wait with `edge < start <= at` answered by `at` (SPEC §10 walks these)."""

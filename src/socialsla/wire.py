@@ -40,6 +40,7 @@ def series_key(account: str, channel: str) -> str:
 class Scorecard(NamedTuple):
     """A thread's resolutions and counted feedback (SPEC §11, §12), for a thread that has either."""
 
+    #: Its resolved conversations: every other conversation of the thread is unresolved.
     resolutions: tuple[Resolution, ...]
     answers: tuple[Answer, ...]
     #: The thread's earliest resolve and feedback events, of any conversation: from then on
@@ -71,7 +72,7 @@ def encode_outcomes(outcomes: Sequence[Outcome]) -> bytes:
     """One Kafka value for outcomes of a single series: `[account, channel, [[id, waits, t], ...]]`.
 
     `waits` is flat: `start, answer, conversation (0 or 1), agent` per wait. A
-    thread with a scorecard has four more fields: its resolutions, flat
+    thread with a scorecard has four more fields: its resolved conversations, flat
     (`opened, resolved_at, reopened, first_contact`), its answers, flat (`at,
     survey, score`), and its first resolve and feedback times.
 
@@ -118,7 +119,7 @@ def _parse_scorecard(extra: list[object]) -> Scorecard:
     )
     said = tuple(Answer(t, s, n) for t, s, n in zip(answers[0::3], answers[1::3], answers[2::3], strict=True))
     for r in parsed:
-        if type(r.opened) is not int or not (r.resolved_at is None or type(r.resolved_at) is int):
+        if type(r.opened) is not int or type(r.resolved_at) is not int:
             raise ValueError("wrong resolution field types")
     for a in said:
         if type(a.at) is not int or not isinstance(a.survey, str) or type(a.score) is not int:

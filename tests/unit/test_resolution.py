@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialsla import feedback, resolution, stages
-from socialsla.conversation import Conversation, Policy
+from socialsla.conversation import Conversation, Policy, Wait
 from socialsla.events import MICROS, Event
-from socialsla.resolution import Resolution, judge_at
+from socialsla.resolution import Resolution
+from socialsla.windows import SeriesWindows, View, pack_resolution
 from tests.oracle import naive_scorecard
 
 M = 60 * MICROS
@@ -79,12 +80,18 @@ def test_a_thread_resolved_reopened_and_resolved_again() -> None:
     first, second = resolution.resolutions(state, policy)
     assert first == Resolution(T, T + 2 * hour, True, False)  # reopened: not first contact
     assert second == Resolution(T + 5 * hour + 2 * day, T + 7 * hour + 2 * day, False, True)
-    assert judge_at(first, T + 3 * day, 24 * hour).in_time
-    late = judge_at(Resolution(T, T + 30 * hour, False, True), T + 3 * day, 24 * hour)
-    assert (late.resolved, late.in_time, late.overdue) == (True, False, True)
-    pending = judge_at(Resolution(T, None, False, False), T + hour, 24 * hour)
-    assert (pending.resolved, pending.overdue) == (False, False)
-    assert judge_at(Resolution(T, None, False, False), T + day, 24 * hour).overdue  # exactly S: overdue
+    judged = SeriesWindows(day)  # the conversations alone, as stage 2 keeps them: judged against S = 24 h
+    judged.set("c", (Wait(T, T + hour, True),), {T: pack_resolution(first)})
+    judged.set(
+        "late", (Wait(T, T + hour, True),), {T: pack_resolution(Resolution(T, T + 30 * hour, False, True))}
+    )
+    judged.set("pending", (Wait(T + 1, None, True),))
+    at_three_days = judged.resolution(T + 3 * day, View(day))["7d"]
+    assert (at_three_days.resolved, at_three_days.in_time, at_three_days.overdue) == (2, 1, 2)
+    within = judged.resolution(T + hour, View(day))["7d"]
+    assert (within.resolved, within.overdue) == (0, 0)
+    exactly_s = judged.resolution(T + day + 1, View(day))["7d"]
+    assert exactly_s.overdue == 2  # "late" at T + 24 h, "pending" at exactly S after it opened
 
 
 def test_a_customer_who_changes_a_csat_answer_counts_once_with_the_latest() -> None:

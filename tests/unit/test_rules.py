@@ -358,24 +358,32 @@ def test_the_version_3_keys_parse_exactly_with_their_ends_included() -> None:
 
 def test_resolution_and_feedback_conditions_fail_below_their_floor_and_hold_on_null() -> None:
     """Exact comparisons, a failure says its statistic, and a series without the numbers keeps its rule."""
-    from socialsla.feedback import Answer, survey_windows
-    from socialsla.resolution import Resolution, resolution_windows
+    from socialsla.feedback import Answer, Surveys
+    from socialsla.resolution import Resolution
+    from socialsla.windows import View, pack_resolution
 
     day = 86_400 * MICROS
     at = 10 * day
     window = SeriesWindows(day)
-    window.set("c1", (Wait(at - 3 * day, at - 3 * day + 60 * MICROS, True),))
+    in_time = Resolution(at - 3 * day, at - 3 * day + 3600 * MICROS, False, True)
+    window.set(
+        "c1",
+        (Wait(at - 3 * day, at - 3 * day + 60 * MICROS, True),),
+        {at - 3 * day: pack_resolution(in_time)},
+    )
+    window.set("c2", (Wait(at - 2 * day, None, True),))  # unresolved for two days: overdue
     stats = window.evaluate(at)
-    resolutions = [Resolution(at - 3 * day, at - 3 * day + 3600 * MICROS, False, True),
-                   Resolution(at - 2 * day, None, False, False)]  # fmt: skip
-    resolved = resolution_windows(resolutions, at, day)  # one in time, one overdue: 50%
+    resolved = window.resolution(at, View(day))  # one in time, one overdue: 50%
     answers = [
         Answer(at - day, "csat", 5),
         Answer(at - day, "csat", 2),
         Answer(at - day, "nps", 10),
         Answer(at - day, "nps", 0),
     ]
-    surveys = survey_windows(answers, at)  # CSAT 50%, NPS 0
+    book = Surveys(900 * MICROS)
+    for key, answer in enumerate(answers):
+        book.set(str(key), answer.at, (answer,))
+    surveys = book.windows(at)  # CSAT 50%, NPS 0
     keeps = Rule("r", "7d", min_resolution_rate=Fraction(1, 2), min_csat=Fraction(1, 2), min_nps=Fraction(0))
     assert judge(keeps, stats, window, resolved, surveys).ok is True
     loses = Rule("r", "7d", min_resolution_rate=Fraction(51, 100), min_csat=Fraction(6, 10), min_nps=Fraction(1),

@@ -257,18 +257,29 @@ def test_a_replayed_log_record_notes_when_its_totals_were_sent_and_counts_what_i
 
 
 def test_a_threads_scorecard_leaves_with_the_thread_past_the_horizon() -> None:
-    """A resolved thread's scorecard is kept while its last event can change a window, then dropped."""
+    """A resolved conversation goes with its wait, an answer by its own time, an early resolve with the thread."""
+    from socialsla.feedback import Answer
     from socialsla.resolution import Resolution
+    from socialsla.series import evaluate
     from socialsla.wire import Scorecard
 
     ledger = Ledger(R)
-    card = Scorecard((Resolution(T0, T0 + H, False, True),), (), T0 + H, None)
-    ledger.apply(0, [Outcome("acme", "x", "c1", (Wait(T0, T0 + 60, True),), T0 + H, card)], T0 + H)
-    ledger.apply(0, [Outcome("acme", "x", "c2", (Wait(T0 + DAY, None, True),), T0 + DAY)], T0 + DAY)
+    answered_late = Answer(T0 + 2 * DAY, "csat", 5)  # asked two days after the post
+    card = Scorecard((Resolution(T0, T0 + H, False, True),), (answered_late,), T0 + H, T0 + 2 * DAY)
+    early = Scorecard((), (), T0 + DAY - H, None)  # a resolve an hour before the thread's first post
+    ledger.apply(0, [Outcome("acme", "x", "c1", (Wait(T0, T0 + 60, True),), T0 + 2 * DAY, card)], T0 + H)
+    ledger.apply(0, [Outcome("acme", "x", "c2", (Wait(T0 + DAY, None, True),), T0 + DAY, early)], T0 + DAY)
     (series,) = list(ledger)
-    assert set(series.cards) == {"c1"}
-    ledger.expire(series, T0 + H + 7 * DAY + R - 1)
-    assert set(series.cards) == {"c1"}
-    ledger.expire(series, T0 + H + 7 * DAY + R + 1)
-    assert series.cards == {}
-    assert series.cards_floor is None
+    assert series.first_resolve() == T0 + H  # c1's resolve
+    assert series.early_resolves == {"c2": T0 + DAY - H}
+    past_c1 = T0 + 7 * DAY + R + 2 * 900 * MICROS  # c1's wait is past the horizon, c2's is not
+    ledger.expire(series, past_c1)
+    assert series.windows.earliest_resolve() is None  # c1's resolved conversation left with its wait
+    assert series.first_resolve() == T0 + DAY - H
+    seen = evaluate(series, T0 + 2 * DAY + H, (), 10)
+    assert seen.feedback is not None  # the late answer is still within a window of its own time
+    assert seen.feedback["7d"]["csat"].responses == 1
+    ledger.expire(series, T0 + 2 * DAY + 7 * DAY + R + 1)
+    assert series.surveys.first() is None
+    assert series.early_resolves == {}
+    assert series.first_resolve() is None

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from socialsla.calendars import Calendar, parse_calendar
 from socialsla.conversation import Wait
 from socialsla.events import MICROS, parse_time
-from socialsla.windows import SeriesWindows, agents
-from tests.oracle import naive_fastest_average, naive_stats
+from socialsla.resolution import Resolution
+from socialsla.windows import SeriesWindows, View, agents, pack_resolution
+from tests.oracle import naive_fastest_average, naive_resolution_windows, naive_stats
 
 H = 3600 * MICROS
 R = 24 * H
@@ -338,3 +339,121 @@ def test_an_agent_is_listed_in_a_window_only_when_it_answered_there() -> None:
     assert sorted(found["24h"]) == ["ana", "ben"]
     assert (found["1h"]["ben"].first.latency_count, found["1h"]["ben"].next.latency_count) == (0, 1)
     assert found["24h"]["ana"].first.avg_seconds == 120.0
+
+
+# --- resolution (SPEC §11): resolved conversations kept beside their waits -------------------
+
+resolves = st.none() | st.tuples(st.integers(min_value=0, max_value=60 * H), st.booleans(), st.booleans())
+S = 24 * H
+
+
+def resolved_threads(
+    raw: list[list[Record]], marks: list[tuple[int, bool, bool] | None]
+) -> dict[str, tuple[tuple[Wait, ...], dict[int, int], list[tuple[int, int | None, bool, bool]]]]:
+    """Per thread: its waits, its resolved conversations packed by start, and the oracle's tuples."""
+    out = {}
+    for key, items in enumerate(raw):
+        waits = thread_waits(items)
+        packed: dict[int, int] = {}
+        plain: list[tuple[int, int | None, bool, bool]] = []
+        for index, wait in enumerate(w for w in waits if w.conversation):
+            mark = marks[(key + index) % len(marks)] if marks else None
+            if mark is None:
+                plain.append((wait.start, None, False, False))
+                continue
+            resolution = Resolution(wait.start, wait.start + mark[0], mark[1], mark[2] and not mark[1])
+            packed[wait.start] = pack_resolution(resolution)
+            plain.append(tuple(resolution))  # type: ignore[arg-type]
+        out[str(key)] = (waits, packed, plain)
+    return out
+
+
+def expected_resolution(
+    threads: dict[str, tuple[tuple[Wait, ...], dict[int, int], list[tuple[int, int | None, bool, bool]]]],
+    at: int,
+    view: View,
+) -> dict[str, tuple[int, int, int, int, int, int, int | None]]:
+    conversations = [c for _, _, plain in threads.values() for c in plain]
+    return naive_resolution_windows(conversations, at, view.window, view.span or (lambda a, b: b - a))
+
+
+def got_resolution(windows: SeriesWindows, at: int, view: View) -> dict[str, tuple[int, ...]]:
+    return {
+        name: (
+            r.resolved,
+            r.in_time,
+            r.overdue,
+            r.reopened,
+            r.first_contact,
+            r.seconds.latency_sum_us,
+            r.seconds.latency_max_us,
+        )
+        for name, r in windows.resolution(at, view).items()
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(threads, threads, st.lists(resolves, max_size=6), st.lists(resolves, max_size=6),
+       st.lists(instants, min_size=1, max_size=4))  # fmt: skip
+def test_resolutions_per_window_equal_naive_with_threads_replaced_between_reads(
+    first: list[list[Record]],
+    second: list[list[Record]],
+    marks: list[tuple[int, bool, bool] | None],
+    other_marks: list[tuple[int, bool, bool] | None],
+    times: list[int],
+) -> None:
+    """Summed per bucket (cached while no resolve or deadline passes), as the oracle counts each conversation."""
+    windows = SeriesWindows(R, 900 * MICROS)
+    view = View(S)
+    current: dict[str, tuple[tuple[Wait, ...], dict[int, int], list[tuple[int, int | None, bool, bool]]]] = {}
+    for raw, chosen in ((first, marks), (second, other_marks)):
+        for key, thread in resolved_threads(raw, chosen).items():
+            current[key] = thread
+            windows.set(key, thread[0], thread[1])
+        for at in sorted(times) + times:  # forward (the cache is reused), then in any order
+            assert got_resolution(windows, at, view) == expected_resolution(current, at, view)
+        earliest = [r for _, _, plain in current.values() for _, r, _, _ in plain if r is not None]
+        assert windows.earliest_resolve() == min(earliest, default=None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(calendars(), threads, st.lists(resolves, max_size=6), st.lists(instants, min_size=1, max_size=3))
+def test_business_resolution_equals_naive_in_open_time(
+    team: Calendar, raw: list[list[Record]], marks: list[tuple[int, bool, bool] | None], times: list[int]
+) -> None:
+    windows = SeriesWindows(R, 900 * MICROS, team)
+    current = resolved_threads(raw, marks)
+    for key, thread in current.items():
+        windows.set(key, thread[0], thread[1])
+    business, wall = View(S, team), View(S)
+    for at in times:
+        assert got_resolution(windows, at, business) == expected_resolution(current, at, business)
+        assert got_resolution(windows, at, wall) == expected_resolution(current, at, wall)
+
+
+def test_a_resolution_alone_changing_is_a_change() -> None:
+    """The same waits with a new resolve replace the old one; the same again changes nothing."""
+    windows = SeriesWindows(R, 900 * MICROS)
+    waits = one(T0, T0 + H)
+    assert windows.set("c", waits) is True
+    assert windows.set("c", waits, {T0: pack_resolution(Resolution(T0, T0 + 2 * H, False, True))}) is True
+    assert windows.set("c", waits, {T0: pack_resolution(Resolution(T0, T0 + 2 * H, False, True))}) is False
+    assert windows.resolution(T0 + 3 * H, View(S))["1h"].resolved == 0  # opened 3 hours before
+    assert windows.resolution(T0 + 3 * H, View(S))["24h"].first_contact == 1
+    assert windows.set("c", waits) is True  # the resolve is gone (say, it moved to a later span)
+    assert windows.resolution(T0 + 3 * H, View(S))["24h"].resolved == 0
+    assert windows.earliest_resolve() is None
+
+
+def test_time_alone_brings_a_resolve_into_sight_and_a_conversation_overdue() -> None:
+    """A reading cached before a resolve's time or a deadline is not reused past it."""
+    windows = SeriesWindows(R, 900 * MICROS)
+    windows.set("a", one(T0, T0 + H), {T0: pack_resolution(Resolution(T0, T0 + 2 * H, False, True))})
+    windows.set("b", one(T0 + 60 * MICROS, None))
+    view = View(S)
+    before = windows.resolution(T0 + H, view)["24h"]
+    assert (before.resolved, before.in_time, before.overdue) == (0, 0, 0)
+    after = windows.resolution(T0 + 3 * H, view)["24h"]
+    assert (after.resolved, after.in_time, after.first_contact, after.overdue) == (1, 1, 1, 0)
+    late = windows.resolution(T0 + S + H, view)["7d"]
+    assert (late.resolved, late.in_time, late.overdue) == (1, 1, 1)  # "b" is past S unresolved

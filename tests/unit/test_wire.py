@@ -28,7 +28,7 @@ outcomes = st.lists(
         st.none()
         | st.builds(
             Scorecard,
-            st.lists(st.builds(Resolution, time, st.none() | time, st.booleans(), st.booleans())).map(tuple),
+            st.lists(st.builds(Resolution, time, time, st.booleans(), st.booleans())).map(tuple),
             st.lists(
                 st.builds(Answer, time, st.sampled_from(["csat", "nps", "ces"]), st.integers(0, 10))
             ).map(tuple),
