@@ -102,8 +102,12 @@ class Conversation(NamedTuple):
         return self.events[-1][0] if self.events else None
 
     def to_bytes(self) -> bytes:
-        """Serialise compactly for the thread store and its log: one flat list of integers."""
-        return orjson.dumps([value for entry in self.events for value in entry])
+        """Serialise compactly for the thread store and its log: one flat list of integers.
+
+        Copied out of orjson's result, which holds a 4 KiB buffer whatever its
+        length: a `memory://` store keeps every state, and would keep that too.
+        """
+        return bytes(memoryview(orjson.dumps([value for entry in self.events for value in entry])))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Conversation:

@@ -279,3 +279,18 @@ def test_of_two_replies_at_one_instant_the_smaller_event_id_answers() -> None:
 def test_an_answer_without_an_agent_is_unknown() -> None:
     """A reply that names no agent answers as `unknown`; an unanswered wait has no agent."""
     assert [w.agent for w in waits(fold(post(0), reply(5), post(10)))] == ["unknown", None]
+
+
+def test_a_stored_state_takes_its_own_size_not_a_serialiser_buffer() -> None:
+    """A `memory://` store keeps each thread's bytes: a two-event state must not hold kilobytes."""
+    import tracemalloc
+
+    state = fold(post(0), reply(5))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [state.to_bytes() for _ in range(1_000)]
+        per_state = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per_state < 4 * len(kept[0])  # orjson's own result took 4 KiB each
