@@ -18,6 +18,11 @@ partition at each expiry and again each `RESEND_TOTALS_S`, so the latest is
 always within the topic's retention. A replay applies the totals with the
 highest floor and drops the waits below it, so each wait is counted once, also
 when a crash lost the last totals message (its waits are expired again).
+
+SPEC §11 and §12 ride along in the same outcomes: a thread's resolved
+conversations are kept beside their waits (and leave with them), its counted
+answers in `feedback.Surveys` by their own time; both are summed per bucket, so
+a scrape never walks every conversation. Neither has lifetime totals.
 """
 
 from __future__ import annotations
