@@ -5,8 +5,10 @@
 
 Builds a stage-2 `Ledger` in memory (no broker) where every series reaches every
 per-series family at its most: a calendar (both clocks), more agents than the cap
-answering first and next replies in every window, follow-ups, a pending post, and
-one rule whose four conditions all fail (so `socialsla_rule_failed` has all four).
+answering first and next replies in every window, follow-ups, a pending post,
+resolutions (in time, overdue, reopened, first contact) and answers to every survey
+in every window, and one rule whose eight conditions all fail (so
+`socialsla_rule_failed` has all eight).
 It counts the samples of one exposition and prints them beside the formula of
 docs/metrics.md ("How many series"), then times scrapes (cold, then with the clock
 moved 15 s each). Figures are printed, never asserted.
@@ -24,22 +26,25 @@ from prometheus_client.parser import text_string_to_metric_families
 from socialsla.calendars import parse_calendar
 from socialsla.conversation import Wait
 from socialsla.events import MICROS, parse_time
+from socialsla.feedback import Answer
 from socialsla.metrics import SlaCollector
+from socialsla.resolution import Resolution
 from socialsla.rules import parse_rules
 from socialsla.series import Ledger
-from socialsla.wire import Outcome
+from socialsla.wire import Outcome, Scorecard
 
 AT = parse_time("2026-03-31T12:00:00Z")  # a Tuesday
 #: Every condition fails for every series: the most `socialsla_rule_failed` samples a rule can have.
 RULES = parse_rules(
     '[[rule]]\nname = "strict"\nwindow = "7d"\nmin_response_rate = 0.99\nmax_avg_first_reply_seconds = 1\n'
     "max_p90_first_reply_seconds = 1\nmax_oldest_unanswered_seconds = 1\n"
+    "min_resolution_rate = 0.99\nmax_avg_resolution_seconds = 1\nmin_csat = 0.99\nmin_nps = 100\n"
 )
-#: Per series: the SPEC §6 and follow-up families on two clocks (128), 24 per named agent and for
-#: `other`, and per rule at most 6 (an upper bound: a null statistic is not exported).
-PER_SERIES_FIXED = 128
+#: Per series: the SPEC §6, follow-up and §11 families on two clocks and §12's on one (221), 24 per
+#: named agent and for `other`, and per rule at most 10 (an upper bound: a null statistic is not exported).
+PER_SERIES_FIXED = 221
 PER_AGENT = 24
-PER_RULE_MOST = 2 + 4  # ok and budget, and a failed sample per condition (a forecast only while ok)
+PER_RULE_MOST = 2 + 8  # ok and budget, and a failed sample per condition (a forecast only while ok)
 
 
 class Clock:
@@ -64,7 +69,14 @@ def ledger(series: int, agents: int) -> Ledger:
                 start = AT - ago * MICROS
                 waits = (Wait(start, start + 300 * MICROS, True, f"agent{a}"),
                          Wait(start + 400 * MICROS, start + 500 * MICROS, False, f"agent{a}"))  # fmt: skip
-                outcomes.append(Outcome(f"brand{n}", "x", f"c{a}-{ago}", waits, AT))
+                # resolved after 5 minutes, or 2 days (overdue); every third reopened; a CSAT,
+                # NPS or CES answer after it: every resolution and feedback sample is exported
+                took = 300 if a % 2 else 2 * 24 * 3600
+                resolved = Resolution(start, start + took * MICROS, a % 3 == 0, a % 3 != 0)
+                survey = ("csat", "nps", "ces")[a % 3]
+                answer = Answer(start + 450 * MICROS, survey, 1)
+                card = Scorecard((resolved,), (answer,), resolved.resolved_at, answer.at)
+                outcomes.append(Outcome(f"brand{n}", "x", f"c{a}-{ago}", waits, AT, card))
         outcomes.append(Outcome(f"brand{n}", "x", "waiting", (Wait(AT - 60 * MICROS, None, True),), AT))
         kept.apply(n % 4, outcomes, AT)
     return kept
