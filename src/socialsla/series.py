@@ -113,6 +113,11 @@ class Series:
         else:
             self.early_resolves.pop(key, None)
 
+    def prune_early_resolves(self) -> None:
+        """Forget the early resolves of threads whose last wait expired: they leave with the thread."""
+        for key in [key for key in self.early_resolves if not self.windows.waits_of(key)]:
+            del self.early_resolves[key]
+
     def first_resolve(self) -> int | None:
         """The earliest resolve of a kept thread: SPEC §11's series tracks resolution from then."""
         kept = self.windows.earliest_resolve()
@@ -310,6 +315,7 @@ class Ledger:
             series.expired = totals
             series.windows.expire(totals.floor)
             series.windows.floor = max(series.windows.floor, totals.floor)
+            series.prune_early_resolves()
 
     def totals_due(self, partition: int, now_s: float) -> Iterator[tuple[bytes, bytes]]:
         """Totals messages of a partition's series whose last one is older than `RESEND_TOTALS_S`.
@@ -336,8 +342,7 @@ class Ledger:
         horizon = now_us - (LONGEST_US + self.response_window_us)
         series.surveys.expire(horizon)
         dropped = series.windows.expire(horizon)
-        for key in [key for key in series.early_resolves if not series.windows.waits_of(key)]:
-            del series.early_resolves[key]  # it left with the thread's last wait
+        series.prune_early_resolves()
         if not dropped:
             return []
         series.expired.floor = series.windows.floor

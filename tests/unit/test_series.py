@@ -283,3 +283,18 @@ def test_a_threads_scorecard_leaves_with_the_thread_past_the_horizon() -> None:
     assert series.surveys.first() is None
     assert series.early_resolves == {}
     assert series.first_resolve() is None
+
+
+def test_a_replayed_totals_message_takes_early_resolves_with_the_threads_it_expires() -> None:
+    """A replay that applies totals past a thread's last wait leaves no resolve of it behind."""
+    from socialsla.wire import Scorecard
+
+    ledger = Ledger(R)
+    early = Scorecard((), (), T0 - H, None)  # a resolve an hour before the thread's first post
+    ledger.restore(0, encode_outcomes([Outcome("acme", "x", "c1", (Wait(T0, None, True),), T0, early)]))
+    (series,) = list(ledger)
+    assert series.first_resolve() == T0 - H
+    floor = T0 + DAY  # every wait before it is counted in these totals
+    ledger.restore(0, totals_message("acme", "x", Totals(missed=1, floor=floor)))
+    assert series.early_resolves == {}
+    assert series.first_resolve() is None
