@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -112,10 +112,24 @@ class Conversation(NamedTuple):
     @classmethod
     def from_bytes(cls, raw: bytes) -> Conversation:
         """Inverse of `to_bytes`; raises ValueError on anything else (an older row format)."""
-        flat = orjson.loads(raw)
-        if not isinstance(flat, list) or len(flat) % 5 or (flat and not isinstance(flat[2], str)):
-            raise ValueError("not a thread row of this version")
+        flat = _flat(raw)
         return cls(tuple(zip(flat[0::5], flat[1::5], flat[2::5], flat[3::5], flat[4::5], strict=True)))
+
+
+def _flat(raw: bytes) -> list[Any]:
+    flat = orjson.loads(raw)
+    if not isinstance(flat, list) or len(flat) % 5 or (flat and not isinstance(flat[2], str)):
+        raise ValueError("not a thread row of this version")
+    return flat
+
+
+def last_event_of(raw: bytes) -> int | None:
+    """A stored state's `last_event_at`, without building the thread; ValueError as `from_bytes`.
+
+    A replay asks it of every state in the log, to leave out the expired ones.
+    """
+    flat = _flat(raw)
+    return flat[-5] if flat else None  # events are sorted by time: the last one's created_at
 
 
 def fingerprint(kind: str, event_id: str) -> int:
@@ -216,5 +230,9 @@ def status_at(state: Conversation, at: int, response_window: int, policy: Policy
 
 def expired(state: Conversation, at: int, horizon: int) -> bool:
     """True once nothing in this thread can change a window any more (SPEC §2, late)."""
-    last = state.last_event_at
-    return last is not None and last < at - horizon
+    return past_horizon(state.last_event_at, at, horizon)
+
+
+def past_horizon(last_event_at: int | None, at: int, horizon: int) -> bool:
+    """`expired` from a thread's latest event time (`last_event_of` reads it without the thread)."""
+    return last_event_at is not None and last_event_at < at - horizon

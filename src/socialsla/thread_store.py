@@ -30,7 +30,6 @@ from typing import Any
 
 from socialsla import conversation
 from socialsla.clock import Clock
-from socialsla.conversation import Conversation
 from socialsla.settings import Settings
 
 log = logging.getLogger("socialsla")
@@ -129,6 +128,8 @@ class ThreadStore:
         self.log_topic = topic_name(settings)
         #: The SLA clock when the running replay began: what it judges expiry by.
         self.replay_at = 0
+        #: 7 days + R, computed once: a replay asks it of every state.
+        self.horizon_us = settings.horizon_us
         self.stores: dict[int, MutableMapping[bytes, bytes]] = {}
         #: Log records a replay could not parse (none are written so: a sign of another writer).
         self.unreadable = 0
@@ -161,10 +162,10 @@ class ThreadStore:
         its next event would continue it instead of starting a new one.
         """
         try:
-            thread = Conversation.from_bytes(state)
+            last = conversation.last_event_of(state)
         except ValueError:
             return state  # an older format: the stage says so when it meets it
-        return None if conversation.expired(thread, self.replay_at, self.settings.horizon_us) else state
+        return None if conversation.past_horizon(last, self.replay_at, self.horizon_us) else state
 
     def drop(self, partition: int) -> None:
         """Close and remove a partition's store."""

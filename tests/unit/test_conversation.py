@@ -294,3 +294,22 @@ def test_a_stored_state_takes_its_own_size_not_a_serialiser_buffer() -> None:
     finally:
         tracemalloc.stop()
     assert per_state < 4 * len(kept[0])  # orjson's own result took 4 KiB each
+
+
+@settings(max_examples=100, deadline=None)
+@given(_events, st.randoms())
+def test_a_stored_states_last_event_is_read_without_the_thread(
+    raw: list[tuple[str, int, int, bool, str | None]], rnd: random.Random
+) -> None:
+    """A replay reads each state's latest event time alone (`last_event_of`): the thread's own."""
+    from socialsla.conversation import last_event_of
+
+    events = [Event(kind, f"e{n}", "c", "acme", "facebook", at) for kind, n, at, _, _ in raw]
+    rnd.shuffle(events)
+    state: Conversation | None = None
+    for event in events:
+        state, _ = apply(state, event)
+    stored = (state or Conversation()).to_bytes()
+    assert last_event_of(stored) == (state or Conversation()).last_event_at
+    with pytest.raises(ValueError):
+        last_event_of(b'{"an": "older row"}')
