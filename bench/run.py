@@ -57,8 +57,9 @@ def events(
 ) -> list[tuple[str, bytes, bytes]]:
     """(kind, key, value) triples: each conversation a post, then usually a reply, within 6 hours.
 
-    With `scorecard`, every conversation drawn also gets a resolve event, and every third a
-    CSAT answer (SPEC §11, §12), after the others: `count` events plus those.
+    With `scorecard`, every conversation (an id drawn with a post at least once) also gets a
+    resolve event, and every third a CSAT answer (SPEC §11, §12), after the others: `count`
+    events plus those. An id drawn with replies only is no conversation and gets neither.
     """
     rng = random.Random(seed)
     accounts = [f"brand{i}" for i in range(20)]
@@ -81,7 +82,7 @@ def events(
         }
         out.append((kind, cid.encode(), _dumps(body)))
     if scorecard:
-        drawn = list(dict.fromkeys(key for _, key, _ in out))
+        drawn = list(dict.fromkeys(key for kind, key, _ in out if kind == "post"))
         for index, key in enumerate(drawn):
             number = int(key[1:])
             base = {"conversation_id": key.decode(), "account": accounts[number % 20],
