@@ -306,8 +306,11 @@ class Ledger:
         the totals already count them.
         """
         if not is_totals(raw):
-            for outcome in decode_outcomes(raw):
-                self.series_for(partition, outcome.account, outcome.channel).put(outcome)
+            outcomes = decode_outcomes(raw)
+            if outcomes:  # one series per message (`encode_outcomes`)
+                series = self.series_for(partition, outcomes[0].account, outcomes[0].channel)
+                for outcome in outcomes:
+                    series.put(outcome)
             return
         account, channel, totals = parse_totals(raw)
         series = self.series_for(partition, account, channel)

@@ -61,23 +61,24 @@ def pack(states: Iterable[tuple[bytes, bytes]]) -> Iterator[bytes]:
 
 def unpack(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
     """Inverse of `pack`; ValueError on a record that does not parse to its end."""
-    view, at, end = memoryview(raw), 0, len(raw)
+    at, end, header, size = 0, len(raw), _FRAME.unpack_from, _FRAME.size
     while at < end:
-        if at + _FRAME.size > end:
+        if at + size > end:
             raise ValueError("truncated frame header")
-        key_length, state_length = _FRAME.unpack_from(raw, at)
-        at += _FRAME.size
-        if at + key_length + state_length > end:
+        key_length, state_length = header(raw, at)
+        key_end = at + size + key_length
+        state_end = key_end + state_length
+        if state_end > end:
             raise ValueError("truncated frame")
-        yield bytes(view[at : at + key_length]), bytes(view[at + key_length : at + key_length + state_length])
-        at += key_length + state_length
+        yield raw[at + size : key_end], raw[key_end:state_end]
+        at = state_end
 
 
 def _open_store(settings: Settings, partition: int) -> MutableMapping[bytes, bytes]:
     """An empty store for one partition's threads."""
     if settings.store == "memory://":
         return {}
-    from rocksdict import BlockBasedOptions, Cache, Options, Rdict
+    from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteOptions
 
     path = _store_path(settings, partition)
     shutil.rmtree(path, ignore_errors=True)
@@ -91,6 +92,11 @@ def _open_store(settings: Settings, partition: int) -> MutableMapping[bytes, byt
     table.set_block_cache(Cache(sizes["block_cache_size"]))
     options.set_block_based_table_factory(table)
     store: MutableMapping[bytes, bytes] = Rdict(str(path), options)  # type: ignore[assignment]
+    # No write-ahead log: the store is made empty and filled from the Kafka log at each load,
+    # never reopened after a crash, so RocksDB's own log would only be written, never read.
+    writes = WriteOptions()
+    writes.disable_wal = True  # type: ignore[method-assign,assignment]  # a property; the stubs say a method
+    store.set_write_options(writes)  # type: ignore[attr-defined]
     return store
 
 

@@ -495,7 +495,10 @@ class SeriesWindows:
         (`pack_resolution`); a conversation wait not in it is unresolved.
         """
         size, floor = self.bucket_us, self.floor
-        kept = tuple(w for w in waits if (w.start // size + 1) * size > floor)
+        if waits and (waits[0].start // size + 1) * size <= floor:  # starts increase: the first kept, all are
+            kept = tuple(w for w in waits if (w.start // size + 1) * size > floor)
+        else:
+            kept = waits
         wanted: dict[int, int] = {}
         if resolved:  # most threads have no resolution: no dict built for them
             wanted = {w.start: resolved[w.start] for w in kept if w.conversation and w.start in resolved}

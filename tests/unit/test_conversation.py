@@ -311,5 +311,5 @@ def test_a_stored_states_last_event_is_read_without_the_thread(
         state, _ = apply(state, event)
     stored = (state or Conversation()).to_bytes()
     assert last_event_of(stored) == (state or Conversation()).last_event_at
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a thread row"):
         last_event_of(b'{"an": "older row"}')
