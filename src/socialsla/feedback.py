@@ -10,14 +10,13 @@ answer is placed in windows by its own time, not its conversation's.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
 from fractions import Fraction
 from typing import Final, NamedTuple
 
 from socialsla.conversation import DEFAULT_POLICY, FEEDBACK, Conversation, Policy, Wait
 from socialsla.events import MICROS, SURVEYS
 from socialsla.resolution import opens
-from socialsla.windows import WINDOWS
+from socialsla.windows import WINDOWS, sum_windows
 
 
 class Answer(NamedTuple):
@@ -70,15 +69,6 @@ class SurveyStats(NamedTuple):
 _GOOD: Final = {"csat": 4, "nps": 9, "ces": 5}
 _DETRACTOR: Final = 6
 _INDEX: Final = {survey: index for index, survey in enumerate(SURVEYS)}
-
-
-def survey_stats(answers: Iterable[Answer], survey: str) -> SurveyStats:
-    """The stats of one survey over the given answers (those of a window)."""
-    counts = [0] * 16
-    for answer in answers:
-        if answer.survey == survey:
-            counts[answer.score] += 1
-    return _stats(survey, counts)
 
 
 def _stats(survey: str, counts: list[int]) -> SurveyStats:
@@ -168,29 +158,40 @@ class Surveys:
 
     def windows(self, at: int) -> dict[str, dict[str, SurveyStats]]:
         """Per window of SPEC §3 (`T - W < answered <= T`, the answer's own time), each survey's stats."""
-        size = self.bucket_us
-        out: dict[str, dict[str, SurveyStats]] = {}
-        for name, seconds in WINDOWS.items():
-            edge = at - seconds * MICROS
-            counts = [0] * (16 * len(SURVEYS))
-            for number, bucket in self._buckets.items():
-                start, last = number * size, number * size + size - 1
-                if start > at or last <= edge:
-                    continue
-                if start > edge and last <= at:
-                    for index, n in enumerate(self._tally(number, bucket)):
-                        counts[index] += n
-                    continue
-                for packed, n in bucket.items():
-                    if edge < packed >> 6 <= at:
-                        counts[packed & 63] += n
-            out[name] = {survey: _stats(survey, counts[16 * i : 16 * i + 16]) for survey, i in _INDEX.items()}
-        return out
+        spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
 
-    def _tally(self, number: int, bucket: dict[int, int]) -> list[int]:
+        def walk(bucket: dict[int, int], into: _Counts, edge: int) -> None:
+            for packed, n in bucket.items():
+                if edge < packed >> 6 <= at:
+                    into.counts[packed & 63] += n
+
+        sums = sum_windows(self._buckets, self.bucket_us, at, spans, _Counts, self._tally, walk)
+        return {
+            name: {survey: _stats(survey, total.counts[16 * i : 16 * i + 16]) for survey, i in _INDEX.items()}
+            for name, total in sums.items()
+        }
+
+    def _tally(self, bucket: dict[int, int]) -> list[int]:
+        """A bucket's answers per (survey index, score); cached until the bucket changes."""
+        number = (next(iter(bucket)) >> 6) // self.bucket_us
         found = self._tallies.get(number)
         if found is None:
             found = self._tallies[number] = [0] * (16 * len(SURVEYS))
             for packed, n in bucket.items():
                 found[packed & 63] += n
         return found
+
+
+class _Counts:
+    """Answers per (survey index, score) at `index << 4 | score`, summed over buckets."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts = [0] * (16 * len(SURVEYS))
+
+    def merge(self, other: list[int]) -> None:
+        mine = self.counts
+        for index, n in enumerate(other):
+            if n:
+                mine[index] += n

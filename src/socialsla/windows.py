@@ -24,7 +24,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from socialsla import histogram
 from socialsla.calendars import Calendar
@@ -260,8 +260,45 @@ class _Resolved(_Sum):
         return ResolutionStats(count, self.responded, self.missed, self.reopened, self.first_contact, seconds)
 
 
-#: What `SeriesWindows._windowed` sums: waits (`_Pair`) or resolutions (`_Resolved`).
-_Total = TypeVar("_Total", "_Pair", _Resolved)
+class _Mergeable(Protocol):
+    def merge(self, other: Any) -> None: ...
+
+
+#: What `sum_windows` sums: waits (`_Pair`), resolutions (`_Resolved`), answers (`feedback`'s tally).
+_Total = TypeVar("_Total", bound=_Mergeable)
+_Held = TypeVar("_Held")
+
+
+def sum_windows(
+    buckets: Mapping[int, _Held],
+    bucket_us: int,
+    at: int,
+    spans: list[tuple[str, int]],
+    empty: Callable[[], _Total],
+    whole: Callable[[_Held], Any],
+    walk: Callable[[_Held, _Total, int], None],
+) -> dict[str, _Total]:
+    """Per window `(name, edge)`: what its buckets hold at `at`, `edge < time <= at`.
+
+    A bucket (number `n`: times in `[n * bucket_us, (n + 1) * bucket_us)`) wholly
+    inside the window adds `whole(bucket)`, a cached aggregate; one the window's
+    edge (or `at`) cuts is walked (`walk(bucket, total, edge)`), so a reading
+    costs a step per bucket, not per record.
+    """
+    sums = {name: empty() for name, _ in spans}
+    for index, bucket in buckets.items():
+        start = index * bucket_us
+        last = start + bucket_us - 1  # the latest time this bucket can hold
+        if start > at:
+            continue
+        for name, edge in spans:
+            if last <= edge:
+                continue  # wholly older than this window
+            if start > edge and last <= at:
+                sums[name].merge(whole(bucket))
+            else:
+                walk(bucket, sums[name], edge)
+    return sums
 
 
 def pack_resolution(resolution: Resolution) -> int:
@@ -605,38 +642,15 @@ class SeriesWindows:
                 if edge < wait.start <= at:
                     into.add(wait, at, view)
 
-        sums = self._windowed(at, spans, _Pair, lambda bucket: bucket.aggregate(at, view), walk)
+        sums = sum_windows(
+            self._buckets, self.bucket_us, at, spans, _Pair, lambda bucket: bucket.aggregate(at, view), walk
+        )
         oldest = sums["7d"].conversations.oldest
         return SeriesStats(
             at,
             {name: total.freeze() for name, total in sums.items()},
             None if oldest is None else view.age(oldest, at),
         )
-
-    def _windowed(
-        self,
-        at: int,
-        spans: list[tuple[str, int]],
-        empty: Callable[[], _Total],
-        whole: Callable[[_Bucket], _Total],
-        walk: Callable[[_Bucket, _Total, int], None],
-    ) -> dict[str, _Total]:
-        """Per window (name, edge): `whole(bucket)` merged for buckets inside it, `walk` for those it cuts."""
-        sums = {name: empty() for name, _ in spans}
-        size = self.bucket_us
-        for index, bucket in self._buckets.items():
-            start = index * size
-            last = start + size - 1  # the latest start this bucket can hold
-            if start > at:
-                continue
-            for name, edge in spans:
-                if last <= edge:
-                    continue  # wholly older than this window
-                if start > edge and last <= at:
-                    sums[name].merge(whole(bucket))
-                else:
-                    walk(bucket, sums[name], edge)
-        return sums
 
     def earliest_resolve(self) -> int | None:
         """The earliest resolve of a kept conversation (SPEC §11: the series tracks resolution from then)."""
@@ -658,7 +672,15 @@ class SeriesWindows:
                 if wait.conversation and edge < wait.start <= at:
                     into.put(wait.start, bucket.resolved.get(key), at, view)
 
-        sums = self._windowed(at, spans, _Resolved, lambda bucket: bucket.resolution(at, view), walk)
+        sums = sum_windows(
+            self._buckets,
+            self.bucket_us,
+            at,
+            spans,
+            _Resolved,
+            lambda bucket: bucket.resolution(at, view),
+            walk,
+        )
         return {name: total.stats() for name, total in sums.items()}
 
     def answered_since(self, edge: int, at: int) -> Iterator[Wait]:

@@ -113,16 +113,18 @@ def test_a_customer_who_changes_a_csat_answer_counts_once_with_the_latest() -> N
 
 
 def test_survey_numbers() -> None:
-    answers = [feedback.Answer(T, "nps", s) for s in (10, 9, 8, 6, 0)] + [
-        feedback.Answer(T, "csat", s) for s in (5, 4, 3)
-    ]
-    nps = feedback.survey_stats(answers, "nps")
+    book = feedback.Surveys(900 * MICROS)
+    scores = [("nps", s) for s in (10, 9, 8, 6, 0)] + [("csat", s) for s in (5, 4, 3)]
+    for n, (survey, score) in enumerate(scores):
+        book.set(f"c{n}", T, (feedback.Answer(T, survey, score),))
+    said = book.windows(T)["1h"]
+    nps = said["nps"]
     assert (nps.responses, nps.good, nps.passives, nps.detractors) == (5, 2, 1, 2)
     assert feedback.score(nps, "nps") == 0
-    csat = feedback.survey_stats(answers, "csat")
+    csat = said["csat"]
     assert feedback.score(csat, "csat") * 3 == 2
     assert csat.score_avg == 4
-    ces = feedback.survey_stats(answers, "ces")
+    ces = said["ces"]
     assert (ces.responses, ces.score_avg, feedback.score(ces, "ces")) == (0, None, None)
 
 
