@@ -8,7 +8,9 @@ manager decides for both when a partition's state exists:
 * Faust's `on_partitions_assigned` signal records the assignment and wakes the
   loading task (`keep_loaded`), which rebuilds every assigned partition not
   loaded yet, one replay per log (`readback.read_back`), so a restarted worker
-  has its state, and `/healthz` says so, before the first event;
+  has its state, and `/healthz` says so, before the first event; both logs at
+  once, stage 1's thread stores by a child process when they are RocksDB
+  (`aside`: the replays are CPU work, and a worker has more than one core);
 * an agent awaits `ready` before a batch, which loads what the batch needs if
   the task has not yet (the same `load`, under the same lock), so no event is
   ever applied to a partition that is not rebuilt;
@@ -57,6 +59,10 @@ class LogBacked(Protocol):
 
     def drop(self, partition: int) -> None:
         """Forget the partition's state."""
+
+    #: None, or how the state rebuilds opened partitions itself, out of this process (`partitions,
+    #: since_ms -> end offsets`), instead of the replay calling `load_record` here.
+    aside: Callable[[Collection[int], int], Awaitable[dict[int, int]]] | None
 
 
 @dataclass(eq=False)
@@ -143,9 +149,12 @@ class Partitions:
             await self._load(entry, missing | entry.assigned)
 
     async def load_assigned(self) -> None:
-        """Load every assigned partition not loaded yet, of every state."""
-        for entry in self.logs.values():
-            await self._load(entry, set(entry.assigned))
+        """Load every assigned partition not loaded yet, of every state, the states side by side.
+
+        A state rebuilt aside (in a child process) then replays on another core
+        while the others replay here.
+        """
+        await asyncio.gather(*(self._load(entry, set(entry.assigned)) for entry in self.logs.values()))
 
     async def keep_loaded(self) -> None:
         """The loading task: after each assignment, load it; after a failed replay, try again."""
@@ -175,13 +184,17 @@ class Partitions:
                     applied[0] += 1
                     state.load_record(partition, record)
 
-            ends = await self.reader(self.options, entry.log_topic, fresh, self.start_ms(), apply)
+            if state.aside is not None:
+                ends = await state.aside(fresh, self.start_ms())
+            else:
+                ends = await self.reader(self.options, entry.log_topic, fresh, self.start_ms(), apply)
             kept = {p for p in fresh if entry.generation.get(p, 0) == generations[p]}
             entry.ends.update((p, ends[p]) for p in kept)
             entry.loaded |= kept
+            how = "in a child process" if state.aside else f"from {applied[0]} messages"
             log.info(
-                "socialsla: loaded partitions %s of %s from %d messages in %.1f s",
-                sorted(kept), entry.log_topic, applied[0], time.monotonic() - began,
+                "socialsla: loaded partitions %s of %s %s in %.1f s",
+                sorted(kept), entry.log_topic, how, time.monotonic() - began,
             )  # fmt: skip
 
     def _drop(self, entry: _Log, partition: int) -> None:

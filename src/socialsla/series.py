@@ -27,7 +27,7 @@ a scrape never walks every conversation. Neither has lifetime totals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -218,6 +218,9 @@ class Writes:
 
 class Ledger:
     """The series of the partitions this worker actively owns."""
+
+    #: Rebuilt here, by the replay calling `load_record` (a `partitions.LogBacked`).
+    aside: Callable[[Collection[int], int], Awaitable[dict[int, int]]] | None = None
 
     def __init__(
         self,

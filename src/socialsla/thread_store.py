@@ -17,19 +17,35 @@ but the log has to be right.
 The local store is RocksDB (`rocksdb://`, the default: the states live on disk
 within `SOCIALSLA_STORE_MEMORY_MIB`, not in RSS) or a dict (`memory://`). It is
 made empty at each load and removed when the partition goes.
+
+A RocksDB store is rebuilt aside, by a child process (`rebuild_aside`): the
+replay is CPU work in Python, and stage 2 replays its own log in the worker at
+the same time, so a restart uses both cores instead of one after the other. The
+child writes the store's directory and exits; the worker then opens it. The
+child dies with the worker, and a cancelled load kills it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ctypes
 import logging
+import os
+import pickle
 import shutil
+import signal
 import struct
-from collections.abc import Iterable, Iterator, MutableMapping
+import sys
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from socialsla import conversation
-from socialsla.clock import Clock
+import orjson
+
+import socialsla
+from socialsla import conversation, kafka, readback
+from socialsla.clock import Clock, parse_clock
 from socialsla.settings import Settings
 
 log = logging.getLogger("socialsla")
@@ -74,14 +90,15 @@ def unpack(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
         at = state_end
 
 
-def _open_store(settings: Settings, partition: int) -> MutableMapping[bytes, bytes]:
-    """An empty store for one partition's threads."""
+def _open_store(settings: Settings, partition: int, empty: bool = True) -> MutableMapping[bytes, bytes]:
+    """A store for one partition's threads: made empty, or as a rebuild left it (`empty=False`)."""
     if settings.store == "memory://":
         return {}
     from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteOptions
 
     path = _store_path(settings, partition)
-    shutil.rmtree(path, ignore_errors=True)
+    if empty:
+        shutil.rmtree(path, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     sizes = settings.rocksdb_options()
     options = Options(raw_mode=True)
@@ -139,13 +156,62 @@ class ThreadStore:
         self.stores: dict[int, MutableMapping[bytes, bytes]] = {}
         #: Log records a replay could not parse (none are written so: a sign of another writer).
         self.unreadable = 0
+        #: Partitions opened and not dropped whose RocksDB store a child is rebuilding.
+        self.building: set[int] = set()
+        #: How `partitions.Partitions` loads this state: a RocksDB store is rebuilt by a child
+        #: process; a dict can only be filled here, by the replay calling `load_record`.
+        self.aside: Callable[[Collection[int], int], Awaitable[dict[int, int]]] | None = (
+            None if settings.store == "memory://" else self.rebuild_aside
+        )
 
     def open(self, partitions: set[int]) -> None:
-        """Start these partitions' stores empty, before their replay."""
+        """Start these partitions' stores empty, before their replay (a RocksDB one: by the rebuild)."""
         self.replay_at = self.clock.now_us()
         for partition in partitions:
             self.drop(partition)
-            self.stores[partition] = _open_store(self.settings, partition)
+            if self.aside is None:
+                self.stores[partition] = _open_store(self.settings, partition)
+            else:
+                self.building.add(partition)
+
+    async def rebuild_aside(self, partitions: Collection[int], since_ms: int) -> dict[int, int]:
+        """Rebuild opened partitions' RocksDB stores in a child process; returns the log's end offsets.
+
+        The child replays the log into each store's directory, flushes and
+        closes it; a partition still wanted then is opened here, a partition
+        dropped meanwhile has its directory removed. The child is killed if
+        this is cancelled (the worker stops), and dies if the worker does.
+        """
+        job = pickle.dumps((self.settings, sorted(partitions), since_ms, self.replay_at, os.getpid()))
+        source = str(Path(socialsla.__file__).resolve().parents[1])
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])),
+        }
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "socialsla.thread_store",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        try:
+            out, _ = await child.communicate(job)
+        except BaseException:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+            raise
+        if child.returncode != 0:
+            raise RuntimeError(
+                f"rebuilding thread stores {sorted(partitions)} failed (exit {child.returncode})"
+            )
+        result = orjson.loads(out)
+        self.unreadable += result["unreadable"]
+        for partition in partitions:
+            if partition in self.building:
+                self.building.discard(partition)
+                self.stores[partition] = _open_store(self.settings, partition, empty=False)
+            else:
+                shutil.rmtree(_store_path(self.settings, partition), ignore_errors=True)
+        return {int(partition): end for partition, end in result["ends"].items()}
 
     def load_record(self, partition: int, record: Any) -> None:
         """Apply one record of the partition's log: its states replace the stored ones."""
@@ -174,7 +240,8 @@ class ThreadStore:
         return None if conversation.past_horizon(last, self.replay_at, self.horizon_us) else state
 
     def drop(self, partition: int) -> None:
-        """Close and remove a partition's store."""
+        """Close and remove a partition's store (one a child is rebuilding: once the child is done)."""
+        self.building.discard(partition)
         store = self.stores.pop(partition, None)
         if store is not None and hasattr(store, "close"):
             store.close()
@@ -206,3 +273,38 @@ class ThreadStore:
         """Store changed states; returns the records that log them, for the partition of the log."""
         _put_all(self.stores[partition], changed.items())
         return list(pack(changed.items()))
+
+
+def _die_with_the_worker(worker: int) -> None:
+    """Make the kernel kill this child when the worker that started it dies (Linux' PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: a cancelled load still kills it
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != worker:  # the worker died before the request took effect
+        os._exit(1)
+
+
+def _rebuild_here() -> None:
+    """The child of `ThreadStore.rebuild_aside`: replay the log into fresh stores, then print the result."""
+    settings, partitions, since_ms, replay_at, worker = pickle.loads(sys.stdin.buffer.read())
+    _die_with_the_worker(worker)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    store = ThreadStore(settings, parse_clock(settings.clock))
+    store.replay_at = replay_at  # the worker's clock when it opened the partitions
+    for partition in partitions:
+        store.stores[partition] = _open_store(settings, partition)
+    ends = asyncio.run(
+        readback.read_back(
+            kafka.client_options(settings), store.log_topic, partitions, since_ms, store.load_record
+        )
+    )
+    for partition in partitions:
+        rocks = store.stores.pop(partition)
+        rocks.flush()  # type: ignore[attr-defined]  # no write-ahead log: the states go to files now
+        rocks.close()  # type: ignore[attr-defined]
+    sys.stdout.buffer.write(
+        orjson.dumps({"ends": {str(p): end for p, end in ends.items()}, "unreadable": store.unreadable})
+    )
+
+
+if __name__ == "__main__":
+    _rebuild_here()

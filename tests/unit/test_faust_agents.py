@@ -26,6 +26,8 @@ class Topic:
 
 
 class State:
+    aside = None
+
     def __init__(self) -> None:
         self.open_partitions: set[int] = set()
 

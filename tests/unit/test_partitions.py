@@ -29,6 +29,8 @@ class Record(NamedTuple):
 class State:
     """A LogBacked that remembers what it was told."""
 
+    aside = None
+
     def __init__(self) -> None:
         self.rows: dict[int, list[bytes]] = {}
         self.opened: list[set[int]] = []
@@ -174,3 +176,40 @@ async def test_faust_signals_drive_it() -> None:
 async def _until(condition: Callable[[], bool]) -> None:
     while not condition():
         await asyncio.sleep(0.001)
+
+
+class Aside(State):
+    """A state rebuilt out of process: its rebuild ends only once `release` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.rebuilt: list[tuple[set[int], int]] = []
+        self.aside = self.rebuild
+
+    async def rebuild(self, partitions: Collection[int], since_ms: int) -> dict[int, int]:
+        await self.release.wait()
+        self.rebuilt.append((set(partitions), since_ms))
+        return {p: 7 for p in partitions}
+
+
+@pytest.mark.asyncio
+async def test_a_state_rebuilt_aside_loads_while_the_other_replays_here() -> None:
+    """The two logs load side by side: stage 2's replay finishes while stage 1's child still runs."""
+    log = Log({("outcomes", 1): [b"o1"]})
+    threads, series = Aside(), State()
+    manager = Partitions(
+        {}, lambda: 42, [(threads, "threads", INPUTS), (series, "outcomes", frozenset({"outcomes"}))], log
+    )
+    manager.assign(_assignment(1))
+    task = asyncio.create_task(manager.keep_loaded())
+    await asyncio.wait_for(_until(lambda: manager.loaded(series) == {1}), 5)
+    assert manager.loaded(threads) == set()
+    assert log.replays == [("outcomes", {1})]  # the reader is not used for a state rebuilt aside
+    threads.release.set()
+    await asyncio.wait_for(_until(lambda: manager.loaded(threads) == {1}), 5)
+    task.cancel()
+    assert threads.rebuilt == [({1}, 42)]
+    assert threads.opened == [{1}]
+    assert manager.replayed(threads, 1, 6)
+    assert not manager.replayed(threads, 1, 7)
