@@ -28,13 +28,10 @@ child dies with the worker, and a cancelled load kills it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import logging
 import os
 import pickle
 import shutil
-import signal
 import struct
 import sys
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, MutableMapping
@@ -47,6 +44,7 @@ import socialsla
 from socialsla import conversation, kafka, readback
 from socialsla.clock import Clock, parse_clock
 from socialsla.settings import Settings
+from socialsla.shutdown import die_with_parent
 
 log = logging.getLogger("socialsla")
 
@@ -275,18 +273,10 @@ class ThreadStore:
         return list(pack(changed.items()))
 
 
-def _die_with_the_worker(worker: int) -> None:
-    """Make the kernel kill this child when the worker that started it dies (Linux' PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(AttributeError, OSError):  # not Linux: a cancelled load still kills it
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    if os.getppid() != worker:  # the worker died before the request took effect
-        os._exit(1)
-
-
 def _rebuild_here() -> None:
     """The child of `ThreadStore.rebuild_aside`: replay the log into fresh stores, then print the result."""
     settings, partitions, since_ms, replay_at, worker = pickle.loads(sys.stdin.buffer.read())
-    _die_with_the_worker(worker)
+    die_with_parent(worker)  # a worker killed with SIGKILL takes its child along
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
     store = ThreadStore(settings, parse_clock(settings.clock))
     store.replay_at = replay_at  # the worker's clock when it opened the partitions

@@ -1,26 +1,30 @@
-"""The child that rebuilds a thread store does not outlive its worker (no broker needed)."""
+"""The child that rebuilds a thread store does not outlive its worker (no broker needed).
+
+The stand-in worker below starts the real child (`python -m socialsla.thread_store`)
+against a "broker" (this test's socket, which outlives the worker) that accepts
+the connection and never answers, so the child is still replaying when the
+worker is killed.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-CHILD = """
-import sys, time
-from socialsla.thread_store import _die_with_the_worker
-_die_with_the_worker(int(sys.argv[1]))
-print("armed", flush=True)
-time.sleep(60)
-"""
-
 WORKER = """
-import os, subprocess, sys, time
-child = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid())], stdout=subprocess.PIPE)
-assert child.stdout.readline() == b"armed\\n"
+import os, pickle, subprocess, sys, time
+from pathlib import Path
+from socialsla.settings import Settings
+
+settings = Settings(bootstrap_servers=sys.argv[2], data_dir=Path(sys.argv[1]))
+child = subprocess.Popen([sys.executable, "-m", "socialsla.thread_store"], stdin=subprocess.PIPE)
+child.stdin.write(pickle.dumps((settings, [0], 0, 0, os.getpid())))
+child.stdin.close()
 print(child.pid, flush=True)
 time.sleep(60)
 """
@@ -35,11 +39,17 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_the_rebuilding_child_dies_when_its_worker_is_killed() -> None:
+def test_the_rebuilding_child_dies_when_its_worker_is_killed(tmp_path: Path) -> None:
     """SIGKILL on the worker (no clean-up runs) still ends the child, instead of a replay nobody reads."""
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, CHILD], stdout=subprocess.PIPE)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    silent.settimeout(30)
+    address = f"127.0.0.1:{silent.getsockname()[1]}"
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), address], stdout=subprocess.PIPE)
     assert worker.stdout is not None
     child = int(worker.stdout.readline())
+    connection, _ = silent.accept()  # the child is replaying: it asks the "broker" for metadata
     assert _alive(child)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
@@ -47,3 +57,5 @@ def test_the_rebuilding_child_dies_when_its_worker_is_killed() -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child)
+    connection.close()
+    silent.close()
