@@ -172,3 +172,35 @@ def naive_surveys(answers: Iterable[tuple[int, str, int]], at: int) -> dict[str,
             scores = [score for when, said, score in answers if said == survey and edge < when <= at]
             out[name][survey] = (len(scores), sum(scores))
     return out
+
+
+def naive_waiting(
+    threads: dict[str, tuple[Wait, ...]], at: int, response_window_us: int, span: Span | None = None,
+    business_window_us: int | None = None,
+) -> list[dict[str, object]]:
+    """SPEC §13's waiting list word for word, without `at_risk` and the business deadline.
+
+    Every wait with `T - 7d < s <= T` and no answer at or before T, oldest first, ties by
+    id; waited and due-in on the wall clock; with `span`, the open time waited and
+    whether the business view still has it pending.
+    """
+    out: list[tuple[int, str, dict[str, object]]] = []
+    for key, waits in threads.items():
+        for wait in waits:
+            if not (at - 7 * 86_400 * MICROS < wait.start <= at) or (wait.answer is not None and wait.answer <= at):
+                continue
+            pending = at < wait.start + response_window_us
+            entry: dict[str, object] = {
+                "conversation_id": key,
+                "conversation": wait.conversation,
+                "since": wait.start,
+                "waited_us": at - wait.start,
+                "pending": pending,
+                "due_in_us": wait.start + response_window_us - at if pending else None,
+            }
+            if span is not None:
+                assert business_window_us is not None
+                entry["business_waited_us"] = span(wait.start, at)
+                entry["business_pending"] = span(wait.start, at) < business_window_us
+            out.append((wait.start, key, entry))
+    return [entry for _, _, entry in sorted(out, key=lambda item: (item[0], item[1]))]

@@ -618,6 +618,37 @@ class SeriesWindows:
                 if edge < wait.start <= at:
                     yield wait
 
+    def unanswered(self, at: int, edge: int) -> Iterator[tuple[int, str, bool]]:
+        """`(start, thread, is_conversation)` of each wait with `edge < start <= at` unanswered at `at`.
+
+        Oldest first, ties by thread (SPEC §13); buckets are read in order, so a
+        caller that stops early reads only the oldest ones.
+        """
+        size = self.bucket_us
+        for number in sorted(self._buckets):
+            if (number + 1) * size - 1 <= edge:
+                continue
+            if number * size > at:
+                break
+            found = [
+                (wait.start, key, wait.conversation)
+                for (key, _), wait in self._buckets[number].records.items()
+                if edge < wait.start <= at and (wait.answer is None or wait.answer > at)
+            ]
+            found.sort()
+            yield from found
+
+    def unanswered_started(self, start: int, at: int) -> list[str]:
+        """The threads whose conversation started at `start` is unanswered at `at`."""
+        bucket = self._buckets.get(start // self.bucket_us)
+        if bucket is None:
+            return []
+        return [
+            key
+            for (key, began), wait in bucket.records.items()
+            if began == start and wait.conversation and (wait.answer is None or wait.answer > at)
+        ]
+
     def view(self, business: bool) -> View:
         """The wall view, or the business one (ValueError for a series without a calendar)."""
         if not business:
