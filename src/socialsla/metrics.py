@@ -81,6 +81,12 @@ class SlaCollector(Collector):
             "How long the longest-waiting customer of the last 7 days has waited.",
             labels=["account", "channel", "clock"],
         )
+        oldest_who = GaugeMetricFamily(
+            "socialsla_oldest_unanswered_conversation",
+            "socialsla_oldest_unanswered_seconds on the wall clock, labelled with the conversation that has "
+            "waited that long: the customer to answer first.",
+            labels=["account", "channel", "conversation_id"],
+        )
         series_open = GaugeMetricFamily(
             "socialsla_series_open",
             "1 while the team's calendar says it is open, 0 while closed; absent without a calendar "
@@ -211,6 +217,10 @@ class SlaCollector(Collector):
                     assert w.next_reply is not None  # evaluate always fills it
                     _window_samples(follow_ups, next_reply, [*who, name], clock, w.next_reply)
                 _maybe(oldest, [*who, clock], view.oldest_unanswered_seconds)
+            if e.oldest_unanswered_conversation is not None:
+                _maybe(
+                    oldest_who, [*who, e.oldest_unanswered_conversation], e.stats.oldest_unanswered_seconds
+                )
             for clock, per_window in (("wall", e.resolution), ("business", e.business_resolution)):
                 for name, r in (per_window or {}).items():
                     where = [*who, name]
@@ -255,7 +265,7 @@ class SlaCollector(Collector):
             decided.add_metric([*who, "responded"], float(life.responded))
             decided.add_metric([*who, "missed"], float(life.missed))
         yield from (
-            conversations, rate, worst, latency, oldest, series_open, follow_ups, next_reply,
+            conversations, rate, worst, latency, oldest, oldest_who, series_open, follow_ups, next_reply,
             agent_replies, agent_seconds, rule_ok, budget, failed, thresholds, breach, hist, decided,
             resolutions, resolution_rate, first_contact, resolution_seconds,
             responses, score_avg, csat, nps, ces,

@@ -37,6 +37,7 @@ from socialsla.conversation import Status, decide
 from socialsla.feedback import Surveys, SurveyStats
 from socialsla.resolution import ResolutionStats
 from socialsla.rules import Rule, Verdict, verdicts
+from socialsla.waiting import oldest_conversation
 from socialsla.windows import (
     ALL,
     DEFAULT_BUCKET_US,
@@ -167,6 +168,8 @@ class Evaluation:
     business_resolution: dict[str, ResolutionStats] | None = None
     #: SPEC §12 per window and survey (wall clock only); None when the series has no feedback.
     feedback: dict[str, dict[str, SurveyStats]] | None = None
+    #: SPEC §13: the customer to answer first, whose wait `oldest_unanswered_seconds` measures.
+    oldest_unanswered_conversation: str | None = None
 
 
 def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) -> Evaluation:
@@ -204,6 +207,7 @@ def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) ->
         wall_resolution,
         business_resolution,
         surveys,
+        oldest_conversation(windows, at, stats.oldest_unanswered_us),
     )
 
 

@@ -270,3 +270,20 @@ def test_resolution_and_feedback_gauges_equal_the_report_and_only_where_tracked(
     zeta = {"account": "zeta", "channel": "x", "window": "7d"}
     assert get("socialsla_resolutions", {**zeta, "state": "resolved", "clock": "wall"}) is None
     assert get("socialsla_feedback_responses", {**zeta, "survey": "csat"}) is None
+
+
+def test_the_oldest_unanswered_conversation_names_the_customer_to_answer_first() -> None:
+    """One sample per series, the wall-clock oldest wait labelled with its conversation; the smaller id of a tie."""
+    registry, clock, _ = registry_with(
+        conv("acme", "facebook", "b", T0 - H, None),
+        conv("acme", "facebook", "a", T0 - H, None),
+        conv("acme", "facebook", "c", T0 - 2 * H, T0 - 2 * H + 60 * MICROS),
+        conv("acme", "x", "done", T0 - H, T0 - H + 60 * MICROS),
+    )
+    text = generate_latest(registry).decode()
+    lines = [line for line in text.splitlines() if line.startswith("socialsla_oldest_unanswered_conversation{")]
+    assert lines == [
+        'socialsla_oldest_unanswered_conversation{account="acme",channel="facebook",conversation_id="a"} 3600.0'
+    ]
+    clock.at = T0 - H - 1  # before anyone wrote: no oldest wait, no sample
+    assert "socialsla_oldest_unanswered_conversation{" not in generate_latest(registry).decode()
