@@ -85,6 +85,7 @@ def _report(args: argparse.Namespace) -> int:
         calendars=book.calendars,
         max_agents=args.max_agents,
         resolution_window_us=args.resolution_window,
+        waiting=args.waiting,
     )
     if args.format == "json":
         out = report.to_json(result, rules)
@@ -217,6 +218,14 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with the table format: per agent, first replies to conversations and next replies to "
         "follow-ups, with their times (the JSON always carries them)",
+    )
+    rep.add_argument(
+        "--waiting",
+        action="store_true",
+        help="also list who is waiting: per series every unanswered customer of the last 7 days, oldest "
+        "first, with how long they waited, when they turn missed (on the calendar's clock too) and the "
+        "rules whose forecast breach answering them could delay; in JSON, `waiting` and "
+        "`oldest_unanswered_conversation` per series",
     )
     rep.add_argument(
         "--max-agents",

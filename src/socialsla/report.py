@@ -30,6 +30,7 @@ from socialsla.feedback import SurveyStats
 from socialsla.resolution import ResolutionStats
 from socialsla.rules import Rule, Verdict, read_failure, verdict_words
 from socialsla.series import DEFAULT_RESOLUTION_WINDOW_US, Evaluation, Ledger, evaluate
+from socialsla.waiting import Waiting, waiting_list
 from socialsla.windows import LONGEST_US, WINDOWS, AgentStats, SeriesStats, WindowStats
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
@@ -92,6 +93,8 @@ class Report:
     at: int
     series: list[SeriesReport]
     tally: Tally
+    #: SPEC §13, asked with `--waiting`: each series' waiting list, in the order of `series`.
+    waiting: list[list[Waiting]] | None = None
 
 
 def iter_lines(stream: IO[bytes], progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
@@ -130,8 +133,12 @@ def build(
     calendars: Sequence[Calendar] = (),
     max_agents: int = DEFAULT_MAX_AGENTS,
     resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US,
+    waiting: bool = False,
 ) -> Report:
-    """Fold every line into threads (`stages.fold`, as the live stage 1), then evaluate at `at`."""
+    """Fold every line into threads (`stages.fold`, as the live stage 1), then evaluate at `at`.
+
+    With `waiting`, also each series' waiting list (SPEC §13), as `GET /waiting` builds it.
+    """
     tally = Tally()
     horizon = at - (LONGEST_US + response_window_us)
     line = [0]  # the line being folded: fold takes events one at a time
@@ -159,7 +166,13 @@ def build(
     ledger = Ledger(response_window_us, LONGEST_US, calendars, resolution_window_us)
     ledger.apply(0, folded.outcomes(), at)
     series = sorted(ledger, key=lambda s: (s.account, s.channel))
-    return Report(at, [evaluate(each, at, rules, max_agents) for each in series], tally)
+    evaluations = [evaluate(each, at, rules, max_agents) for each in series]
+    lists = None
+    if waiting:
+        lists = [
+            waiting_list(s.windows, at, rules, e.verdicts) for s, e in zip(series, evaluations, strict=True)
+        ]
+    return Report(at, evaluations, tally, lists)
 
 
 def run(
@@ -173,6 +186,7 @@ def run(
     calendars: Sequence[Calendar] = (),
     max_agents: int = DEFAULT_MAX_AGENTS,
     resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US,
+    waiting: bool = False,
 ) -> Report:
     """Build a report from a path or `-` (stdin), finding T first when none is given."""
     now = time.time_ns() // 1_000 if now_us is None else now_us
@@ -192,6 +206,7 @@ def run(
             calendars,
             max_agents,
             resolution_window_us,
+            waiting,
         )
 
 
@@ -348,8 +363,17 @@ def series_json(series: SeriesReport, rules: tuple[Rule, ...] = ()) -> dict[str,
 
 
 def to_json(report: Report, rules: tuple[Rule, ...] = ()) -> bytes:
-    """The SPEC §5 JSON document; `rules` says which verdicts carry a breach forecast (SPEC §9)."""
-    body = {"at": format_time(report.at), "series": [series_json(s, rules) for s in report.series]}
+    """The SPEC §5 JSON document; `rules` says which verdicts carry a breach forecast (SPEC §9).
+
+    A report with waiting lists adds them, and the customer to answer first, to each series (§13).
+    """
+    series = [series_json(s, rules) for s in report.series]
+    if report.waiting is not None:
+        for out, evaluation, entries in zip(series, report.series, report.waiting, strict=True):
+            business = evaluation.business is not None
+            out["oldest_unanswered_conversation"] = evaluation.oldest_unanswered_conversation
+            out["waiting"] = [entry.to_json(business) for entry in entries]
+    body = {"at": format_time(report.at), "series": series}
     return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -407,7 +431,52 @@ def to_table(report: Report, rules: tuple[Rule, ...] = ()) -> str:
         lines.append("")
         lines.append("scorecard, 7 days (series that send resolve or feedback events)")
         lines.extend(scorecards)
+    if report.waiting is not None:
+        lines.append("")
+        lines.extend(_waiting_table(report))
     return "\n".join(lines) + "\n"
+
+
+def _due(pending: bool, due_in_us: int | None) -> str:
+    if not pending:
+        return "missed"
+    return "never" if due_in_us is None else human(due_in_us / MICROS)
+
+
+def _waiting_table(report: Report) -> list[str]:
+    """SPEC §13 for people: every unanswered customer, series by series, oldest first.
+
+    A "business due" column (the calendar's deadline) only when some series has a calendar.
+    """
+    assert report.waiting is not None
+    calendars = any(series.business is not None for series in report.series)
+    header = ["account", "channel", "conversation", "kind", "since", "waited", "due in", "at risk"]
+    if calendars:
+        header.insert(7, "business due")
+    rows: list[list[str]] = []
+    for series, entries in zip(report.series, report.waiting, strict=True):
+        for entry in entries:
+            row = [
+                series.account, series.channel, entry.conversation_id,
+                "conversation" if entry.conversation else "follow-up", format_time(entry.since),
+                human(entry.waited_us / MICROS), _due(entry.pending, entry.due_in_us),
+                ", ".join(entry.at_risk) or "-",
+            ]  # fmt: skip
+            if calendars:
+                business = entry.business_pending
+                row.insert(7, "-" if business is None else _due(business, entry.business_due_in_us))
+            rows.append(row)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    waiting = sum(len(entries) for entries in report.waiting)
+    lines = [f"waiting at {format_time(report.at)}: {waiting} unanswered (oldest first)"]
+    numbers = {"waited", "due in", "business due"}
+    for row in (header, *rows):
+        cells = [cell.rjust(width) if header[i] in numbers else cell.ljust(width)
+                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
+        lines.append("  ".join(cells).rstrip())
+    if not rows:
+        lines.append("(nobody waits)")
+    return lines
 
 
 def _scorecard_line(series: SeriesReport) -> str:

@@ -335,3 +335,30 @@ def test_report_loads_no_kafka_prometheus_or_faust_client() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stderr.splitlines()[-1] == "0 []", done.stderr
+
+
+def test_report_waiting_lists_who_waits_in_json_and_as_a_table(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """`report --waiting`: per series every unanswered customer, oldest first, and the one to answer first."""
+    args = ["report", str(DATA / "scenario.jsonl"), "--at", "2026-01-08T00:00:00Z", "--waiting"]
+    assert main([*args, "--format", "json"]) == 0
+    body = orjson.loads(capsysbinary.readouterr().out)
+    acme = body["series"][0]
+    assert (acme["account"], acme["channel"]) == ("acme", "facebook")
+    assert [(w["conversation_id"], w["state"]) for w in acme["waiting"]] == [
+        ("c5", "missed"), ("c9", "pending"), ("c12", "pending"),
+    ]  # fmt: skip
+    assert acme["waiting"][1] == {
+        "conversation_id": "c9", "kind": "conversation", "since": "2026-01-07T20:00:00Z",
+        "waited_seconds": 14400.0, "state": "pending", "due_in_seconds": 72000.0, "at_risk": [],
+    }  # fmt: skip
+    assert acme["oldest_unanswered_conversation"] == "c5"
+    assert acme["oldest_unanswered_seconds"] == acme["waiting"][0]["waited_seconds"]
+    assert all(s["waiting"] == [] and s["oldest_unanswered_conversation"] is None for s in body["series"][1:])
+    assert main(args) == 0
+    table = capsysbinary.readouterr().out.decode()
+    assert "waiting at 2026-01-08T00:00:00Z: 3 unanswered (oldest first)" in table
+    assert "c5            conversation  2026-01-06T09:00:00Z   39.0h  missed  -" in table
+    assert main(args[:-1] + ["--format", "json"]) == 0
+    assert "waiting" not in orjson.loads(capsysbinary.readouterr().out)["series"][0]
