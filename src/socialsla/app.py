@@ -222,7 +222,8 @@ def assemble(
         ],
     )
     metrics = PipelineMetrics(registry, (settings.topic_posts, settings.topic_replies))
-    registry.register(SlaCollector(ledger, rules, clock, settings.max_agents))
+    collector = SlaCollector(ledger, rules, clock, settings.max_agents)
+    registry.register(collector)
     health = Health()
     admission = Admission(settings, metrics)
     stage2 = SeriesStage(admission, metrics, ledger, partitions)
@@ -242,5 +243,6 @@ def assemble(
     )
     app.task(functools.partial(
         web.serve, settings.web_host, settings.web_port, registry, app, health, partitions, ledger, threads,
+        collector,
     ))  # fmt: skip
     return Pipeline(settings, app, ledger, registry, metrics, clock, partitions, threads, health)

@@ -1,4 +1,5 @@
-"""The worker's HTTP endpoints: `/metrics` for Prometheus, `/healthz`, and `/runbooks` for people paged.
+"""The worker's HTTP endpoints: `/metrics` for Prometheus, `/healthz`, `/runbooks` for people paged,
+and `/waiting`, who is waiting on this worker's series (SPEC §13).
 
 Read-only, nothing else.
 """
@@ -8,22 +9,60 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from socialsla.events import format_time
 from socialsla.health import Health
+from socialsla.metrics import SlaCollector
 from socialsla.partitions import Partitions
 from socialsla.runbooks import page
-from socialsla.series import Ledger
+from socialsla.series import Ledger, evaluate
 from socialsla.thread_store import ThreadStore
+from socialsla.waiting import waiting_list
 
 log = logging.getLogger("socialsla")
 
 
+def _limit(text: str | None) -> int | None:
+    """`?limit=N`: a whole number of at least 1; ValueError saying why for anything else."""
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"limit must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def waiting_body(collector: SlaCollector, query: Mapping[str, str]) -> dict[str, Any]:
+    """SPEC §13's `GET /waiting` answer at the collector's clock now; ValueError for a bad `limit`."""
+    limit = _limit(query.get("limit"))
+    account, channel = query.get("account"), query.get("channel")
+    at = collector.clock.now_us()
+    chosen = sorted(
+        (s for s in collector.ledger
+         if (account is None or s.account == account) and (channel is None or s.channel == channel)),
+        key=lambda s: (s.account, s.channel),
+    )  # fmt: skip
+    out = []
+    for series in chosen:
+        verdicts = evaluate(series, at, collector.rules, collector.max_agents).verdicts
+        entries = waiting_list(series.windows, at, collector.rules, verdicts, limit)
+        business = series.windows.calendar is not None
+        out.append({
+            "account": series.account,
+            "channel": series.channel,
+            "waiting": [entry.to_json(business) for entry in entries],
+        })  # fmt: skip
+    return {"at": format_time(at), "series": out}
+
+
 async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, health: Health,
-                partitions: Partitions, ledger: Ledger, threads: ThreadStore) -> None:  # fmt: skip
+                partitions: Partitions, ledger: Ledger, threads: ThreadStore,
+                collector: SlaCollector) -> None:  # fmt: skip
     """Serve until cancelled."""
 
     async def scrape(request: web.Request) -> web.Response:
@@ -45,10 +84,18 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
     async def runbooks(request: web.Request) -> web.Response:
         return web.Response(text=page(), content_type="text/html")
 
+    async def waiting(request: web.Request) -> web.Response:
+        try:
+            body = waiting_body(collector, request.query)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
     server = web.Application()
     server.router.add_get("/metrics", scrape)
     server.router.add_get("/healthz", healthz)
     server.router.add_get("/runbooks", runbooks)
+    server.router.add_get("/waiting", waiting)
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
