@@ -29,7 +29,7 @@ def reply(cid: str, at: str, account: str = "acme", channel: str = "facebook") -
 
 
 def test_waiting_customers_page_the_team_and_replies_resolve_it(e2e: EndToEnd, tmp_path: Path) -> None:
-    """Two posts unanswered for 20 minutes page acme's team; replying to both resolves the page."""
+    """Two posts unanswered for 20 minutes page acme's team, naming the first to answer; replies resolve it."""
     # The worker's clock is 2026-01-08T00:00Z: these posts have waited 20 and 18 minutes.
     e2e.stack.produce(
         events(
@@ -56,9 +56,11 @@ def test_waiting_customers_page_the_team_and_replies_resolve_it(e2e: EndToEnd, t
         "severity": "critical",
         "component": "sla",
     }
+    # the page says whom to answer: the customer waiting longest (SPEC §13)
     assert alert["annotations"]["description"] == (
-        "The oldest unanswered post of acme on facebook has waited 20m 0s."
+        "The oldest unanswered post of acme on facebook has waited 20m 0s. Answer conversation slow-1 first."
     )
+    assert alert["annotations"]["conversation_id"] == "slow-1"
     assert alert["annotations"]["runbook_url"] == "http://127.0.0.1:6066/runbooks#socialslacustomerwaiting"
     # the answered instagram conversation never pages
     assert all(a["labels"]["channel"] == "facebook" for _, a in fired)
