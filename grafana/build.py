@@ -166,6 +166,28 @@ def agents_table(panel_id: int, y: int) -> table.Panel:
     )  # fmt: skip
 
 
+def waiting_table(panel_id: int, y: int) -> table.Panel:
+    """SPEC §13: per series, the customer waiting longest and for how long, longest first."""
+    return (
+        table.Panel().id(panel_id).title("Customers waiting now").datasource(DATASOURCE)
+        .description("Per account and channel, the customer to answer first: the conversation that has "
+                     "waited longest without a first reply (7 days, wall clock). Every waiting customer, "
+                     "with when each turns missed: GET /waiting on a worker.")
+        .grid_pos(GridPos(h=9, w=12, x=0, y=y))
+        .targets([query(f"sort_desc(socialsla_oldest_unanswered_conversation{{{SELECT}}})", "", "A",
+                        instant=True)])  # type: ignore[arg-type]
+        .transformations([
+            DataTransformerConfig(id_val="organize", options={
+                "excludeByName": {"Time": True, "__name__": True, "instance": True, "job": True},
+                "renameByName": {"conversation_id": "conversation", "Value": "waited"},
+                "indexByName": {"account": 0, "channel": 1, "conversation_id": 2, "Value": 3},
+            }),
+        ])
+        .override_by_name("waited", [DynamicConfigValue(id_val="unit", value="s")])
+        .show_header(True)
+    )  # fmt: skip
+
+
 def variable(name: str, expr: str, label: str) -> board.QueryVariable:
     return (
         board.QueryVariable(name).label(label).datasource(DATASOURCE)
@@ -243,16 +265,24 @@ def dashboard() -> dict[str, Any]:
             query(f'socialsla_feedback_responses{{window="24h", {SELECT}}}',
                   "{{account}} / {{channel}} {{survey}} answers", "B"),
         ], "short", 12, 25, 12))
-        .with_row(board.Row("Agents").id(103).grid_pos(GridPos(h=1, w=24, x=0, y=33)))
-        .with_panel(agents_table(13, 34))
-        .with_row(board.Row("Pipeline health").id(102).grid_pos(GridPos(h=1, w=24, x=0, y=43)))
+        .with_row(board.Row("Who is waiting").id(105).grid_pos(GridPos(h=1, w=24, x=0, y=33)))
+        .with_panel(waiting_table(20, 34))
+        .with_panel(trend(21, "When customers write: conversations per hour, 4 weeks", [query(
+            f'sum by (account, channel) (socialsla_conversations{{clock="wall", window="1h", state="inbound", '
+            f"{SELECT}}})", "{{account}} / {{channel}}")], "short", 12, 34, 12)
+            .time_from("28d").interval("1h")
+            .description("Conversations opened in each hour (the 1-hour window sampled hourly) over four "
+                         "weeks: the weekly pattern to staff by."))
+        .with_row(board.Row("Agents").id(103).grid_pos(GridPos(h=1, w=24, x=0, y=43)))
+        .with_panel(agents_table(13, 44))
+        .with_row(board.Row("Pipeline health").id(102).grid_pos(GridPos(h=1, w=24, x=0, y=53)))
         .with_panel(trend(9, "Events per second by outcome", [query("socialsla:events:rate5m", "{{type}} {{outcome}}")],
-                          "ops", 0, 44, 6))
+                          "ops", 0, 54, 6))
         .with_panel(trend(10, "Consumer lag", [query("sum by (topic) (socialsla_consumer_lag)", "{{topic}}")],
-                          "short", 6, 44, 6))
+                          "short", 6, 54, 6))
         .with_panel(trend(11, "Dead letters per second", [query(
-            "sum(rate(socialsla_deadletters_total[$__rate_interval]))", "dead letters")], "ops", 12, 44, 6))
-        .with_panel(trend(12, "Workers up", [query('up{job="socialsla"}', "{{instance}}")], "short", 18, 44, 6))
+            "sum(rate(socialsla_deadletters_total[$__rate_interval]))", "dead letters")], "ops", 12, 54, 6))
+        .with_panel(trend(12, "Workers up", [query('up{job="socialsla"}', "{{instance}}")], "short", 18, 54, 6))
     )  # fmt: skip
     built: dict[str, Any] = json.loads(json.dumps(wall.build(), cls=JSONEncoder))
     return built
