@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from socialsla import kafka, readback, web, workarounds
+from socialsla import board, kafka, readback, web, workarounds
 from socialsla.calendars import Calendar
 from socialsla.clock import Clock, parse_clock
 from socialsla.faust_agents import Outbox, StageAgent
@@ -241,8 +242,21 @@ def assemble(
     app.timer(interval=settings.refresh_interval)(
         Housekeeping(app, settings, health, metrics, stage2, outbox).round
     )
+    # The on-call board (board.py): this worker's series posted to the board topic, every series
+    # of the deployment read back from it for the page at `/`.
+    shared = board.Board()
+    board_topic = app.topic(board.topic_name(settings), partitions=1, **_RAW)
+    worker = f"{socket.gethostname()}:{settings.web_port}"
+
+    async def post_board() -> None:
+        await board.post(board_topic, ledger, clock.now_us(), rules, settings.max_agents, worker)
+
+    app.timer(interval=board.PUBLISH_EVERY_S)(post_board)
+    app.task(
+        functools.partial(board.follow, kafka.client_options(settings), board.topic_name(settings), shared)
+    )
     app.task(functools.partial(
         web.serve, settings.web_host, settings.web_port, registry, app, health, partitions, ledger, threads,
-        collector,
+        collector, shared,
     ))  # fmt: skip
     return Pipeline(settings, app, ledger, registry, metrics, clock, partitions, threads, health)

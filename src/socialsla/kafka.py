@@ -15,13 +15,13 @@ import ssl
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
-from socialsla import thread_store
+from socialsla import board, thread_store
 from socialsla.settings import Settings
 
 
@@ -123,6 +123,13 @@ async def _started_admin(settings: Settings, wait_seconds: float) -> AIOKafkaAdm
         await asyncio.sleep(1)
 
 
+#: The on-call board's topic (`board.py`): the latest card per series, gone a day after its last.
+BOARD_CONFIGS: Final = {
+    "cleanup.policy": "compact,delete",
+    "retention.ms": "86400000",
+    "segment.ms": "3600000",
+}
+
 #: The worker's logs (stage 1's thread states, `social.outcomes`) are made to keep this much more
 #: than 7d + R, the least they may keep, so a replay's margin (`readback.MARGIN_US`) and a slow day fit.
 LOG_SPARE_MS = 2 * 86_400_000
@@ -164,7 +171,7 @@ def log_problem(settings: Settings, name: str, configs: dict[str, str]) -> str |
 
 
 async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
-    """Create the four topics and stage 1's log when missing; refuse any not co-partitioned.
+    """Create the four topics, stage 1's log and the board's topic if missing; refuse any not co-partitioned.
 
     The worker's logs (`log_topics`) are made with the retention a replay needs,
     and an existing one that keeps less, or is compacted, is refused with the
@@ -192,6 +199,9 @@ async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
             for name in (*names, settings.topic_deadletter)
             if name not in existing
         ]
+        board_topic = board.topic_name(settings)
+        if board_topic not in existing:  # one partition, compacted: the latest card per series
+            missing.append(NewTopic(board_topic, 1, settings.replication, topic_configs=BOARD_CONFIGS))
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)

@@ -1,5 +1,6 @@
 """The worker's HTTP endpoints: `/metrics` for Prometheus, `/healthz`, `/runbooks` for people paged,
-and `/waiting`, who is waiting on this worker's series (SPEC §13).
+`/waiting`, who is waiting on this worker's series (SPEC §13), and the on-call page at `/` with the
+deployment's board behind it (`/board`, `board.py`).
 
 Read-only, nothing else.
 """
@@ -10,12 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from socialsla.board import Board
 from socialsla.events import format_time
 from socialsla.health import Health
 from socialsla.metrics import SlaCollector
@@ -26,6 +29,9 @@ from socialsla.thread_store import ThreadStore
 from socialsla.waiting import waiting_list
 
 log = logging.getLogger("socialsla")
+
+#: The on-call page: one file, no request to any other host.
+BOARD_PAGE = (Path(__file__).parent / "board.html").read_text()
 
 
 def _limit(text: str | None) -> int | None:
@@ -62,7 +68,7 @@ def waiting_body(collector: SlaCollector, query: Mapping[str, str]) -> dict[str,
 
 async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, health: Health,
                 partitions: Partitions, ledger: Ledger, threads: ThreadStore,
-                collector: SlaCollector) -> None:  # fmt: skip
+                collector: SlaCollector, shared: Board) -> None:  # fmt: skip
     """Serve until cancelled."""
 
     async def scrape(request: web.Request) -> web.Response:
@@ -84,6 +90,12 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
     async def runbooks(request: web.Request) -> web.Response:
         return web.Response(text=page(), content_type="text/html")
 
+    async def on_call(request: web.Request) -> web.Response:
+        return web.Response(text=BOARD_PAGE, content_type="text/html")
+
+    async def board_json(request: web.Request) -> web.Response:
+        return web.Response(body=orjson.dumps(shared.view(time.time())), content_type="application/json")
+
     async def waiting(request: web.Request) -> web.Response:
         try:
             body = waiting_body(collector, request.query)
@@ -96,6 +108,8 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
     server.router.add_get("/healthz", healthz)
     server.router.add_get("/runbooks", runbooks)
     server.router.add_get("/waiting", waiting)
+    server.router.add_get("/", on_call)
+    server.router.add_get("/board", board_json)
     runner = web.AppRunner(server, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
