@@ -175,7 +175,10 @@ def naive_surveys(answers: Iterable[tuple[int, str, int]], at: int) -> dict[str,
 
 
 def naive_waiting(
-    threads: dict[str, tuple[Wait, ...]], at: int, response_window_us: int, span: Span | None = None,
+    threads: dict[str, tuple[Wait, ...]],
+    at: int,
+    response_window_us: int,
+    span: Span | None = None,
     business_window_us: int | None = None,
 ) -> list[dict[str, object]]:
     """SPEC §13's waiting list word for word, without `at_risk` and the business deadline.
@@ -187,7 +190,9 @@ def naive_waiting(
     out: list[tuple[int, str, dict[str, object]]] = []
     for key, waits in threads.items():
         for wait in waits:
-            if not (at - 7 * 86_400 * MICROS < wait.start <= at) or (wait.answer is not None and wait.answer <= at):
+            if not (at - 7 * 86_400 * MICROS < wait.start <= at) or (
+                wait.answer is not None and wait.answer <= at
+            ):
                 continue
             pending = at < wait.start + response_window_us
             entry: dict[str, object] = {

@@ -360,5 +360,5 @@ def test_report_waiting_lists_who_waits_in_json_and_as_a_table(
     table = capsysbinary.readouterr().out.decode()
     assert "waiting at 2026-01-08T00:00:00Z: 3 unanswered (oldest first)" in table
     assert "c5            conversation  2026-01-06T09:00:00Z   39.0h  missed  -" in table
-    assert main(args[:-1] + ["--format", "json"]) == 0
+    assert main([*args[:-1], "--format", "json"]) == 0
     assert "waiting" not in orjson.loads(capsysbinary.readouterr().out)["series"][0]

@@ -281,7 +281,9 @@ def test_the_oldest_unanswered_conversation_names_the_customer_to_answer_first()
         conv("acme", "x", "done", T0 - H, T0 - H + 60 * MICROS),
     )
     text = generate_latest(registry).decode()
-    lines = [line for line in text.splitlines() if line.startswith("socialsla_oldest_unanswered_conversation{")]
+    lines = [
+        line for line in text.splitlines() if line.startswith("socialsla_oldest_unanswered_conversation{")
+    ]
     assert lines == [
         'socialsla_oldest_unanswered_conversation{account="acme",channel="facebook",conversation_id="a"} 3600.0'
     ]

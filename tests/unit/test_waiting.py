@@ -15,16 +15,16 @@ from socialsla.waiting import Waiting, oldest_conversation, waiting_list
 from socialsla.windows import SeriesWindows
 from tests.oracle import naive_waiting
 from tests.unit.test_calendars import calendars
-from tests.unit.test_windows import R, T0, H, Record, instants, one, records, thread_waits
+from tests.unit.test_windows import T0, H, R, Record, instants, one, records, thread_waits
 
 threads = st.lists(st.lists(records, min_size=1, max_size=4), max_size=14)
 # few distinct ids and times, so that ties at one instant happen
 ids = st.sampled_from(["b", "a", "c10", "c9", "Z", "é"])
 
 
-def _build(items: list[list[Record]], names: list[str], calendar: Calendar | None = None) -> tuple[
-    SeriesWindows, dict[str, tuple[Wait, ...]]
-]:
+def _build(
+    items: list[list[Record]], names: list[str], calendar: Calendar | None = None
+) -> tuple[SeriesWindows, dict[str, tuple[Wait, ...]]]:
     windows = SeriesWindows(R, 900 * MICROS, calendar)
     current: dict[str, tuple[Wait, ...]] = {}
     for index, raw in enumerate(items):
@@ -61,7 +61,9 @@ def test_the_list_equals_the_oracle_and_a_limit_keeps_its_head(
 
 
 @settings(max_examples=150, deadline=None)
-@given(calendars(), threads, st.lists(ids, min_size=1, max_size=6), st.lists(instants, min_size=1, max_size=3))
+@given(
+    calendars(), threads, st.lists(ids, min_size=1, max_size=6), st.lists(instants, min_size=1, max_size=3)
+)
 def test_the_business_fields_follow_the_calendar(
     team: Calendar, items: list[list[Record]], names: list[str], times: list[int]
 ) -> None:
@@ -90,7 +92,7 @@ def test_at_risk_marks_the_conversations_that_turn_missed_before_the_forecast(
     items: list[list[Record]], names: list[str], times: list[int], window: str, threshold: Fraction
 ) -> None:
     """A conversation in the rule's window, pending now, missed by the forecast instant: answering it helps."""
-    windows, current = _build(items, names)
+    windows, _current = _build(items, names)
     rule = Rule(name="badge", window=window, min_response_rate=threshold)
     other = Rule(name="speed", window="7d", max_avg_first_reply_seconds=Fraction(900))
     length = {"1h": H, "24h": 24 * H, "7d": 7 * 24 * H}[window]
@@ -119,7 +121,9 @@ def test_a_rule_without_a_forecast_marks_nobody() -> None:
     rule = Rule(name="badge", window="7d", min_response_rate=Fraction(9, 10))
     for verdict in (Verdict(False, None), Verdict(True, None, None)):
         assert waiting_list(windows, T0 + H, (rule,), {"badge": verdict})[0].at_risk == ()
-    assert waiting_list(windows, T0 + H, (rule,), {"badge": Verdict(True, None, R - H)})[0].at_risk == ("badge",)
+    assert waiting_list(windows, T0 + H, (rule,), {"badge": Verdict(True, None, R - H)})[0].at_risk == (
+        "badge",
+    )
 
 
 @settings(max_examples=300, deadline=None)
