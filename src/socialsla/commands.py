@@ -314,7 +314,9 @@ def _demo(args: argparse.Namespace) -> int:
             start_new_session=True,
             preexec_fn=functools.partial(die_with_parent, os.getpid()),
         )
-    print(f"worker started (pid {worker.pid}); log: {worker_log}\nmetrics: {url}", flush=True)
+    page = f"http://{settings.web_host}:{settings.web_port}/"
+    print(f"worker started (pid {worker.pid}); log: {worker_log}\nmetrics: {url}\n"
+          f"on-call page (who is waiting): {page}", flush=True)  # fmt: skip
     try:
         failure = asyncio.run(
             _demo_screen(args, settings, rules, worker, worker_log, url, book.calendars, history)

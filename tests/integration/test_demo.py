@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.harness import Samples, as_a_terminal_job, bindable, eventually, free_port, parse_metrics
@@ -58,6 +59,15 @@ class Demo:
         """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group."""
         os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=STOP_S)
+
+
+def board_series(page: str) -> set[tuple[str, str]]:
+    """The series the on-call page at `page` would show (its `board` JSON)."""
+    try:
+        with urllib.request.urlopen(f"{page}board", timeout=3) as r:
+            return {(c["account"], c["channel"]) for c in orjson.loads(r.read())["series"]}
+    except OSError:
+        return set()
 
 
 def inbound(samples: Samples) -> dict[tuple[str, str], float]:
@@ -183,6 +193,12 @@ def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
                "a resolution rate and a CSAT for every series that answers")  # fmt: skip
     eventually(first.text, lambda text: "scorecard" in text and "CSAT" in text, DEMO_READY_S,
                "the screen's scorecard lines")  # fmt: skip
+    # the on-call page's address is printed, and its board lists every series, shared through Kafka
+    page = re.search(r"on-call page \(who is waiting\): (http://\S+)", first.text())
+    assert page is not None, first.text()[-3000:]
+    assert page.group(1) == f"http://127.0.0.1:{first.ports['web']}/"
+    eventually(lambda: board_series(page.group(1)), lambda found: found == SERIES, DEMO_READY_S,
+               "every series on the on-call board")  # fmt: skip
     worker = worker_pid(first.output)
     assert worker is not None
     broker_pid = int((home / "kafka.pid").read_text())
