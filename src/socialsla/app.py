@@ -249,7 +249,9 @@ def assemble(
     worker = f"{socket.gethostname()}:{settings.web_port}"
 
     async def post_board() -> None:
-        await board.post(board_topic, ledger, clock.now_us(), rules, settings.max_agents, worker)
+        # Only rebuilt partitions: evaluating series a replay is still filling would slow it down.
+        owned = ledger.of(partitions.loaded(ledger))
+        await board.post(board_topic, owned, clock.now_us(), rules, settings.max_agents, worker)
 
     app.timer(interval=board.PUBLISH_EVERY_S)(post_board)
     app.task(

@@ -375,3 +375,9 @@ class Ledger:
     def __iter__(self) -> Iterator[Series]:
         for owned in self.partitions.values():
             yield from owned.values()
+
+    def of(self, partitions: set[int]) -> Iterator[Series]:
+        """The series of these partitions (the loaded ones, say: not those a replay is filling)."""
+        for partition, owned in self.partitions.items():
+            if partition in partitions:
+                yield from owned.values()
