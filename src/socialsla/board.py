@@ -27,11 +27,11 @@ from typing import Any, Final
 
 import orjson
 
+from socialsla import waiting
 from socialsla.events import MICROS, format_time
 from socialsla.rules import Rule
 from socialsla.series import Evaluation, Series, evaluate
 from socialsla.settings import Settings
-from socialsla.waiting import waiting_list
 
 log = logging.getLogger("socialsla")
 
@@ -54,7 +54,7 @@ def card(
     series: Series, evaluation: Evaluation, at: int, rules: Sequence[Rule], worker: str
 ) -> dict[str, Any]:
     """One series on the board at `at`: what `/metrics` and `/waiting` say of it, and who said it."""
-    entries = waiting_list(series.windows, at, rules, evaluation.verdicts)
+    entries = waiting.waiting_list(series.windows, at, rules, evaluation.verdicts, LIST_HEAD)
     business = series.windows.calendar is not None
     return {
         "account": series.account,
@@ -75,8 +75,8 @@ def card(
             for name, verdict in evaluation.verdicts.items()
         },
         "oldest_unanswered_seconds": evaluation.stats.oldest_unanswered_seconds,
-        "waiting_count": len(entries),
-        "waiting": [entry.to_json(business) for entry in entries[:LIST_HEAD]],
+        "waiting_count": waiting.count(evaluation.stats),
+        "waiting": [entry.to_json(business) for entry in entries],
     }
 
 
@@ -122,7 +122,7 @@ def messages(
     """The messages of one round: a card per exported series, keyed `account|channel`."""
     out = []
     for series in ledger:
-        evaluation = evaluate(series, at, rules, max_agents)
+        evaluation = evaluate(series, at, rules, max_agents, per_agent=False)
         key = f"{series.account}|{series.channel}".encode()
         out.append((key, orjson.dumps(card(series, evaluation, at, rules, worker))))
     return out

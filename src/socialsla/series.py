@@ -172,11 +172,15 @@ class Evaluation:
     oldest_unanswered_conversation: str | None = None
 
 
-def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) -> Evaluation:
+def evaluate(
+    series: Series, at: int, rules: Sequence[Rule], max_agents: int, per_agent: bool = True
+) -> Evaluation:
     """The one evaluation of a series at `at`: windows on both clocks, verdicts, forecast, agents.
 
     The offline report and the worker's collector both call it on a `Series` that
-    `Ledger.apply` built, so they cannot disagree on any number.
+    `Ledger.apply` built, so they cannot disagree on any number. Without
+    `per_agent` the agents' figures (SPEC §10, the costliest part: they walk every
+    answer of 7 days) are left empty: who is waiting needs only the verdicts.
     """
     windows = series.windows
     stats = windows.evaluate(at, lifetime=True)
@@ -202,7 +206,7 @@ def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) ->
         None if calendar is None else calendar.name,
         business,
         None if calendar is None else calendar.is_open(at),
-        agents(windows, at, max_agents),
+        agents(windows, at, max_agents) if per_agent else {},
         series.lifetime(stats),
         wall_resolution,
         business_resolution,

@@ -20,7 +20,7 @@ from typing import Any
 from socialsla.conversation import Status, decide
 from socialsla.events import MICROS, format_time
 from socialsla.rules import Rule, Verdict
-from socialsla.windows import WINDOWS, SeriesWindows, View
+from socialsla.windows import WINDOWS, SeriesStats, SeriesWindows, View
 
 #: SPEC §13: the list covers waits started within this much before T.
 SPAN_US = WINDOWS["7d"] * MICROS
@@ -151,3 +151,15 @@ def oldest_conversation(windows: SeriesWindows, at: int, oldest_us: int | None) 
     if oldest_us is None:
         return None
     return min(windows.unanswered_started(at - oldest_us, at), default=None)
+
+
+def count(stats: SeriesStats) -> int:
+    """How many entries the series' waiting list has, from its wall-clock statistics at the same T.
+
+    The list's 7 days are the 7d window's: its conversations and follow-ups
+    without an answer by T, so the figures a scrape computes count it without
+    building the list.
+    """
+    week = stats.windows["7d"]
+    assert week.next_reply is not None  # `SeriesWindows.evaluate` always fills it
+    return week.inbound - week.latency_count + week.next_reply.inbound - week.next_reply.latency_count

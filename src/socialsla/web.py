@@ -55,7 +55,7 @@ def waiting_body(collector: SlaCollector, query: Mapping[str, str]) -> dict[str,
     )  # fmt: skip
     out = []
     for series in chosen:
-        verdicts = evaluate(series, at, collector.rules, collector.max_agents).verdicts
+        verdicts = evaluate(series, at, collector.rules, collector.max_agents, per_agent=False).verdicts
         entries = waiting_list(series.windows, at, collector.rules, verdicts, limit)
         business = series.windows.calendar is not None
         out.append({

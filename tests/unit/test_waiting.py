@@ -11,7 +11,7 @@ from socialsla.calendars import Calendar
 from socialsla.conversation import Wait
 from socialsla.events import MICROS
 from socialsla.rules import Rule, Verdict
-from socialsla.waiting import Waiting, oldest_conversation, waiting_list
+from socialsla.waiting import Waiting, count, oldest_conversation, waiting_list
 from socialsla.windows import SeriesWindows
 from tests.oracle import naive_waiting
 from tests.unit.test_calendars import calendars
@@ -58,6 +58,7 @@ def test_the_list_equals_the_oracle_and_a_limit_keeps_its_head(
         assert all(entry.business_waited_us is None and entry.at_risk == () for entry in got)
         for limit in (1, 2, 5):
             assert waiting_list(windows, at, limit=limit) == got[:limit]
+        assert count(windows.evaluate(at)) == len(got)
 
 
 @settings(max_examples=150, deadline=None)
