@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,13 @@ def _limit(text: str | None) -> int | None:
     return int(text)
 
 
-def waiting_body(collector: SlaCollector, query: Mapping[str, str]) -> dict[str, Any]:
-    """SPEC §13's `GET /waiting` answer at the collector's clock now; ValueError for a bad `limit`."""
+def waiting_parts(collector: SlaCollector, query: Mapping[str, str]) -> tuple[int, Iterator[dict[str, Any]]]:
+    """SPEC §13's `GET /waiting` at the collector's clock now: T, and each series' part, one at a time.
+
+    ValueError for a bad `limit`, before anything is built. The parts come one
+    series at a time so the handler can let the agents run between them: the
+    whole list at 1M open conversations takes seconds.
+    """
     limit = _limit(query.get("limit"))
     account, channel = query.get("account"), query.get("channel")
     at = collector.clock.now_us()
@@ -53,17 +58,25 @@ def waiting_body(collector: SlaCollector, query: Mapping[str, str]) -> dict[str,
          if (account is None or s.account == account) and (channel is None or s.channel == channel)),
         key=lambda s: (s.account, s.channel),
     )  # fmt: skip
-    out = []
-    for series in chosen:
-        verdicts = evaluate(series, at, collector.rules, collector.max_agents, per_agent=False).verdicts
-        entries = waiting_list(series.windows, at, collector.rules, verdicts, limit)
-        business = series.windows.calendar is not None
-        out.append({
-            "account": series.account,
-            "channel": series.channel,
-            "waiting": [entry.to_json(business) for entry in entries],
-        })  # fmt: skip
-    return {"at": format_time(at), "series": out}
+
+    def parts() -> Iterator[dict[str, Any]]:
+        for series in chosen:
+            verdicts = evaluate(series, at, collector.rules, collector.max_agents, per_agent=False).verdicts
+            entries = waiting_list(series.windows, at, collector.rules, verdicts, limit)
+            business = series.windows.calendar is not None
+            yield {
+                "account": series.account,
+                "channel": series.channel,
+                "waiting": [entry.to_json(business) for entry in entries],
+            }
+
+    return at, parts()
+
+
+def waiting_body(collector: SlaCollector, query: Mapping[str, str]) -> dict[str, Any]:
+    """The whole `GET /waiting` answer at once (`waiting_parts`)."""
+    at, parts = waiting_parts(collector, query)
+    return {"at": format_time(at), "series": list(parts)}
 
 
 async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, health: Health,
@@ -98,10 +111,15 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
 
     async def waiting(request: web.Request) -> web.Response:
         try:
-            body = waiting_body(collector, request.query)
+            at, parts = waiting_parts(collector, request.query)
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        return web.Response(body=orjson.dumps(body), content_type="application/json")
+        series = []
+        for part in parts:
+            series.append(part)
+            await asyncio.sleep(0)  # the agents run between two series
+        body = orjson.dumps({"at": format_time(at), "series": series})
+        return web.Response(body=body, content_type="application/json")
 
     server = web.Application()
     server.router.add_get("/metrics", scrape)
