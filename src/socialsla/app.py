@@ -245,7 +245,7 @@ def assemble(
     # The on-call board (board.py): this worker's series posted to the board topic, every series
     # of the deployment read back from it for the page at `/`.
     shared = board.Board()
-    board_topic = app.topic(board.topic_name(settings), partitions=1, **_RAW)
+    board_topic = app.topic(board.topic_for(settings), partitions=1, **_RAW)
     worker = f"{socket.gethostname()}:{settings.web_port}"
 
     async def post_board() -> None:
@@ -255,7 +255,7 @@ def assemble(
 
     app.timer(interval=board.PUBLISH_EVERY_S)(post_board)
     app.task(
-        functools.partial(board.follow, kafka.client_options(settings), board.topic_name(settings), shared)
+        functools.partial(board.follow, kafka.client_options(settings), board.topic_for(settings), shared)
     )
     app.task(functools.partial(
         web.serve, settings.web_host, settings.web_port, registry, app, health, partitions, ledger, threads,

@@ -45,7 +45,7 @@ STALE_AFTER_S: Final = 30.0
 FORGET_AFTER_S: Final = 86_400.0
 
 
-def topic_name(settings: Settings) -> str:
+def topic_for(settings: Settings) -> str:
     """The board's compacted topic: one per app id, as the thread log is."""
     return f"{settings.app_id}-board"
 

@@ -199,7 +199,7 @@ async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
             for name in (*names, settings.topic_deadletter)
             if name not in existing
         ]
-        board_topic = board.topic_name(settings)
+        board_topic = board.topic_for(settings)
         if board_topic not in existing:  # one partition, compacted: the latest card per series
             missing.append(NewTopic(board_topic, 1, settings.replication, topic_configs=BOARD_CONFIGS))
         if missing:
