@@ -55,7 +55,6 @@ def card(
 ) -> dict[str, Any]:
     """One series on the board at `at`: what `/metrics` and `/waiting` say of it, and who said it."""
     entries = waiting.waiting_list(series.windows, at, rules, evaluation.verdicts, LIST_HEAD)
-    business = series.windows.calendar is not None
     return {
         "account": series.account,
         "channel": series.channel,
@@ -76,7 +75,7 @@ def card(
         },
         "oldest_unanswered_seconds": evaluation.stats.oldest_unanswered_seconds,
         "waiting_count": waiting.count(evaluation.stats),
-        "waiting": [entry.to_json(business) for entry in entries],
+        "waiting": [entry.to_json() for entry in entries],
     }
 
 

@@ -370,11 +370,20 @@ def to_json(report: Report, rules: tuple[Rule, ...] = ()) -> bytes:
     series = [series_json(s, rules) for s in report.series]
     if report.waiting is not None:
         for out, evaluation, entries in zip(series, report.series, report.waiting, strict=True):
-            business = evaluation.business is not None
             out["oldest_unanswered_conversation"] = evaluation.oldest_unanswered_conversation
-            out["waiting"] = [entry.to_json(business) for entry in entries]
+            out["waiting"] = [entry.to_json() for entry in entries]
     body = {"at": format_time(report.at), "series": series}
     return orjson.dumps(body, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _columns(header: Sequence[str], rows: Sequence[Sequence[str]], left: Callable[[int], bool]) -> list[str]:
+    """A table's lines, header first: each column as wide as its widest cell, text left, numbers right."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    return [
+        "  ".join(cell.ljust(width) if left(i) else cell.rjust(width)
+                  for i, (cell, width) in enumerate(zip(row, widths, strict=True))).rstrip()
+        for row in (header, *rows)
+    ]  # fmt: skip
 
 
 def _pct(value: float | None) -> str:
@@ -420,12 +429,8 @@ def to_table(report: Report, rules: tuple[Rule, ...] = ()) -> str:
                     human(stats.oldest_unanswered_seconds) if last else "",
                     _verdicts(series.verdicts, by_name) if last and not label else "",
                 ))  # fmt: skip
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = [f"at {format_time(report.at)}: {len(report.series)} account/channel series"]
-    for row in (header, *rows):
-        cells = [cell.ljust(width) if i < 3 or i == len(header) - 1 else cell.rjust(width)
-                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
-        lines.append("  ".join(cells).rstrip())
+    lines += _columns(header, rows, lambda i: i < 3 or i == len(header) - 1)
     scorecards = [line for series in report.series if (line := _scorecard_line(series))]
     if scorecards:
         lines.append("")
@@ -466,14 +471,9 @@ def _waiting_table(report: Report) -> list[str]:
                 business = entry.business_pending
                 row.insert(7, "-" if business is None else _due(business, entry.business_due_in_us))
             rows.append(row)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     waiting = sum(len(entries) for entries in report.waiting)
     lines = [f"waiting at {format_time(report.at)}: {waiting} unanswered (oldest first)"]
-    numbers = {"waited", "due in", "business due"}
-    for row in (header, *rows):
-        cells = [cell.rjust(width) if header[i] in numbers else cell.ljust(width)
-                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
-        lines.append("  ".join(cells).rstrip())
+    lines += _columns(header, rows, lambda i: header[i] not in {"waited", "due in", "business due"})
     if not rows:
         lines.append("(nobody waits)")
     return lines
@@ -515,15 +515,11 @@ def to_agents_table(report: Report) -> str:
                     human(a.first.max_seconds),
                     str(a.next.latency_count), human(a.next.avg_seconds),
                 ))  # fmt: skip
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
     lines = [
         f"at {format_time(report.at)}: agents (wall clock; first replies to conversations, "
         "next replies to follow-ups)"
     ]
-    for row in (header, *rows):
-        cells = [cell.ljust(width) if i < 4 else cell.rjust(width)
-                 for i, (cell, width) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
-        lines.append("  ".join(cells).rstrip())
+    lines += _columns(header, rows, lambda i: i < 4)
     if not rows:
         lines.append("(no reply in any window)")
     return "\n".join(lines) + "\n"

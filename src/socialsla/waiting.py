@@ -47,8 +47,8 @@ class Waiting:
     #: Names of the rules whose forecast breach answering this wait could delay, sorted.
     at_risk: tuple[str, ...] = ()
 
-    def to_json(self, business: bool) -> dict[str, Any]:
-        """SPEC §13's entry; the business fields only for a series with a calendar."""
+    def to_json(self) -> dict[str, Any]:
+        """SPEC §13's entry; the business fields only for a series with a calendar (they are set then)."""
         out: dict[str, Any] = {
             "conversation_id": self.conversation_id,
             "kind": "conversation" if self.conversation else "follow_up",
@@ -57,8 +57,8 @@ class Waiting:
             "state": "pending" if self.pending else "missed",
             "due_in_seconds": None if self.due_in_us is None else self.due_in_us / MICROS,
         }
-        if business:
-            out["business_waited_seconds"] = (self.business_waited_us or 0) / MICROS
+        if self.business_waited_us is not None:
+            out["business_waited_seconds"] = self.business_waited_us / MICROS
             out["business_due_in_seconds"] = (
                 None if self.business_due_in_us is None else self.business_due_in_us / MICROS
             )

@@ -63,11 +63,10 @@ def waiting_parts(collector: SlaCollector, query: Mapping[str, str]) -> tuple[in
         for series in chosen:
             verdicts = evaluate(series, at, collector.rules, collector.max_agents, per_agent=False).verdicts
             entries = waiting_list(series.windows, at, collector.rules, verdicts, limit)
-            business = series.windows.calendar is not None
             yield {
                 "account": series.account,
                 "channel": series.channel,
-                "waiting": [entry.to_json(business) for entry in entries],
+                "waiting": [entry.to_json() for entry in entries],
             }
 
     return at, parts()

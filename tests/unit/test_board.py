@@ -36,7 +36,7 @@ def test_a_card_says_what_metrics_and_waiting_say_with_the_head_of_the_list() ->
     card = orjson.loads(value)
     (series,) = list(ledger)
     evaluation = evaluate(series, T0, RULES, 10)
-    expected = [e.to_json(False) for e in waiting_list(series.windows, T0, RULES, evaluation.verdicts)]
+    expected = [e.to_json() for e in waiting_list(series.windows, T0, RULES, evaluation.verdicts)]
     assert key == b"acme|x"
     assert card["waiting"] == expected[: board.LIST_HEAD]
     assert card["waiting_count"] == board.LIST_HEAD + 5

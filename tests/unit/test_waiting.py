@@ -75,6 +75,10 @@ def test_the_business_fields_follow_the_calendar(
         got = waiting_list(windows, at)
         assert [_plain(e, True) for e in got] == naive_waiting(current, at, R, team.open_us, business_r)
         for entry in got:
+            shown = entry.to_json()  # a series with a calendar shows its business fields
+            assert shown["business_waited_seconds"] == entry.business_waited_us / MICROS
+            assert shown["business_due_in_seconds"] == (None if entry.business_due_in_us is None
+                                                        else entry.business_due_in_us / MICROS)  # fmt: skip
             due = entry.business_due_in_us
             if not entry.business_pending:
                 assert due is None
@@ -155,12 +159,12 @@ def test_ties_at_the_oldest_instant_and_follow_ups() -> None:
     got = waiting_list(windows, at)
     assert [(e.conversation_id, e.conversation) for e in got] == [("ping", False), ("a", True), ("b", True)]
     assert oldest_conversation(windows, at, windows.evaluate(at).oldest_unanswered_us) == "a"
-    assert got[1].to_json(False) == {
+    assert got[1].to_json() == {
         "conversation_id": "a", "kind": "conversation", "since": "2026-01-01T00:00:00Z",
         "waited_seconds": 7200.0, "state": "pending", "due_in_seconds": 79200.0, "at_risk": [],
     }  # fmt: skip
-    assert got[0].to_json(False)["kind"] == "follow_up"
+    assert got[0].to_json()["kind"] == "follow_up"
     missed = waiting_list(windows, T0 + R + MICROS)[1]
     assert (missed.pending, missed.due_in_us) == (False, None)
-    assert missed.to_json(True)["state"] == "missed"
-    assert missed.to_json(True)["business_due_in_seconds"] is None
+    assert missed.to_json()["state"] == "missed"
+    assert missed.to_json()["due_in_seconds"] is None

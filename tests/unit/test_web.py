@@ -48,9 +48,7 @@ def test_every_series_in_the_reports_order_with_the_reports_entries() -> None:
     for series, shown in zip(sorted(collector.ledger, key=lambda s: (s.account, s.channel)), body["series"],
                              strict=True):  # fmt: skip
         verdicts = evaluate(series, T0, RULES, 10).verdicts
-        assert shown["waiting"] == [
-            e.to_json(False) for e in waiting_list(series.windows, T0, RULES, verdicts)
-        ]
+        assert shown["waiting"] == [e.to_json() for e in waiting_list(series.windows, T0, RULES, verdicts)]
     acme = body["series"][0]["waiting"]
     assert [w["conversation_id"] for w in acme] == ["late", "later", "fresh"]
     # 9 of 10 when late is missed holds; 9 of 11 at later's deadline breaks the badge: answering either
