@@ -250,8 +250,9 @@ def assemble(
 
     async def post_board() -> None:
         # Only rebuilt partitions: evaluating series a replay is still filling would slow it down.
-        owned = ledger.of(partitions.loaded(ledger))
-        await board.post(board_topic, owned, clock.now_us(), rules, settings.max_agents, worker)
+        at = clock.now_us()
+        owned = ledger.existing(at, partitions.loaded(ledger))
+        await board.post(board_topic, owned, at, rules, settings.max_agents, worker)
 
     app.timer(interval=board.PUBLISH_EVERY_S)(post_board)
     app.task(

@@ -202,7 +202,7 @@ class SlaCollector(Collector):
             labels=["account", "channel", "window"],
         )
         bounds = [_le(b) for b in histogram.upper_bounds()]
-        for series in self.ledger:
+        for series in self.ledger.existing(at):
             e = evaluate(series, at, self.rules, self.max_agents)
             who = [e.account, e.channel]
             views = (

@@ -165,7 +165,7 @@ def build(
     # Stage 2 as the worker runs it: the outcomes stage 1 would send, applied by the same function.
     ledger = Ledger(response_window_us, LONGEST_US, calendars, resolution_window_us)
     ledger.apply(0, folded.outcomes(), at)
-    series = sorted(ledger, key=lambda s: (s.account, s.channel))
+    series = sorted(ledger.existing(at), key=lambda s: (s.account, s.channel))
     evaluations = [evaluate(each, at, rules, max_agents) for each in series]
     lists = None
     if waiting:

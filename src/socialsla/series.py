@@ -133,6 +133,11 @@ class Series:
         assert calendar is not None  # only a series with a calendar has a business view
         return View(calendar.resolution_window_us or self.resolution_window_us, calendar)
 
+    def exists_at(self, at: int) -> bool:
+        """Whether a customer's post of this series is seen at `at`: a kept wait started by then,
+        or conversations already counted into the totals of what expired."""
+        return self.expired.floor is not None or self.windows.started_by(at)
+
     def lifetime(self, stats: SeriesStats) -> Lifetime:
         """Lifetime counters from stats evaluated with lifetime=True."""
         kept = stats.windows[ALL]
@@ -250,6 +255,18 @@ class Ledger:
         #: Log messages a replay could not read (each was dead-lettered when first consumed).
         self.unreadable = 0
 
+    def holder(self, partition: int, outcome: Outcome) -> Series | None:
+        """The series an outcome goes to; None when its thread has no post and its series does not exist.
+
+        A series exists only through a customer's post. An outcome without waits
+        (outreach nobody answered, a resolve or a feedback in a thread without a
+        post) counts nowhere: it may empty its thread in a series that exists,
+        never create one.
+        """
+        if outcome.waits:
+            return self.series_for(partition, outcome.account, outcome.channel)
+        return self.partitions.get(partition, {}).get(series_key(outcome.account, outcome.channel))
+
     def series_for(self, partition: int, account: str, channel: str) -> Series:
         """The series, created empty on first sight."""
         owned = self.partitions.setdefault(partition, {})
@@ -276,7 +293,9 @@ class Ledger:
         horizon = now_us - (LONGEST_US + self.response_window_us)
         for outcome in outcomes:
             name = series_key(outcome.account, outcome.channel)
-            series = self.series_for(partition, outcome.account, outcome.channel)
+            series = self.holder(partition, outcome)
+            if series is None:
+                continue
             last = self.last_expiry.get((partition, name))
             due = last is None or now_us - last >= self.expire_every_us or now_us < last
             # Expiry comes before the outcome replaces its thread: a thread id used again after
@@ -317,10 +336,9 @@ class Ledger:
         the totals already count them.
         """
         if not is_totals(raw):
-            outcomes = decode_outcomes(raw)
-            if outcomes:  # one series per message (`encode_outcomes`)
-                series = self.series_for(partition, outcomes[0].account, outcomes[0].channel)
-                for outcome in outcomes:
+            for outcome in decode_outcomes(raw):
+                series = self.holder(partition, outcome)
+                if series is not None:
                     series.put(outcome)
             return
         account, channel, totals = parse_totals(raw)
@@ -380,8 +398,15 @@ class Ledger:
         for owned in self.partitions.values():
             yield from owned.values()
 
-    def of(self, partitions: set[int]) -> Iterator[Series]:
-        """The series of these partitions (the loaded ones, say: not those a replay is filling)."""
+    def existing(self, at: int, partitions: Collection[int] | None = None) -> Iterator[Series]:
+        """The series that exist at `at`, of these partitions (default: all): what is reported and exported.
+
+        A series is kept from its thread's first outcome with a wait, and a
+        live post may be up to a few minutes ahead of the clock; until one of
+        its posts is seen at `at`, the series does not exist yet.
+        """
         for partition, owned in self.partitions.items():
-            if partition in partitions:
-                yield from owned.values()
+            if partitions is None or partition in partitions:
+                for series in owned.values():
+                    if series.exists_at(at):
+                        yield series

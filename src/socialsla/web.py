@@ -54,7 +54,7 @@ def waiting_parts(collector: SlaCollector, query: Mapping[str, str]) -> tuple[in
     account, channel = query.get("account"), query.get("channel")
     at = collector.clock.now_us()
     chosen = sorted(
-        (s for s in collector.ledger
+        (s for s in collector.ledger.existing(at)
          if (account is None or s.account == account) and (channel is None or s.channel == channel)),
         key=lambda s: (s.account, s.channel),
     )  # fmt: skip
@@ -94,7 +94,7 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
             "owned_partitions": sorted(partitions.loaded(ledger)),
             # stage 1: input partitions whose thread states are rebuilt from their log
             "input_partitions_loaded": sorted(partitions.loaded(threads)),
-            "series": sum(1 for _ in ledger),
+            "series": sum(1 for _ in ledger.existing(collector.clock.now_us())),
             "seconds_since_progress": round(time.monotonic() - health.last_progress, 3),
         }
         return web.json_response(body)

@@ -520,6 +520,13 @@ class SeriesWindows:
         """A thread's kept waits (none when it is not kept)."""
         return self._threads.get(key, ())
 
+    def started_by(self, at: int) -> bool:
+        """Whether a kept wait starts at or before `at`."""
+        if not self._buckets:
+            return False
+        first = self._buckets[min(self._buckets)]
+        return min(wait.start for wait in first.records.values()) <= at
+
     def holds_before(self, key: str, before: int) -> bool:
         """Whether the thread keeps a wait that `expire(before)` would drop."""
         size = self.bucket_us

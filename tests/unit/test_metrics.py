@@ -289,3 +289,25 @@ def test_the_oldest_unanswered_conversation_names_the_customer_to_answer_first()
     ]
     clock.at = T0 - H - 1  # before anyone wrote: no oldest wait, no sample
     assert "socialsla_oldest_unanswered_conversation{" not in generate_latest(registry).decode()
+
+
+def test_only_series_with_a_post_seen_now_are_exported_and_on_the_demo_screen() -> None:
+    """Outreach in a series of its own, and a post ahead of the clock, give no sample and no screen row."""
+    from socialsla import summary
+
+    outreach = Outcome("zeta", "x", "o1", (), T0)  # stage 1's outcome of a thread with replies only
+    ahead = conv("future", "x", "f1", T0 + 60 * MICROS, None)
+    registry, clock, _ = registry_with(conv("acme", "facebook", "a", T0 - H, None), outreach, ahead)
+    scraped = {
+        (s.labels["account"], s.labels["channel"])
+        for family in registry.collect()
+        for s in family.samples
+        if "account" in s.labels
+    }
+    assert scraped == {("acme", "facebook")}
+    assert set(summary.parse(generate_latest(registry).decode()).rows) == {("acme", "facebook")}
+    clock.at = T0 + 60 * MICROS
+    assert set(summary.parse(generate_latest(registry).decode()).rows) == {
+        ("acme", "facebook"),
+        ("future", "x"),
+    }

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from socialsla import report
 from socialsla.conversation import Policy
-from socialsla.events import MICROS, Event, encode, parse_time
+from socialsla.events import MICROS, Event, encode, format_time, parse_time
 from socialsla.rules import DEFAULT_RULES, parse_book, parse_rules
 
 DATA = Path(__file__).parent.parent / "data"
@@ -71,9 +71,9 @@ def test_scenario_invalid_lines_have_reasons_and_line_numbers(scenario: report.R
 
 
 def test_scenario_series_are_sorted(scenario: report.Report) -> None:
-    """Series come sorted by (account, channel), including one with only a brand reply."""
+    """Series come sorted by (account, channel); zeta/x, whose only event is a brand's reply, is none."""
     names = [(s.account, s.channel) for s in scenario.series]
-    assert names == [("acme", "facebook"), ("acme", "instagram"), ("zeta", "x")]
+    assert names == [("acme", "facebook"), ("acme", "instagram")]
 
 
 def test_scenario_last_hour(scenario: report.Report) -> None:
@@ -139,15 +139,26 @@ def test_scenario_last_week(scenario: report.Report) -> None:
 
 
 def test_scenario_other_series(scenario: report.Report) -> None:
-    """A healthy series keeps its badge; a series with no decided conversation has no verdict."""
+    """A healthy series keeps its badge."""
     instagram = series(scenario, "acme", "instagram")
     # its one responded conversation leaves the window with nothing behind it: no breach ahead
     no_breach = {"ok": True, "error_budget": 0, "rate_breach_in_seconds": None}
     assert instagram["rules"] == {"facebook_very_responsive": no_breach}
-    zeta = series(scenario, "zeta", "x")
+
+
+@pytest.fixture(scope="module")
+def undecided() -> report.Report:
+    """One series whose only conversation is still pending at T."""
+    post = Event("post", "p1", "c1", "zeta", "x", AT - 600 * MICROS)
+    return report.build(iter([encode(post)]), AT, NOW, DEFAULT_RULES)
+
+
+def test_a_series_with_no_decided_conversation_has_no_verdict(undecided: report.Report) -> None:
+    """A pending conversation gives the series a row, but the rule no verdict and no budget."""
+    zeta = series(undecided, "zeta", "x")
     no_verdict = {"ok": None, "error_budget": None, "rate_breach_in_seconds": None}
     assert zeta["rules"] == {"facebook_very_responsive": no_verdict}
-    assert zeta["oldest_unanswered_seconds"] is None
+    assert zeta["oldest_unanswered_seconds"] == 600.0
 
 
 def test_rules_apply_only_to_their_scope() -> None:
@@ -175,15 +186,15 @@ def test_json_document_shape(scenario: report.Report) -> None:
     """The JSON output carries `at` and the series in SPEC §5's shape."""
     body = orjson.loads(report.to_json(scenario))
     assert body["at"] == "2026-01-08T00:00:00Z"
-    assert [s["account"] for s in body["series"]] == ["acme", "acme", "zeta"]
+    assert [s["account"] for s in body["series"]] == ["acme", "acme"]
     assert set(body["series"][0]["windows"]) == {"1h", "24h", "7d"}
 
 
-def test_table_shows_verdicts(scenario: report.Report) -> None:
-    """The people's table names each series and its badge verdict."""
+def test_table_shows_verdicts(scenario: report.Report, undecided: report.Report) -> None:
+    """The people's table names each series and its badge verdict, or that there is none yet."""
     table = report.to_table(scenario, DEFAULT_RULES)
     assert "facebook_very_responsive: LOST (rate 85.7% < 90.0%, avg 4.3h > 15.0m, budget -1)" in table
-    assert "facebook_very_responsive: no verdict" in table
+    assert "facebook_very_responsive: no verdict" in report.to_table(undecided, DEFAULT_RULES)
 
 
 # --- properties: arrival order and redelivery do not change the report ---------------------
@@ -320,3 +331,106 @@ def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report
     )
     for name in ("verdicts", "agents", "SeriesWindows", "judge", "conversation"):
         assert not hasattr(report, name), f"report.py computes {name} itself"
+
+
+# --- which series exist: exactly those with a customer's post seen at T -----------------------
+
+SCORECARD_RULES = parse_rules(
+    '[[rule]]\nname = "scorecard"\nwindow = "7d"\nmin_response_rate = 0.9\nmin_resolution_rate = 0.8\n'
+    "min_csat = 0.8\n"
+)
+
+
+def _line(
+    kind: str, event_id: str, cid: str, account: str, channel: str, minute: int, **extra: object
+) -> bytes:
+    return orjson.dumps({"type": kind, "event_id": event_id, "conversation_id": cid, "account": account,
+                         "channel": channel, "created_at": format_time(T0 + minute * 60 * MICROS), **extra})  # fmt: skip
+
+
+def _series_names(lines: list[bytes], at_minute: int) -> list[tuple[str, str]]:
+    built = report.build(iter(lines), T0 + at_minute * 60 * MICROS, NOW, SCORECARD_RULES, waiting=True)
+    return [(s.account, s.channel) for s in built.series]
+
+
+POSTED = [_line("post", "p1", "c1", "acme", "facebook", 0), _line("reply", "r1", "c1", "acme", "facebook", 5)]
+
+
+@pytest.mark.parametrize(
+    ("lines", "at_minute", "expected"),
+    [
+        pytest.param([*POSTED, _line("reply", "o1", "c2", "zeta", "x", 5)], 10, [("acme", "facebook")],
+                     id="outreach-only thread in a series of its own"),
+        pytest.param([*POSTED, _line("resolve", "z1", "c3", "omega", "x", 6)], 10, [("acme", "facebook")],
+                     id="resolve-only thread"),
+        pytest.param([*POSTED, _line("feedback", "f1", "c4", "omega", "x", 6, survey="csat", score=5)], 10,
+                     [("acme", "facebook")], id="feedback-only thread"),
+        pytest.param([_line("reply", "r1", "c1", "acme", "x", 5), _line("post", "p1", "c1", "acme", "x", 0)], 10,
+                     [("acme", "x")], id="a reply read before its thread's post"),
+        pytest.param([*POSTED, _line("post", "p9", "c9", "late", "x", 20)], 10, [("acme", "facebook")],
+                     id="a post after T"),
+        pytest.param([_line("reply", "o1", "c2", "zeta", "x", 5), _line("post", "p9", "c9", "zeta", "x", 20)], 30,
+                     [("zeta", "x")], id="outreach, then a customer's post in another thread of its series"),
+    ],
+)  # fmt: skip
+def test_the_series_are_those_with_a_post_seen_at_t(
+    lines: list[bytes], at_minute: int, expected: list[tuple[str, str]]
+) -> None:
+    """A thread without a seen post belongs to no series: the report lists exactly the series with a post."""
+    assert _series_names(lines, at_minute) == expected
+
+
+def test_the_issues_example_lists_only_the_series_with_a_customer() -> None:
+    """A post in acme/facebook, outreach in zeta/x and a resolve in omega/x: one series."""
+    lines = [
+        b'{"type":"post","event_id":"p1","conversation_id":"c1","account":"acme","channel":"facebook",'
+        b'"created_at":"2026-11-20T10:00:00Z"}',
+        b'{"type":"reply","event_id":"r1","conversation_id":"c2","account":"zeta","channel":"x",'
+        b'"created_at":"2026-11-20T10:05:00Z"}',
+        b'{"type":"resolve","event_id":"z1","conversation_id":"c3","account":"omega","channel":"x",'
+        b'"created_at":"2026-11-20T10:06:00Z"}',
+    ]
+    at = parse_time("2026-11-20T10:06:00Z")
+    body = orjson.loads(report.to_json(report.build(iter(lines), at, NOW, DEFAULT_RULES)))
+    assert [(s["account"], s["channel"]) for s in body["series"]] == [("acme", "facebook")]
+
+
+def test_a_reply_read_before_its_post_counts_once_the_post_is_there() -> None:
+    """The series appears with the numbers the thread gives: a first reply 5 minutes after the post."""
+    lines = [_line("reply", "r1", "c1", "acme", "x", 5), _line("post", "p1", "c1", "acme", "x", 0)]
+    (series,) = report.build(iter(lines), T0 + 10 * 60 * MICROS, NOW, DEFAULT_RULES).series
+    hour = series.stats.windows["1h"]
+    assert (hour.inbound, hour.responded, hour.avg_seconds) == (1, 1, 300.0)
+
+
+stray_threads = st.lists(
+    st.builds(
+        lambda kind, n, minute, account, channel: _line(
+            kind, f"s{kind[0]}{n}", f"stray{n}", account, channel, minute,
+            **({"survey": "csat", "score": 1} if kind == "feedback" else {}),
+        ),
+        st.sampled_from(["reply", "resolve", "feedback"]),
+        st.integers(0, 4),
+        st.integers(-60 * 24, 60 * 24 * 9),
+        st.sampled_from(["acme", "zeta"]),
+        st.sampled_from(["facebook", "x"]),
+    ),
+    max_size=12,
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(events, max_size=30), stray_threads, st.integers(0, 60 * 24 * 9))
+def test_threads_without_a_post_change_no_number(
+    items: list[Event], strays: list[bytes], at_minute: int
+) -> None:
+    """Adding threads that hold no post (replies, resolves, feedback) leaves the whole report as it was."""
+    lines = [encode(e) for e in items]
+    at = T0 + at_minute * 60 * MICROS
+
+    def whole(given_lines: list[bytes]) -> bytes:
+        return report.to_json(
+            report.build(iter(given_lines), at, NOW, SCORECARD_RULES, waiting=True), SCORECARD_RULES
+        )
+
+    assert whole(lines + strays) == whole(lines)

@@ -298,3 +298,43 @@ def test_a_replayed_totals_message_takes_early_resolves_with_the_threads_it_expi
     ledger.restore(0, totals_message("acme", "x", Totals(missed=1, floor=floor)))
     assert series.early_resolves == {}
     assert series.first_resolve() is None
+
+
+# --- which series exist: only through a customer's post ----------------------------------------
+
+
+def test_an_outcome_without_a_post_creates_no_series_live_or_replayed() -> None:
+    """A thread with no post (outreach, a stray resolve or feedback) gives no series, live or from the log."""
+    live, replayed = Ledger(R), Ledger(R)
+    stray = outcome("outreach", None, None, channel="x")
+    live.apply(0, [stray], T0)
+    replayed.restore(0, encode_outcomes([stray]))
+    assert list(live) == list(replayed) == []
+
+
+def test_an_outcome_without_a_post_empties_its_thread_in_a_series_that_exists() -> None:
+    """In an existing series, a thread re-sent without waits leaves it; the series stays."""
+    ledger = Ledger(R)
+    ledger.apply(0, [outcome("c1", T0, None), outcome("c2", T0, T0 + H)], T0)
+    ledger.apply(0, [outcome("c1", None, None)], T0 + H)
+    (series,) = list(ledger)
+    assert [key for key, _ in series.windows.threads()] == ["c2"]
+
+
+def test_a_series_exists_from_its_first_post_on() -> None:
+    """A post ahead of the clock (allowed a few minutes) makes its series exist only once T reaches it."""
+    ledger = Ledger(R)
+    ledger.apply(0, [outcome("early", T0 + 60 * MICROS, None)], T0)
+    ledger.apply(1, [outcome("now", T0, None, channel="x")], T0)
+    assert [s.channel for s in ledger.existing(T0)] == ["x"]
+    assert sorted(s.channel for s in ledger.existing(T0 + 60 * MICROS)) == ["facebook", "x"]
+    assert [s.channel for s in ledger.existing(T0 + 60 * MICROS, {0})] == ["facebook"]
+
+
+def test_a_series_whose_waits_all_expired_still_exists_through_its_totals() -> None:
+    """Its lifetime counters stay exported after its last conversation left memory."""
+    ledger = Ledger(R)
+    ledger.apply(0, [outcome("old", T0, T0 + H)], T0)
+    (series,) = list(ledger)
+    assert ledger.expire(series, T0 + 9 * DAY) == ["old"]
+    assert list(ledger.existing(T0 + 9 * DAY)) == [series]
