@@ -8,21 +8,14 @@ A screenshot is kept in var/test-artifacts/.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 
 from tests.harness import CATCH_UP_S, REBALANCE_S, Stack, Worker, eventually
 
-CHROMIUM = os.environ.get("SOCIALSLA_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
-#: The flags the machine's Chromium needs headless as root, without a network.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
+from .conftest import ARTIFACTS
+
 ACCOUNTS = [f"brand{n}" for n in range(8)]
 #: The page refreshes every 5 s and a worker posts its series every 5 s: a new post shows within both.
 SHOWN_S = 30.0
@@ -31,27 +24,6 @@ SHOWN_S = 30.0
 def event(kind: str, cid: str, account: str, at: str) -> bytes:
     return orjson.dumps({"type": kind, "event_id": f"{cid}-{kind}", "conversation_id": cid, "account": account,
                          "channel": "facebook", "created_at": at})  # fmt: skip
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    """A headless Chromium, or a skip (a failure where CI requires the broker) without one."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed (deploy/run test installs it)"
-        if os.environ.get("TESTS_REQUIRE_BROKER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        reason = f"no Chromium at {CHROMIUM} (deploy/run test installs Debian's chromium)"
-        if os.environ.get("TESTS_REQUIRE_BROKER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        yield launched
-        launched.close()
 
 
 def _series(worker: Worker) -> set[str]:
