@@ -23,7 +23,7 @@ from typing import Any
 
 import faust
 
-from socialsla import workarounds
+from socialsla.stream import workarounds
 
 
 class _SocialslaConsumerApp(faust.App):

@@ -33,13 +33,13 @@ sys.path.insert(0, str(HERE))
 
 from run import NOW_US, events  # noqa: E402
 
-from socialsla.commands import GC_THRESHOLDS  # noqa: E402
-from socialsla.handlers import Admission, ConversationsStage, SeriesStage  # noqa: E402
-from socialsla.metrics import PipelineMetrics  # noqa: E402
-from socialsla.partitions import Partitions  # noqa: E402
-from socialsla.series import Ledger  # noqa: E402
-from socialsla.settings import Settings  # noqa: E402
-from socialsla.thread_store import ThreadStore  # noqa: E402
+from socialsla.cli.commands import GC_THRESHOLDS  # noqa: E402
+from socialsla.core.series import Ledger  # noqa: E402
+from socialsla.stream.counters import PipelineMetrics  # noqa: E402
+from socialsla.stream.handlers import Admission, ConversationsStage, SeriesStage  # noqa: E402
+from socialsla.stream.partitions import Partitions  # noqa: E402
+from socialsla.stream.settings import Settings  # noqa: E402
+from socialsla.stream.thread_store import ThreadStore  # noqa: E402
 
 
 class _Message:

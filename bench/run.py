@@ -36,7 +36,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from socialsla.events import MICROS, InvalidEvent, decode, format_time, parse_time
+from socialsla.core.events import MICROS, InvalidEvent, decode, format_time, parse_time
 
 HERE = Path(__file__).resolve().parent
 CLOCK = "2026-01-08T00:00:00Z"

@@ -21,13 +21,13 @@ import time
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from socialsla.calendars import Calendar, parse_calendar
-from socialsla.conversation import Wait
-from socialsla.events import MICROS, parse_time
-from socialsla.metrics import SlaCollector
-from socialsla.rules import DEFAULT_RULES, Rule, parse_rules
-from socialsla.series import Ledger
-from socialsla.wire import Outcome
+from socialsla.core.calendars import Calendar, parse_calendar
+from socialsla.core.events import MICROS, parse_time
+from socialsla.core.rules import DEFAULT_RULES, Rule, parse_rules
+from socialsla.core.series import Ledger
+from socialsla.core.thread import Wait
+from socialsla.core.wire import Outcome
+from socialsla.serve.collector import SlaCollector
 
 AT = parse_time("2026-03-31T12:00:00Z")
 ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "UTC")

@@ -23,15 +23,15 @@ import time
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from socialsla.calendars import parse_calendar
-from socialsla.conversation import Wait
-from socialsla.events import MICROS, parse_time
-from socialsla.feedback import Answer
-from socialsla.metrics import SlaCollector
-from socialsla.resolution import Resolution
-from socialsla.rules import parse_rules
-from socialsla.series import Ledger
-from socialsla.wire import Outcome, Scorecard
+from socialsla.core.calendars import parse_calendar
+from socialsla.core.events import MICROS, parse_time
+from socialsla.core.feedback import Answer
+from socialsla.core.resolution import Resolution
+from socialsla.core.rules import parse_rules
+from socialsla.core.series import Ledger
+from socialsla.core.thread import Wait
+from socialsla.core.wire import Outcome, Scorecard
+from socialsla.serve.collector import SlaCollector
 
 AT = parse_time("2026-03-31T12:00:00Z")  # a Tuesday
 #: Every condition fails for every series: the most `socialsla_rule_failed` samples a rule can have.

@@ -40,12 +40,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.source is not None:
         sys.path.insert(0, str(args.source.resolve() / "src"))
-    from socialsla import stages
-    from socialsla.events import MICROS, Event, parse_time
+    from socialsla.core import fold as stages
+    from socialsla.core.events import MICROS, Event, parse_time
 
     try:
-        from socialsla.series import Ledger
-        from socialsla.wire import decode_outcomes, encode_outcomes
+        from socialsla.core.series import Ledger
+        from socialsla.core.wire import decode_outcomes, encode_outcomes
     except ImportError:  # a checkout from before the modules were renamed
         from socialsla.ledger import Ledger  # type: ignore[no-redef]
         from socialsla.outcome import decode as decode_outcomes  # type: ignore[no-redef]

@@ -18,7 +18,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from socialsla import cli, workarounds
+from socialsla.cli import main as cli
+from socialsla.stream import workarounds
 
 
 class _NoDropReadOffsets(dict[Any, Any]):
@@ -48,7 +49,8 @@ def _untuned() -> None:
 
     import uvloop
 
-    from socialsla import app, commands
+    from socialsla import app
+    from socialsla.cli import commands
 
     commands.GC_THRESHOLDS = (700, 10, 10)  # type: ignore[misc]
     app.FETCH_BYTES = 1 << 20

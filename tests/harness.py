@@ -105,7 +105,7 @@ def ends_with_this_test_run() -> Callable[[], None]:
     A test run killed outright (a CI timeout, Ctrl-C twice) runs no teardown; its
     workers, Prometheus and Alertmanager then ran on and held their ports.
     """
-    from socialsla.shutdown import die_with_parent
+    from socialsla.stream.shutdown import die_with_parent
 
     return functools.partial(die_with_parent, os.getpid())
 
@@ -282,8 +282,8 @@ def write_load(
     """A generated events file ending at the stacks' clock (2026-01-08T00:00Z); returns its line count."""
     import asyncio
 
-    from socialsla.events import parse_time
-    from socialsla.traffic import TrafficShape, generate
+    from socialsla.cli.traffic import TrafficShape, generate
+    from socialsla.core.events import parse_time
 
     now = parse_time("2026-01-08T00:00:00Z")
     shape = TrafficShape(accounts=accounts, rate=rate, seed=seed, burst_every_seconds=0)

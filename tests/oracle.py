@@ -6,10 +6,10 @@ import math
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 
-from socialsla import histogram
-from socialsla.conversation import Wait
-from socialsla.events import MICROS, Event
-from socialsla.windows import WINDOWS, SeriesStats, WindowStats
+from socialsla.core import histogram
+from socialsla.core.events import MICROS, Event
+from socialsla.core.stats import WINDOWS, SeriesStats, WindowStats
+from socialsla.core.thread import Wait
 
 Span = Callable[[int, int], int]
 

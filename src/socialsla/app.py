@@ -27,19 +27,22 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from socialsla import board, kafka, readback, web, workarounds
-from socialsla.calendars import Calendar
-from socialsla.clock import Clock, parse_clock
-from socialsla.faust_agents import Outbox, StageAgent
-from socialsla.handlers import Admission, ConversationsStage, SeriesStage
-from socialsla.health import Health, Housekeeping
-from socialsla.metrics import PipelineMetrics, SlaCollector
-from socialsla.partitions import Partitions
-from socialsla.rules import Rule
-from socialsla.series import Ledger
-from socialsla.settings import Settings
-from socialsla.shutdown import Deadline
-from socialsla.thread_store import ThreadStore, topic_name
+from socialsla.core.calendars import Calendar
+from socialsla.core.clock import Clock, parse_clock
+from socialsla.core.rules import Rule
+from socialsla.core.series import Ledger
+from socialsla.serve import board, web
+from socialsla.serve.collector import SlaCollector
+from socialsla.stream import kafka, readback, workarounds
+from socialsla.stream.counters import PipelineMetrics
+from socialsla.stream.faust_agents import Outbox, StageAgent
+from socialsla.stream.handlers import Admission, ConversationsStage, SeriesStage
+from socialsla.stream.housekeeping import Health, Housekeeping
+from socialsla.stream.partitions import Partitions
+from socialsla.stream.settings import Settings
+from socialsla.stream.shutdown import Deadline
+from socialsla.stream.thread_store import ThreadStore
+from socialsla.stream.topics import Topics
 
 
 @dataclass(slots=True)
@@ -198,15 +201,16 @@ def assemble(
     """Wire the Faust app, its agents, their state and the metrics around the pure core."""
     registry = registry or CollectorRegistry()
     clock = parse_clock(settings.clock)
+    topics = Topics.of(settings)
     app = _app(settings)
     # faust.Topic takes the stream buffer's size; app.topic(maxsize=...) drops it.
     inputs = faust.Topic(
-        app, topics=(settings.topic_posts, settings.topic_replies), partitions=settings.partitions,
+        app, topics=topics.inputs, partitions=settings.partitions,
         maxsize=INPUT_BUFFER, **_RAW,
     )  # fmt: skip
-    outcomes = app.topic(settings.topic_outcomes, partitions=settings.partitions, **_RAW)
-    deadletters = app.topic(settings.topic_deadletter, partitions=settings.partitions, **_RAW)
-    log = app.topic(topic_name(settings), partitions=settings.partitions, **_RAW)
+    outcomes = app.topic(topics.outcomes, partitions=settings.partitions, **_RAW)
+    deadletters = app.topic(topics.deadletter, partitions=settings.partitions, **_RAW)
+    log = app.topic(topics.threads, partitions=settings.partitions, **_RAW)
     threads = ThreadStore(settings, clock)
     ledger = Ledger(
         settings.response_window_us,
@@ -219,10 +223,10 @@ def assemble(
         lambda: readback.since_ms(clock.now_us(), settings.horizon_us),
         [
             (threads, threads.log_topic, threads.topics),
-            (ledger, settings.topic_outcomes, frozenset({settings.topic_outcomes})),
+            (ledger, topics.outcomes, frozenset({topics.outcomes})),
         ],
     )
-    metrics = PipelineMetrics(registry, (settings.topic_posts, settings.topic_replies))
+    metrics = PipelineMetrics(registry, topics.inputs)
     collector = SlaCollector(ledger, rules, clock, settings.max_agents)
     registry.register(collector)
     health = Health()
@@ -245,7 +249,7 @@ def assemble(
     # The on-call board (board.py): this worker's series posted to the board topic, every series
     # of the deployment read back from it for the page at `/`.
     shared = board.Board()
-    board_topic = app.topic(board.topic_for(settings), partitions=1, **_RAW)
+    board_topic = app.topic(topics.board, partitions=1, **_RAW)
     worker = f"{socket.gethostname()}:{settings.web_port}"
 
     async def post_board() -> None:
@@ -255,9 +259,7 @@ def assemble(
         await board.post(board_topic, owned, at, rules, settings.max_agents, worker)
 
     app.timer(interval=board.PUBLISH_EVERY_S)(post_board)
-    app.task(
-        functools.partial(board.follow, kafka.client_options(settings), board.topic_for(settings), shared)
-    )
+    app.task(functools.partial(board.follow, kafka.client_options(settings), topics.board, shared))
     app.task(functools.partial(
         web.serve, settings.web_host, settings.web_port, registry, app, health, partitions, ledger, threads,
         collector, shared,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socialsla.settings import from_env
+from socialsla.stream.settings import from_env
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())

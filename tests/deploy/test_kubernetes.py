@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from socialsla.settings import from_env
+from socialsla.stream.settings import from_env
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "kubernetes"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socialsla.settings import Settings
+from socialsla.stream.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 #: Prometheus, Alertmanager (web and cluster), node exporter, Grafana: the stack around the workers.

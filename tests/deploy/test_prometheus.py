@@ -69,7 +69,9 @@ def test_alert_has_what_on_call_needs(alert: dict[str, object]) -> None:
     assert runbook.startswith(
         "http://127.0.0.1:6066/runbooks#"
     )  # a link a phone opens (the worker serves it)
-    headings = re.findall(r"^## (\S+)", (REPO / "src" / "socialsla" / "runbooks.md").read_text(), re.M)
+    headings = re.findall(
+        r"^## (\S+)", (REPO / "src" / "socialsla" / "serve" / "runbooks.md").read_text(), re.M
+    )
     assert runbook.split("#")[1] in {h.lower() for h in headings}
 
 

@@ -14,10 +14,10 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from socialsla.events import InvalidEvent, decode
-    from socialsla.settings import Settings
-    from socialsla.traffic import route
-    from socialsla.wire import decode_outcomes
+    from socialsla.cli.traffic import route
+    from socialsla.core.events import InvalidEvent, decode
+    from socialsla.core.wire import decode_outcomes
+    from socialsla.stream.settings import Settings
 
 NOW = 1_767_830_400_000_000
 SETTINGS = Settings()

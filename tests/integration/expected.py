@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialsla.report import Report, series_json
-from socialsla.rules import DEFAULT_RULES, Rule
+from socialsla.core.report import Report, series_json
+from socialsla.core.rules import DEFAULT_RULES, Rule
 from tests.harness import Samples
 
 GAUGES = (

@@ -8,11 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from socialsla import report
-from socialsla.conversation import Policy
-from socialsla.events import MICROS, format_time, parse_time
-from socialsla.rules import DEFAULT_RULES
-from socialsla.settings import parse_silence
+from socialsla.core import report
+from socialsla.core.events import MICROS, format_time, parse_time
+from socialsla.core.rules import DEFAULT_RULES
+from socialsla.core.thread import Policy
+from socialsla.stream.settings import parse_silence
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles
 
 from .expected import from_report, key, sla_gauges

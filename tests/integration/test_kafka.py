@@ -9,8 +9,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from socialsla.kafka import TopicsError, ensure_topics, log_retention_ms, log_topics
-from socialsla.settings import from_env
+from socialsla.stream.kafka import TopicsError, ensure_topics
+from socialsla.stream.settings import from_env
+from socialsla.stream.topics import Topics, log_retention_ms
 from tests.harness import BOOTSTRAP, Stack
 
 
@@ -41,7 +42,7 @@ def test_logs_are_made_to_keep_7_days_and_r_and_a_short_or_compacted_one_is_refu
     """
     settings = from_env(stack.env)
     asyncio.run(ensure_topics(settings))
-    logs = log_topics(settings)
+    logs = list(Topics.of(settings).logs)
     assert logs == [f"{settings.app_id}-threads", settings.topic_outcomes]
     partitions, retention = asyncio.run(_describe(logs, "retention.ms"))
     assert partitions == dict.fromkeys(logs, settings.partitions)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from socialsla import report
-from socialsla.events import parse_time
-from socialsla.rules import DEFAULT_RULES
+from socialsla.core import report
+from socialsla.core.events import parse_time
+from socialsla.core.rules import DEFAULT_RULES
 from tests.harness import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles
 
 from .expected import from_report, sla_gauges

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import orjson
 
-from socialsla import report
-from socialsla.events import MICROS, format_time, parse_time
-from socialsla.rules import DEFAULT_RULES
+from socialsla.core import report
+from socialsla.core.events import MICROS, format_time, parse_time
+from socialsla.core.rules import DEFAULT_RULES
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Samples, Stack, eventually, settles
 
 from .expected import from_report, key, sla_gauges

@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from socialsla import conversation
-from socialsla.clock import parse_clock
-from socialsla.events import MICROS
-from socialsla.kafka import ensure_topics
-from socialsla.settings import Settings, from_env
-from socialsla.thread_store import ThreadStore, pack, topic_name
+from socialsla.core import thread as conversation
+from socialsla.core.clock import parse_clock
+from socialsla.core.events import MICROS
+from socialsla.stream.kafka import ensure_topics
+from socialsla.stream.settings import Settings, from_env
+from socialsla.stream.thread_store import ThreadStore, pack
+from socialsla.stream.topics import Topics
 from tests.harness import BOOTSTRAP, Stack
 
 DAY_US = 86_400 * MICROS
@@ -41,7 +42,7 @@ async def _log(settings: Settings, now_us: int) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP)
     await producer.start()
     try:
-        topic = topic_name(settings)
+        topic = Topics.of(settings).threads
         first = [(b"acme|x|a", _state(now_us - 2 * DAY_US)), (b"acme|x|old", _state(now_us - 9 * DAY_US))]
         for record in pack(first):
             await producer.send_and_wait(topic, record, partition=0)
@@ -64,7 +65,10 @@ def _children() -> list[str]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and "socialsla.thread_store" in command:
+        if (
+            int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
+            and "socialsla.stream.thread_store" in command
+        ):
             found.append(command)
     return found
 

@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.partitioner import murmur2
 
-from socialsla.kafka import ensure_topics
-from socialsla.settings import from_env
-from socialsla.thread_store import unpack
+from socialsla.stream.kafka import ensure_topics
+from socialsla.stream.settings import from_env
+from socialsla.stream.thread_store import unpack
 from tests.harness import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles, write_load
 
 from .expected import from_report, sla_gauges

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from socialsla import thread_store
 from socialsla.app import assemble
-from socialsla.rules import DEFAULT_RULES
-from socialsla.settings import Settings
+from socialsla.core.rules import DEFAULT_RULES
+from socialsla.stream import thread_store
+from socialsla.stream.settings import Settings
 
 
 def test_no_faust_table_and_the_thread_stores_open_rocksdb_within_the_memory_budget(tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ from fractions import Fraction
 
 import orjson
 
-from socialsla import board
-from socialsla.conversation import Wait
-from socialsla.events import MICROS
-from socialsla.rules import Rule
-from socialsla.series import Ledger, evaluate
-from socialsla.waiting import waiting_list
-from socialsla.wire import Outcome
+from socialsla.core.events import MICROS
+from socialsla.core.rules import Rule
+from socialsla.core.series import Ledger, evaluate
+from socialsla.core.thread import Wait
+from socialsla.core.waiting import waiting_list
+from socialsla.core.wire import Outcome
+from socialsla.serve import board
 
 H = 3600 * MICROS
 T0 = 1_767_225_600 * MICROS

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.calendars import Calendar, CalendarError, calendar_for, parse_calendar, parse_calendars
-from socialsla.events import MICROS, parse_time
+from socialsla.core.calendars import Calendar, CalendarError, calendar_for, parse_calendar, parse_calendars
+from socialsla.core.events import MICROS, parse_time
 
 H, M = 3600 * MICROS, 60 * MICROS
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from socialsla.cli import main, parser
+from socialsla.cli.main import main, parser
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -81,7 +81,7 @@ def test_rules_check_lists_calendars_and_warns_about_uncovered_business_rules(
 def test_the_shipped_rules_files_check(capsys: pytest.CaptureFixture[str]) -> None:
     """Every file of rules/ and the demo's rules are valid and raise no warning."""
     root = Path(__file__).resolve().parents[2]
-    for path in (*sorted((root / "rules").glob("*.toml")), root / "src" / "socialsla" / "demo.toml"):
+    for path in (*sorted((root / "rules").glob("*.toml")), root / "src" / "socialsla" / "cli" / "demo.toml"):
         assert main(["rules", "check", str(path)]) == 0
         assert "warning" not in capsys.readouterr().err
 
@@ -327,7 +327,7 @@ def test_report_loads_no_kafka_prometheus_or_faust_client() -> None:
     """`socialsla report` is offline: it imports none of the worker's clients (they are slow to load)."""
     probe = (
         "import sys\n"
-        "from socialsla.cli import main\n"
+        "from socialsla.cli.main import main\n"
         f"code = main(['report', '--at', '2026-01-08T00:00:00Z', {str(DATA / 'scenario.jsonl')!r}])\n"
         "loaded = [m for m in ('aiokafka', 'prometheus_client', 'faust', 'mode', 'aiohttp', 'rocksdict')"
         " if m in sys.modules]\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from socialsla.clock import FileClock, SystemClock, parse_clock
-from socialsla.events import parse_time
+from socialsla.core.clock import FileClock, SystemClock, parse_clock
+from socialsla.core.events import parse_time
 
 
 def test_file_clock_follows_the_file(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.conversation import (
+from socialsla.core.events import MICROS, Event
+from socialsla.core.thread import (
     MAX_EVENTS,
     Conversation,
     Policy,
@@ -20,7 +21,6 @@ from socialsla.conversation import (
     status_at,
     waits,
 )
-from socialsla.events import MICROS, Event
 
 R = 24 * 3600 * MICROS
 T0 = 1_768_000_000 * MICROS
@@ -302,7 +302,7 @@ def test_a_stored_states_last_event_is_read_without_the_thread(
     raw: list[tuple[str, int, int, bool, str | None]], rnd: random.Random
 ) -> None:
     """A replay reads each state's latest event time alone (`last_event_of`): the thread's own."""
-    from socialsla.conversation import last_event_of
+    from socialsla.core.thread import last_event_of
 
     events = [Event(kind, f"e{n}", "c", "acme", "facebook", at) for kind, n, at, _, _ in raw]
     rnd.shuffle(events)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from socialsla.events import MICROS, Event, InvalidEvent, decode, encode, format_time, parse_time
+from socialsla.core.events import MICROS, Event, InvalidEvent, decode, encode, format_time, parse_time
 
 NOW = parse_time("2026-01-10T12:00:00Z")
 BASE = {

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from socialsla.faust_agents import Outbox, StageAgent
-from socialsla.handlers import Sends
-from socialsla.partitions import Partitions
-from socialsla.settings import Settings
+from socialsla.stream.faust_agents import Outbox, StageAgent
+from socialsla.stream.handlers import Sends
+from socialsla.stream.partitions import Partitions
+from socialsla.stream.settings import Settings
 from tests.unit.test_handlers import Message
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.events import MICROS
-from socialsla.feedback import Answer, Surveys
+from socialsla.core.events import MICROS
+from socialsla.core.feedback import Answer, Surveys
 from tests.oracle import naive_surveys
 
 H = 3600 * MICROS

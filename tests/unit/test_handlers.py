@@ -12,15 +12,15 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from socialsla.conversation import Conversation, Wait
-from socialsla.events import MICROS, parse_time
-from socialsla.handlers import Admission, ConversationsStage, Sends, SeriesStage
-from socialsla.metrics import PipelineMetrics
-from socialsla.partitions import Partitions
-from socialsla.series import Ledger
-from socialsla.settings import Settings
-from socialsla.thread_store import RECORD_BUDGET, ThreadStore, pack, unpack
-from socialsla.wire import Outcome, decode_outcomes, encode_outcomes, parse_totals
+from socialsla.core.events import MICROS, parse_time
+from socialsla.core.series import Ledger
+from socialsla.core.thread import Conversation, Wait
+from socialsla.core.wire import Outcome, decode_outcomes, encode_outcomes, parse_totals
+from socialsla.stream.counters import PipelineMetrics
+from socialsla.stream.handlers import Admission, ConversationsStage, Sends, SeriesStage
+from socialsla.stream.partitions import Partitions
+from socialsla.stream.settings import Settings
+from socialsla.stream.thread_store import RECORD_BUDGET, ThreadStore, pack, unpack
 
 DATA = Path(__file__).parent.parent / "data"
 AT = parse_time("2026-01-08T00:00:00Z")

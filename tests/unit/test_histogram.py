@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from socialsla import histogram
-from socialsla.events import MICROS
+from socialsla.core import histogram
+from socialsla.core.events import MICROS
 
 
 def counts(*latencies: float) -> list[int]:

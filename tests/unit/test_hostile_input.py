@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.events import Event, InvalidEvent, decode, parse_time
-from socialsla.wire import decode_outcomes
+from socialsla.core.events import Event, InvalidEvent, decode, parse_time
+from socialsla.core.wire import decode_outcomes
 
 NOW = parse_time("2026-01-08T00:00:00Z")
 FIELDS = ["type", "event_id", "conversation_id", "account", "channel", "created_at", "automated", "author"]

@@ -6,13 +6,14 @@ import importlib.metadata
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from socialsla.calendars import parse_calendars
-from socialsla.conversation import Wait
-from socialsla.events import MICROS, parse_time
-from socialsla.metrics import PipelineMetrics, SlaCollector
-from socialsla.rules import DEFAULT_RULES
-from socialsla.series import Ledger
-from socialsla.wire import Outcome
+from socialsla.core.calendars import parse_calendars
+from socialsla.core.events import MICROS, parse_time
+from socialsla.core.rules import DEFAULT_RULES
+from socialsla.core.series import Ledger
+from socialsla.core.thread import Wait
+from socialsla.core.wire import Outcome
+from socialsla.serve.collector import SlaCollector
+from socialsla.stream.counters import PipelineMetrics
 
 H = 3600 * MICROS
 R = 24 * H
@@ -229,8 +230,8 @@ def test_resolution_and_feedback_gauges_equal_the_report_and_only_where_tracked(
     report's JSON; a series with neither exports none of them."""
     import orjson
 
-    from socialsla import report
-    from socialsla.events import Event, encode
+    from socialsla.core import report
+    from socialsla.core.events import Event, encode
 
     events = [
         Event("post", "p1", "c1", "acme", "x", T0 - 30 * H),
@@ -243,7 +244,7 @@ def test_resolution_and_feedback_gauges_equal_the_report_and_only_where_tracked(
     ]
     built = report.build(iter([encode(e) for e in events]), T0, T0, DEFAULT_RULES)
     ledger = Ledger(R)
-    from socialsla import stages
+    from socialsla.core import fold as stages
 
     ledger.apply(0, stages.fold({}, events, 0).outcomes(), T0)
     registry = CollectorRegistry()
@@ -293,7 +294,7 @@ def test_the_oldest_unanswered_conversation_names_the_customer_to_answer_first()
 
 def test_only_series_with_a_post_seen_now_are_exported_and_on_the_demo_screen() -> None:
     """Outreach in a series of its own, and a post ahead of the clock, give no sample and no screen row."""
-    from socialsla import summary
+    from socialsla.cli import screen as summary
 
     outreach = Outcome("zeta", "x", "o1", (), T0)  # stage 1's outcome of a thread with replies only
     ahead = conv("future", "x", "f1", T0 + 60 * MICROS, None)

@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from socialsla import partitions as partitions_module
-from socialsla.partitions import Partitions
+from socialsla.stream import partitions as partitions_module
+from socialsla.stream.partitions import Partitions
 
 
 class TP(NamedTuple):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from socialsla.receiver import page_lines
+from socialsla.serve.receiver import page_lines
 from tests.harness import eventually, free_port
 
 NOTIFICATION = {

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla import report
-from socialsla.conversation import Policy
-from socialsla.events import MICROS, Event, encode, format_time, parse_time
-from socialsla.rules import DEFAULT_RULES, parse_book, parse_rules
+from socialsla.core import report
+from socialsla.core.events import MICROS, Event, encode, format_time, parse_time
+from socialsla.core.rules import DEFAULT_RULES, parse_book, parse_rules
+from socialsla.core.thread import Policy
 
 DATA = Path(__file__).parent.parent / "data"
 AT = parse_time("2026-01-08T00:00:00Z")
@@ -307,10 +307,10 @@ def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report
     """The report equals stage 1's fold, turned into the outcomes the worker sends, applied by stage 2's
     Ledger.apply and evaluated by the collector's evaluate; the report module computes nothing of a series
     itself (no windows, verdicts or agents of its own)."""
-    from socialsla import stages
-    from socialsla.events import decode
-    from socialsla.series import Ledger, evaluate
-    from socialsla.windows import LONGEST_US
+    from socialsla.core import fold as stages
+    from socialsla.core.events import decode
+    from socialsla.core.series import Ledger, evaluate
+    from socialsla.core.stats import LONGEST_US
 
     events = []
     for line in (DATA / "scenario.jsonl").read_bytes().splitlines():

@@ -7,11 +7,14 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla import feedback, resolution, stages
-from socialsla.conversation import Conversation, Policy, Wait
-from socialsla.events import MICROS, Event
-from socialsla.resolution import Resolution
-from socialsla.windows import SeriesWindows, View, pack_resolution
+from socialsla.core import feedback, resolution
+from socialsla.core import fold as stages
+from socialsla.core.accumulators import pack_resolution
+from socialsla.core.events import MICROS, Event
+from socialsla.core.resolution import Resolution
+from socialsla.core.thread import Conversation, Policy, Wait
+from socialsla.core.view import View
+from socialsla.core.windows import SeriesWindows
 from tests.oracle import naive_scorecard
 
 M = 60 * MICROS
@@ -153,8 +156,8 @@ def series_events(draw: st.DrawFn) -> list[Event]:
 @given(series_events())
 def test_the_report_counts_resolution_and_feedback_as_the_oracle_per_window(events: list[Event]) -> None:
     """§11 and §12 per window, from the report (stage 1, stage 2, evaluate), against per-thread oracles."""
-    from socialsla import report
-    from socialsla.events import encode
+    from socialsla.core import report
+    from socialsla.core.events import encode
 
     window_s = 24 * H
     built = report.build(iter([encode(e) for e in events]), T, T, ())
@@ -196,9 +199,9 @@ def test_the_report_counts_resolution_and_feedback_as_the_oracle_per_window(even
 
 def test_the_report_takes_its_resolution_window_and_a_calendars_own() -> None:
     """`--resolution-window` moves a 30-hour resolution from overdue to in time; a calendar's S, its business view."""
-    from socialsla import report
-    from socialsla.calendars import parse_calendar
-    from socialsla.events import encode
+    from socialsla.core import report
+    from socialsla.core.calendars import parse_calendar
+    from socialsla.core.events import encode
 
     events = [
         Event("post", "p1", "c1", "acme", "x", T - 72 * H),
@@ -219,8 +222,8 @@ def test_the_report_takes_its_resolution_window_and_a_calendars_own() -> None:
 
 
 def test_the_report_table_has_a_scorecard_line_only_for_series_that_track_it() -> None:
-    from socialsla import report
-    from socialsla.events import encode
+    from socialsla.core import report
+    from socialsla.core.events import encode
 
     events = [
         Event("post", "p1", "c1", "acme", "x", T - 3 * H), Event("reply", "r1", "c1", "acme", "x", T - 3 * H + M),

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from socialsla.conversation import Wait
-from socialsla.events import MICROS
-from socialsla.rules import (
+from socialsla.core.events import MICROS
+from socialsla.core.rules import (
     DEFAULT_RULES,
     Rule,
     RuleError,
@@ -20,7 +19,8 @@ from socialsla.rules import (
     parse_book,
     parse_rules,
 )
-from socialsla.windows import SeriesWindows
+from socialsla.core.thread import Wait
+from socialsla.core.windows import SeriesWindows
 
 H = 3600 * MICROS
 T = 1_767_225_600 * MICROS
@@ -293,7 +293,7 @@ def test_a_business_rule_over_series_no_calendar_covers_is_a_warning(
 def test_a_verdict_names_each_failing_condition_with_its_statistic() -> None:
     """A lost rule says which of its conditions failed and their values now; a condition it does not name is
     never blamed, and a rule that holds names none."""
-    from socialsla.rules import judge, read_failure
+    from socialsla.core.rules import judge, read_failure
 
     (p90_only,) = parse_rules('[[rule]]\nname = "p90"\nwindow = "7d"\nmax_p90_first_reply_seconds = 60\n')
     windows = SeriesWindows(R)
@@ -358,9 +358,10 @@ def test_the_version_3_keys_parse_exactly_with_their_ends_included() -> None:
 
 def test_resolution_and_feedback_conditions_fail_below_their_floor_and_hold_on_null() -> None:
     """Exact comparisons, a failure says its statistic, and a series without the numbers keeps its rule."""
-    from socialsla.feedback import Answer, Surveys
-    from socialsla.resolution import Resolution
-    from socialsla.windows import View, pack_resolution
+    from socialsla.core.accumulators import pack_resolution
+    from socialsla.core.feedback import Answer, Surveys
+    from socialsla.core.resolution import Resolution
+    from socialsla.core.view import View
 
     day = 86_400 * MICROS
     at = 10 * day

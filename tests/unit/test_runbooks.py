@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from socialsla import runbooks
+from socialsla.serve import runbooks
 from tests.deploy.test_prometheus import REPO
 
 

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.conversation import Wait
-from socialsla.events import MICROS
-from socialsla.series import RESEND_TOTALS_S, Ledger
-from socialsla.wire import Outcome, Totals, encode_outcomes, parse_totals, totals_message
+from socialsla.core.events import MICROS
+from socialsla.core.series import RESEND_TOTALS_S, Ledger
+from socialsla.core.thread import Wait
+from socialsla.core.wire import Outcome, Totals, encode_outcomes, parse_totals, totals_message
 
 H = 3600 * MICROS
 R = 24 * H
@@ -258,10 +258,10 @@ def test_a_replayed_log_record_notes_when_its_totals_were_sent_and_counts_what_i
 
 def test_a_threads_scorecard_leaves_with_the_thread_past_the_horizon() -> None:
     """A resolved conversation goes with its wait, an answer by its own time, an early resolve with the thread."""
-    from socialsla.feedback import Answer
-    from socialsla.resolution import Resolution
-    from socialsla.series import evaluate
-    from socialsla.wire import Scorecard
+    from socialsla.core.feedback import Answer
+    from socialsla.core.resolution import Resolution
+    from socialsla.core.series import evaluate
+    from socialsla.core.wire import Scorecard
 
     ledger = Ledger(R)
     answered_late = Answer(T0 + 2 * DAY, "csat", 5)  # asked two days after the post
@@ -287,7 +287,7 @@ def test_a_threads_scorecard_leaves_with_the_thread_past_the_horizon() -> None:
 
 def test_a_replayed_totals_message_takes_early_resolves_with_the_threads_it_expires() -> None:
     """A replay that applies totals past a thread's last wait leaves no resolve of it behind."""
-    from socialsla.wire import Scorecard
+    from socialsla.core.wire import Scorecard
 
     ledger = Ledger(R)
     early = Scorecard((), (), T0 - H, None)  # a resolve an hour before the thread's first post

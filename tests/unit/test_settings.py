@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from socialsla.events import MICROS
-from socialsla.settings import Settings, SettingsError, from_env
+from socialsla.core.events import MICROS
+from socialsla.stream.settings import Settings, SettingsError, from_env
 
 
 def test_defaults_are_the_embedded_demo() -> None:

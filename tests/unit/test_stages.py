@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla import stages
-from socialsla.conversation import Conversation, waits
-from socialsla.events import MICROS, Event, InvalidEvent, decode, parse_time
-from socialsla.stages import ConversationKey
+from socialsla.core import fold as stages
+from socialsla.core.events import MICROS, Event, InvalidEvent, decode, parse_time
+from socialsla.core.fold import ConversationKey
+from socialsla.core.thread import Conversation, waits
 
 DATA = Path(__file__).parent.parent / "data"
 NOW = parse_time("2026-01-08T00:00:00Z")

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from faust.transport.producer import ProducerBuffer
 
-from socialsla import stalls
-from socialsla.workarounds import complete_flush
+from socialsla.stream import stalls
+from socialsla.stream.workarounds import complete_flush
 
 
 @pytest.mark.asyncio

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from socialsla import summary
+from socialsla.cli import screen as summary
 
 TEXT = """\
 socialsla_conversations{account="acme",channel="facebook",state="inbound",window="7d"} 10
@@ -122,11 +122,11 @@ def test_a_series_that_sends_resolve_and_feedback_events_shows_its_scorecard_and
     """The demo screen reads SPEC §11's and §12's gauges from /metrics: one line under the series."""
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from socialsla import stages
-    from socialsla.events import MICROS, Event
-    from socialsla.metrics import SlaCollector
-    from socialsla.rules import DEFAULT_RULES
-    from socialsla.series import Ledger
+    from socialsla.core import fold as stages
+    from socialsla.core.events import MICROS, Event
+    from socialsla.core.rules import DEFAULT_RULES
+    from socialsla.core.series import Ledger
+    from socialsla.serve.collector import SlaCollector
 
     h = 3600 * MICROS
     t = 1_767_225_600 * MICROS

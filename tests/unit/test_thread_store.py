@@ -1,6 +1,6 @@
 """The child that rebuilds a thread store does not outlive its worker (no broker needed).
 
-The stand-in worker below starts the real child (`python -m socialsla.thread_store`)
+The stand-in worker below starts the real child (`python -m socialsla.stream.thread_store`)
 against a "broker" (this test's socket, which outlives the worker) that accepts
 the connection and never answers, so the child is still replaying when the
 worker is killed.
@@ -19,10 +19,10 @@ from pathlib import Path
 WORKER = """
 import os, pickle, subprocess, sys, time
 from pathlib import Path
-from socialsla.settings import Settings
+from socialsla.stream.settings import Settings
 
 settings = Settings(bootstrap_servers=sys.argv[2], data_dir=Path(sys.argv[1]))
-child = subprocess.Popen([sys.executable, "-m", "socialsla.thread_store"], stdin=subprocess.PIPE)
+child = subprocess.Popen([sys.executable, "-m", "socialsla.stream.thread_store"], stdin=subprocess.PIPE)
 child.stdin.write(pickle.dumps((settings, [0], 0, 0, os.getpid())))
 child.stdin.close()
 print(child.pid, flush=True)

@@ -6,10 +6,10 @@ import asyncio
 
 import orjson
 
-from socialsla.calendars import parse_calendars
-from socialsla.events import MICROS, InvalidEvent, decode, parse_time
-from socialsla.settings import Settings
-from socialsla.traffic import TrafficShape, generate, route, shifted
+from socialsla.cli.traffic import TrafficShape, generate, route, shifted
+from socialsla.core.calendars import parse_calendars
+from socialsla.core.events import MICROS, InvalidEvent, decode, parse_time
+from socialsla.stream.settings import Settings
 
 SETTINGS = Settings()
 
@@ -93,7 +93,7 @@ def test_a_team_with_business_hours_answers_only_while_open() -> None:
 
 def test_the_demo_traffic_has_follow_ups_misses_and_series_that_differ() -> None:
     """Customers write again after answers, some never get one, and series differ in how many they leave."""
-    from socialsla import report
+    from socialsla.core import report
 
     now = parse_time("2026-01-08T00:00:00Z")
     lines = collect(TrafficShape(rate=2.0, seed=3), 3 * 3600)
@@ -114,7 +114,7 @@ def test_the_demo_traffic_resolves_reopens_and_asks_for_feedback() -> None:
     """Most answered threads are resolved, some reopened, a third answer a survey with believable scores."""
     from collections import Counter
 
-    from socialsla import report
+    from socialsla.core import report
 
     now = parse_time("2026-01-08T00:00:00Z")
     lines = collect(TrafficShape(rate=2.0, seed=5), 3 * 3600)

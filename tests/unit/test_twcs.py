@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from socialsla import twcs
-from socialsla.events import decode, parse_time
+from socialsla.cli import twcs
+from socialsla.core.events import decode, parse_time
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "twcs-sample.csv"  # source: tests/data/README.md
 NOW = parse_time("2026-11-22T00:00:00Z")

@@ -7,12 +7,12 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.calendars import Calendar
-from socialsla.conversation import Wait
-from socialsla.events import MICROS
-from socialsla.rules import Rule, Verdict
-from socialsla.waiting import Waiting, count, oldest_conversation, waiting_list
-from socialsla.windows import SeriesWindows
+from socialsla.core.calendars import Calendar
+from socialsla.core.events import MICROS
+from socialsla.core.rules import Rule, Verdict
+from socialsla.core.thread import Wait
+from socialsla.core.waiting import Waiting, count, oldest_conversation, waiting_list
+from socialsla.core.windows import SeriesWindows
 from tests.oracle import naive_waiting
 from tests.unit.test_calendars import calendars
 from tests.unit.test_windows import T0, H, R, Record, instants, one, records, thread_waits

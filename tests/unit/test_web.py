@@ -6,14 +6,14 @@ from fractions import Fraction
 
 import pytest
 
-from socialsla.conversation import Wait
-from socialsla.events import MICROS, format_time
-from socialsla.metrics import SlaCollector
-from socialsla.rules import Rule
-from socialsla.series import Ledger, evaluate
-from socialsla.waiting import waiting_list
-from socialsla.web import waiting_body
-from socialsla.wire import Outcome
+from socialsla.core.events import MICROS, format_time
+from socialsla.core.rules import Rule
+from socialsla.core.series import Ledger, evaluate
+from socialsla.core.thread import Wait
+from socialsla.core.waiting import waiting_list
+from socialsla.core.wire import Outcome
+from socialsla.serve.collector import SlaCollector
+from socialsla.serve.web import waiting_body
 from tests.unit.test_metrics import FixedClock
 
 H = 3600 * MICROS

@@ -7,11 +7,14 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.calendars import Calendar, parse_calendar
-from socialsla.conversation import Wait
-from socialsla.events import MICROS, parse_time
-from socialsla.resolution import Resolution
-from socialsla.windows import SeriesWindows, View, agents, pack_resolution
+from socialsla.core.accumulators import pack_resolution
+from socialsla.core.agents import agents
+from socialsla.core.calendars import Calendar, parse_calendar
+from socialsla.core.events import MICROS, parse_time
+from socialsla.core.resolution import Resolution
+from socialsla.core.thread import Wait
+from socialsla.core.view import View
+from socialsla.core.windows import SeriesWindows
 from tests.oracle import naive_fastest_average, naive_resolution_windows, naive_stats
 
 H = 3600 * MICROS

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from socialsla.conversation import MAX_EVENTS, Wait
-from socialsla.events import MICROS
-from socialsla.feedback import Answer
-from socialsla.resolution import Resolution
-from socialsla.wire import PER_MESSAGE, Outcome, Scorecard, chunks, decode_outcomes, encode_outcomes
+from socialsla.core.events import MICROS
+from socialsla.core.feedback import Answer
+from socialsla.core.resolution import Resolution
+from socialsla.core.thread import MAX_EVENTS, Wait
+from socialsla.core.wire import PER_MESSAGE, Outcome, Scorecard, chunks, decode_outcomes, encode_outcomes
 
 T0 = 1_767_225_600 * MICROS
 

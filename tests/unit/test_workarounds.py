@@ -21,10 +21,10 @@ from intervaltree import IntervalTree
 
 from socialsla import app as socialsla_app
 from socialsla.app import INPUT_BUFFER, Worker, assemble
-from socialsla.rules import DEFAULT_RULES
-from socialsla.settings import Settings
-from socialsla.shutdown import Deadline
-from socialsla.workarounds import (
+from socialsla.core.rules import DEFAULT_RULES
+from socialsla.stream.settings import Settings
+from socialsla.stream.shutdown import Deadline
+from socialsla.stream.workarounds import (
     HOLE_SECONDS,
     CommitGuard,
     Span,

@@ -1,0 +1,298 @@
+"""Worker settings: read once at start from `SOCIALSLA_*` variables, validated, passed down.
+
+No module reads the environment anywhere else. Every problem is collected and
+reported together, so a misconfigured deployment is fixed in one go; secrets are
+never printed (`describe` masks them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Final
+
+from socialsla.core.clock import parse_clock
+from socialsla.core.duration import parse_seconds
+from socialsla.core.events import MICROS
+from socialsla.core.stats import LONGEST_US
+from socialsla.core.thread import Policy
+
+PREFIX: Final = "SOCIALSLA_"
+_TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_HOSTPORT_RE: Final = re.compile(r"[^\s,:]+:\d{1,5}")
+_SECRET: Final = {"sasl_password"}
+
+
+class SettingsError(ValueError):
+    """One or more settings are wrong; the message lists each, one per line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a worker needs to know, with the defaults of the embedded demo."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    app_id: str = "socialsla"
+    topic_posts: str = "social.posts"
+    topic_replies: str = "social.replies"
+    topic_outcomes: str = "social.outcomes"
+    topic_deadletter: str = "social.deadletter"
+    partitions: int = 4
+    replication: int = 1
+    store: str = "rocksdb://"
+    data_dir: Path = Path("var/worker")
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    rules_file: Path | None = None
+    response_window: str = "24h"
+    #: SPEC §11's S: a conversation resolved within it is resolved in time.
+    resolution_window: str = "24h"
+    count_automated: bool = False
+    new_conversation_after: str | None = None
+    refresh_interval: float = 5.0
+    purge_interval: float = 600.0
+    max_series: int = 1000
+    max_agents: int = 10
+    stale_after: float = 30.0
+    broker_wait: float = 30.0
+    shutdown_timeout: float = 20.0
+    session_timeout: float = 10.0
+    batch_size: int = 5000
+    batch_seconds: float = 0.1
+    store_memory_mib: int = 128
+    clock: str = "system"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: Path | None = None
+
+    def rocksdb_options(self) -> dict[str, int]:
+        """Memtable and block-cache sizes for each RocksDB partition store.
+
+        Faust's defaults (3 x 64 MiB memtables and a 2 GiB cache per store) would
+        let RSS grow with the events seen, store by store: one store per partition.
+        The budget is split so that one worker owning every partition stays within
+        it: half in two memtables, half in the block cache, at least 1 MiB each.
+        """
+        per_store = (self.store_memory_mib << 20) // self.partitions
+        return {
+            "write_buffer_size": max(1 << 20, per_store // 4),
+            "max_write_buffer_number": 2,
+            "block_cache_size": max(1 << 20, per_store // 2),
+        }
+
+    @property
+    def response_window_us(self) -> int:
+        """R in microseconds."""
+        return round(parse_seconds(self.response_window) * MICROS)
+
+    @property
+    def resolution_window_us(self) -> int:
+        """S in microseconds."""
+        return round(parse_seconds(self.resolution_window) * MICROS)
+
+    @property
+    def new_conversation_after_us(self) -> int | None:
+        """SPEC §8's silence that makes a follow-up a conversation, in microseconds; None when off."""
+        return parse_silence(self.new_conversation_after)
+
+    @property
+    def horizon_us(self) -> int:
+        """7 days + R: older events and waits can no longer change a window."""
+        return LONGEST_US + self.response_window_us
+
+    @property
+    def policy(self) -> Policy:
+        """What counts as a reply and what silence starts a conversation (SPEC §2, §8)."""
+        return Policy(self.count_automated, self.new_conversation_after_us)
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(variable, value) pairs for logs and --help, with secrets masked."""
+        out = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            shown = "***" if item.name in _SECRET and value else ("" if value is None else str(value))
+            out.append((PREFIX + item.name.upper(), shown))
+        return out
+
+
+HELP: Final = {
+    "bootstrap_servers": "Kafka brokers, host:port[,host:port]",
+    "app_id": "Faust app id: consumer group and prefix of internal topics",
+    "topic_posts": "inbound post events (key: conversation_id)",
+    "topic_replies": "brand reply events (key: conversation_id)",
+    "topic_outcomes": "conversation summaries for stage 2 (key: account|channel)",
+    "topic_deadletter": "invalid events: original bytes, reason in headers",
+    "partitions": "partitions of every topic the worker creates when missing (inputs, outcomes, logs)",
+    "replication": "replication factor of created topics",
+    "store": "where stage 1 keeps thread states: rocksdb:// (embedded RocksDB, on disk) or memory://",
+    "data_dir": "where the RocksDB thread stores live (rebuilt from Kafka at each start)",
+    "web_host": "address /metrics binds to (loopback unless set)",
+    "web_port": "port of /metrics and /healthz",
+    "rules_file": "TOML rule file (default: the Facebook very-responsive badge)",
+    "response_window": "R: a post unanswered this long is missed (e.g. 24h)",
+    "resolution_window": "S: a conversation resolved within this is resolved in time (e.g. 24h)",
+    "count_automated": "let automated replies count as first replies (true/false)",
+    "new_conversation_after": "silence after which a customer's next post is a new conversation, "
+    "not a follow-up (e.g. 24h, Facebook's rule; default off)",
+    "refresh_interval": "seconds between housekeeping rounds (expiry, lag)",
+    "purge_interval": "seconds between purges of a partition's expired conversation rows",
+    "max_series": "most account/channel pairs a worker admits; events of more are dead-lettered",
+    "max_agents": "agents named per series on /metrics (the busiest over 7d); the rest pooled as other",
+    "stale_after": "seconds without progress, while behind or cut off from Kafka, before data is stale",
+    "broker_wait": "seconds a starting worker waits for its broker (a container, a restart) before it "
+    "gives up",
+    "shutdown_timeout": "seconds a worker may take to stop after SIGTERM, SIGINT or SIGHUP before it "
+    "exits anyway (with or without a broker; below Kubernetes' 30 s grace period)",
+    "session_timeout": "seconds without a heartbeat before Kafka gives a dead worker's partitions to "
+    "others, and so how long a worker killed with SIGKILL waits for its own partitions on restart",
+    "batch_size": "most events (stage 1) or outcome messages (stage 2) an agent takes at once",
+    "batch_seconds": "longest an agent waits to fill a batch; adds at most this to freshness",
+    "store_memory_mib": "RocksDB memtables and block cache of all of a worker's thread stores, in MiB",
+    "clock": "system, or file:PATH holding the current time (tests, replays)",
+    "security_protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    "sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+    "sasl_username": "SASL user",
+    "sasl_password": "SASL password (never printed)",
+    "ssl_cafile": "CA bundle for SSL / SASL_SSL",
+}
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a number of seconds (e.g. 5 or 0.5), got {text!r}") from None
+
+
+def parse_silence(text: str | None) -> int | None:
+    """`SOCIALSLA_NEW_CONVERSATION_AFTER` / `--new-conversation-after`: a duration, or off (None)."""
+    if text is None or text.strip().lower() in ("", "off", "none"):
+        return None
+    return round(parse_seconds(text) * MICROS)
+
+
+def from_env(env: Mapping[str, str]) -> Settings:
+    """Build and validate settings from an environment mapping."""
+    defaults = Settings()
+    values: dict[str, object] = {}
+    problems: list[str] = []
+    known = {PREFIX + f.name.upper() for f in fields(Settings)}
+    for name in sorted(env):
+        if name.startswith(PREFIX) and name not in known:
+            problems.append(f"{name}: unknown setting (known: see `socialsla worker --help`)")
+    for item in fields(Settings):
+        variable = PREFIX + item.name.upper()
+        if variable not in env:
+            continue
+        raw = env[variable]
+        default = getattr(defaults, item.name)
+        try:
+            if isinstance(default, bool):
+                values[item.name] = _bool(raw)
+            elif isinstance(default, int):
+                values[item.name] = _whole(raw)
+            elif isinstance(default, float):
+                values[item.name] = _seconds(raw)
+            elif item.name in ("data_dir", "rules_file", "ssl_cafile"):
+                values[item.name] = Path(raw) if raw else None
+            else:
+                values[item.name] = raw or None
+        except ValueError as exc:
+            problems.append(f"{variable}: {exc}")
+    settings = Settings(**values)  # type: ignore[arg-type]
+    problems.extend(_check(settings))
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def _check(s: Settings) -> list[str]:
+    problems = []
+    servers = s.bootstrap_servers.split(",")
+    if not all(_HOSTPORT_RE.fullmatch(server.strip()) for server in servers):
+        problems.append(
+            f"{PREFIX}BOOTSTRAP_SERVERS: expected host:port[,host:port], got {s.bootstrap_servers!r}"
+        )
+    for name in ("topic_posts", "topic_replies", "topic_outcomes", "topic_deadletter"):
+        value = getattr(s, name)
+        if not value or not _TOPIC_RE.fullmatch(value):
+            problems.append(f"{PREFIX}{name.upper()}: {value!r} is not a valid Kafka topic name")
+    if len({s.topic_posts, s.topic_replies, s.topic_outcomes, s.topic_deadletter}) < 4:
+        problems.append(f"{PREFIX}TOPIC_*: the four topics must be distinct")
+    if not 1 <= s.partitions <= 1024:
+        problems.append(f"{PREFIX}PARTITIONS: must be 1-1024, got {s.partitions}")
+    if not 1 <= s.replication <= 16:
+        problems.append(f"{PREFIX}REPLICATION: must be 1-16, got {s.replication}")
+    if s.store not in ("rocksdb://", "memory://"):
+        problems.append(f"{PREFIX}STORE: must be rocksdb:// or memory://, got {s.store!r}")
+    if not 1 <= s.web_port <= 65535:
+        problems.append(f"{PREFIX}WEB_PORT: must be 1-65535, got {s.web_port}")
+    try:
+        s.response_window_us  # noqa: B018 - parsing is the check
+    except ValueError as exc:
+        problems.append(f"{PREFIX}RESPONSE_WINDOW: {exc}")
+    try:
+        s.resolution_window_us  # noqa: B018 - parsing is the check (a duration above 0)
+    except ValueError as exc:
+        problems.append(f"{PREFIX}RESOLUTION_WINDOW: {exc}")
+    try:
+        s.new_conversation_after_us  # noqa: B018 - parsing is the check
+    except ValueError as exc:
+        problems.append(f"{PREFIX}NEW_CONVERSATION_AFTER: {exc}")
+    if not 1 <= s.max_agents <= 10_000:
+        problems.append(f"{PREFIX}MAX_AGENTS: must be 1-10000, got {s.max_agents}")
+    if not 1 <= s.max_series <= 1_000_000:
+        problems.append(f"{PREFIX}MAX_SERIES: must be 1-1000000, got {s.max_series}")
+    if not 1 <= s.stale_after <= 86_400:
+        problems.append(f"{PREFIX}STALE_AFTER: must be 1-86400 seconds")
+    if not 1 <= s.broker_wait <= 3600:
+        problems.append(f"{PREFIX}BROKER_WAIT: must be 1-3600 seconds")
+    if not 1 <= s.shutdown_timeout <= 3600:
+        problems.append(f"{PREFIX}SHUTDOWN_TIMEOUT: must be 1-3600 seconds")
+    if not 6 <= s.session_timeout <= 300:
+        # Kafka's group.min.session.timeout.ms is 6 s by default; its heartbeat goes every third of it.
+        problems.append(f"{PREFIX}SESSION_TIMEOUT: must be 6-300 seconds (the broker refuses less than 6)")
+    if not 0.05 <= s.refresh_interval <= 3600:
+        problems.append(f"{PREFIX}REFRESH_INTERVAL: must be 0.05-3600 seconds")
+    if not 0.05 <= s.purge_interval <= 86_400:
+        problems.append(f"{PREFIX}PURGE_INTERVAL: must be 0.05-86400 seconds")
+    if not 1 <= s.batch_size <= 100_000:
+        problems.append(f"{PREFIX}BATCH_SIZE: must be 1-100000, got {s.batch_size}")
+    if not 0.001 <= s.batch_seconds <= 10:
+        problems.append(f"{PREFIX}BATCH_SECONDS: must be 0.001-10 seconds")
+    if not 16 <= s.store_memory_mib <= 65_536:
+        problems.append(f"{PREFIX}STORE_MEMORY_MIB: must be 16-65536, got {s.store_memory_mib}")
+    try:
+        parse_clock(s.clock)
+    except ValueError as exc:
+        problems.append(f"{PREFIX}CLOCK: {exc}")
+    if s.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        problems.append(f"{PREFIX}SECURITY_PROTOCOL: unknown protocol {s.security_protocol!r}")
+    if s.security_protocol.startswith("SASL"):
+        if s.sasl_mechanism not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+            problems.append(f"{PREFIX}SASL_MECHANISM: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+        if not s.sasl_username or not s.sasl_password:
+            problems.append(f"{PREFIX}SASL_USERNAME and SASL_PASSWORD are required with SASL")
+    if s.rules_file is not None and not s.rules_file.is_file():
+        problems.append(f"{PREFIX}RULES_FILE: {s.rules_file} is not a file")
+    return problems
