@@ -33,8 +33,8 @@ sys.path.insert(0, str(HERE))
 
 from run import NOW_US, events  # noqa: E402
 
-from socialsla.cli.commands import GC_THRESHOLDS  # noqa: E402
-from socialsla.core.series import Ledger  # noqa: E402
+from socialsla.cli.worker import GC_THRESHOLDS  # noqa: E402
+from socialsla.core.ledger import Ledger  # noqa: E402
 from socialsla.stream.counters import PipelineMetrics  # noqa: E402
 from socialsla.stream.handlers import Admission, ConversationsStage, SeriesStage  # noqa: E402
 from socialsla.stream.partitions import Partitions  # noqa: E402

@@ -23,8 +23,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from socialsla.core.calendars import Calendar, parse_calendar
 from socialsla.core.events import MICROS, parse_time
-from socialsla.core.rules import DEFAULT_RULES, Rule, parse_rules
-from socialsla.core.series import Ledger
+from socialsla.core.ledger import Ledger
+from socialsla.core.rulebook import parse_rules
+from socialsla.core.rules import DEFAULT_RULES, Rule
 from socialsla.core.thread import Wait
 from socialsla.core.wire import Outcome
 from socialsla.serve.collector import SlaCollector

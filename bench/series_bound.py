@@ -26,9 +26,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from socialsla.core.calendars import parse_calendar
 from socialsla.core.events import MICROS, parse_time
 from socialsla.core.feedback import Answer
+from socialsla.core.ledger import Ledger
 from socialsla.core.resolution import Resolution
-from socialsla.core.rules import parse_rules
-from socialsla.core.series import Ledger
+from socialsla.core.rulebook import parse_rules
 from socialsla.core.thread import Wait
 from socialsla.core.wire import Outcome, Scorecard
 from socialsla.serve.collector import SlaCollector

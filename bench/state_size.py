@@ -40,16 +40,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.source is not None:
         sys.path.insert(0, str(args.source.resolve() / "src"))
-    from socialsla.core import fold as stages
-    from socialsla.core.events import MICROS, Event, parse_time
-
     try:
-        from socialsla.core.series import Ledger
+        from socialsla.core import fold as stages
+        from socialsla.core.events import MICROS, Event, parse_time
+        from socialsla.core.ledger import Ledger
         from socialsla.core.wire import decode_outcomes, encode_outcomes
-    except ImportError:  # a checkout from before the modules were renamed
-        from socialsla.ledger import Ledger  # type: ignore[no-redef]
-        from socialsla.outcome import decode as decode_outcomes  # type: ignore[no-redef]
-        from socialsla.outcome import encode as encode_outcomes  # type: ignore[no-redef]
+    except ImportError:  # a checkout from before the package was laid out by layer
+        from socialsla.events import MICROS, Event, parse_time  # type: ignore[no-redef]
+        from socialsla.series import Ledger  # type: ignore[no-redef]
+        from socialsla.wire import decode_outcomes, encode_outcomes  # type: ignore[no-redef]
+
+        from socialsla import stages  # type: ignore[no-redef]
 
     now = parse_time("2026-01-08T00:00:00Z")
     events = []

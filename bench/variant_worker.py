@@ -50,9 +50,9 @@ def _untuned() -> None:
     import uvloop
 
     from socialsla import app
-    from socialsla.cli import commands
+    from socialsla.cli import worker
 
-    commands.GC_THRESHOLDS = (700, 10, 10)  # type: ignore[misc]
+    worker.GC_THRESHOLDS = (700, 10, 10)  # type: ignore[misc]
     app.FETCH_BYTES = 1 << 20
     app.INPUT_BUFFER = 4096
     uvloop.new_event_loop = asyncio.new_event_loop

@@ -29,8 +29,8 @@ from prometheus_client import CollectorRegistry
 
 from socialsla.core.calendars import Calendar
 from socialsla.core.clock import Clock, parse_clock
+from socialsla.core.ledger import Ledger
 from socialsla.core.rules import Rule
-from socialsla.core.series import Ledger
 from socialsla.serve import board, web
 from socialsla.serve.collector import SlaCollector
 from socialsla.stream import kafka, readback, workarounds

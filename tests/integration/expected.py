@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialsla.core.report import Report, series_json
+from socialsla.cli.render import series_json
+from socialsla.core.report import Report
 from socialsla.core.rules import DEFAULT_RULES, Rule
 from tests.harness import Samples
 

@@ -10,7 +10,7 @@ import orjson
 
 from socialsla.core import report
 from socialsla.core.events import MICROS, format_time, parse_time
-from socialsla.core.rules import load_book
+from socialsla.core.rulebook import load_book
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles
 
 from .expected import from_report, key, sla_gauges

@@ -10,7 +10,7 @@ import orjson
 
 from socialsla.core import report
 from socialsla.core.events import MICROS, format_time, parse_time
-from socialsla.core.rules import parse_book
+from socialsla.core.rulebook import parse_book
 from socialsla.core.thread import Policy
 from socialsla.stream.settings import parse_silence
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import orjson
 
+from socialsla.cli import render
 from socialsla.core import report
 from socialsla.core.events import parse_time
-from socialsla.core.rules import load_book
+from socialsla.core.rulebook import load_book
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, Worker, eventually, settles
 
 RULES = """
@@ -85,7 +86,7 @@ def test_waiting_equals_the_report_with_follow_ups_a_calendar_a_forecast_and_tie
     lines = events()
     (tmp_path / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     at = parse_time(AT)
-    offline = orjson.loads(report.to_json(
+    offline = orjson.loads(render.to_json(
         report.build(iter(lines), at, at, book.rules, calendars=book.calendars, waiting=True), book.rules
     ))  # fmt: skip
     expected = {

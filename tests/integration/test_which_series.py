@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from socialsla.cli import render
 from socialsla.core import report
 from socialsla.core.events import MICROS, format_time, parse_time
 from socialsla.core.rules import DEFAULT_RULES
@@ -87,7 +88,7 @@ def board(worker: Worker) -> list[str]:
 
 
 def expected_waiting(built: report.Report) -> dict[str, Any]:
-    body = orjson.loads(report.to_json(built, DEFAULT_RULES))
+    body = orjson.loads(render.to_json(built, DEFAULT_RULES))
     return {
         "at": body["at"],
         "series": [{"account": s["account"], "channel": s["channel"], "waiting": s["waiting"]}

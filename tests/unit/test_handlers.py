@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from socialsla.core.events import MICROS, parse_time
-from socialsla.core.series import Ledger
+from socialsla.core.ledger import Ledger
 from socialsla.core.thread import Conversation, Wait
 from socialsla.core.wire import Outcome, decode_outcomes, encode_outcomes, parse_totals
 from socialsla.stream.counters import PipelineMetrics

@@ -8,8 +8,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from socialsla.core.calendars import parse_calendars
 from socialsla.core.events import MICROS, parse_time
+from socialsla.core.ledger import Ledger
 from socialsla.core.rules import DEFAULT_RULES
-from socialsla.core.series import Ledger
 from socialsla.core.thread import Wait
 from socialsla.core.wire import Outcome
 from socialsla.serve.collector import SlaCollector
@@ -230,6 +230,7 @@ def test_resolution_and_feedback_gauges_equal_the_report_and_only_where_tracked(
     report's JSON; a series with neither exports none of them."""
     import orjson
 
+    from socialsla.cli import render
     from socialsla.core import report
     from socialsla.core.events import Event, encode
 
@@ -250,7 +251,7 @@ def test_resolution_and_feedback_gauges_equal_the_report_and_only_where_tracked(
     registry = CollectorRegistry()
     registry.register(SlaCollector(ledger, DEFAULT_RULES, FixedClock(T0)))
     get = registry.get_sample_value
-    week = orjson.loads(report.to_json(built))["series"][0]["windows"]["7d"]
+    week = orjson.loads(render.to_json(built))["series"][0]["windows"]["7d"]
     acme = {"account": "acme", "channel": "x", "window": "7d"}
     for state in ("resolved", "in_time", "overdue", "reopened", "first_contact"):
         assert (
@@ -294,7 +295,7 @@ def test_the_oldest_unanswered_conversation_names_the_customer_to_answer_first()
 
 def test_only_series_with_a_post_seen_now_are_exported_and_on_the_demo_screen() -> None:
     """Outreach in a series of its own, and a post ahead of the clock, give no sample and no screen row."""
-    from socialsla.cli import screen as summary
+    from socialsla.cli import screen
 
     outreach = Outcome("zeta", "x", "o1", (), T0)  # stage 1's outcome of a thread with replies only
     ahead = conv("future", "x", "f1", T0 + 60 * MICROS, None)
@@ -306,9 +307,9 @@ def test_only_series_with_a_post_seen_now_are_exported_and_on_the_demo_screen() 
         if "account" in s.labels
     }
     assert scraped == {("acme", "facebook")}
-    assert set(summary.parse(generate_latest(registry).decode()).rows) == {("acme", "facebook")}
+    assert set(screen.read_scrape(generate_latest(registry).decode()).rows) == {("acme", "facebook")}
     clock.at = T0 + 60 * MICROS
-    assert set(summary.parse(generate_latest(registry).decode()).rows) == {
+    assert set(screen.read_scrape(generate_latest(registry).decode()).rows) == {
         ("acme", "facebook"),
         ("future", "x"),
     }

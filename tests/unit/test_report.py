@@ -10,9 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from socialsla.cli import render
+from socialsla.cli.files import iter_lines
+from socialsla.cli.offline import report_of
 from socialsla.core import report
 from socialsla.core.events import MICROS, Event, encode, format_time, parse_time
-from socialsla.core.rules import DEFAULT_RULES, parse_book, parse_rules
+from socialsla.core.rulebook import parse_book, parse_rules
+from socialsla.core.rules import DEFAULT_RULES
 from socialsla.core.thread import Policy
 
 DATA = Path(__file__).parent.parent / "data"
@@ -23,13 +27,13 @@ NOW = parse_time("2026-11-22T00:00:00Z")
 @pytest.fixture(scope="module")
 def scenario() -> report.Report:
     with (DATA / "scenario.jsonl").open("rb") as stream:
-        return report.build(report.iter_lines(stream), AT, NOW, DEFAULT_RULES)
+        return report.build(iter_lines(stream), AT, NOW, DEFAULT_RULES)
 
 
 def series(result: report.Report, account: str, channel: str) -> dict[str, object]:
     for item in result.series:
         if (item.account, item.channel) == (account, channel):
-            return report.series_json(item, DEFAULT_RULES)
+            return render.series_json(item, DEFAULT_RULES)
     raise AssertionError(f"no series {account}/{channel}")
 
 
@@ -168,7 +172,7 @@ def test_rules_apply_only_to_their_scope() -> None:
         "max_avg_first_reply_seconds = 60\n"
     )
     with (DATA / "scenario.jsonl").open("rb") as stream:
-        result = report.build(report.iter_lines(stream), AT, NOW, rules)
+        result = report.build(iter_lines(stream), AT, NOW, rules)
     verdicts = {(s.account, s.channel): s.verdicts for s in result.series}
     assert verdicts[("acme", "facebook")] == {}
     # one 120 s reply against a 60 s limit
@@ -177,14 +181,14 @@ def test_rules_apply_only_to_their_scope() -> None:
 
 def test_default_time_is_the_latest_event(tmp_path: Path) -> None:
     """Without --at, T is the largest valid created_at in the file."""
-    result = report.run(str(DATA / "scenario.jsonl"), None, DEFAULT_RULES, now_us=NOW)
+    result = report_of(str(DATA / "scenario.jsonl"), None, DEFAULT_RULES, now_us=NOW)
     assert result.at == parse_time("2026-01-08T01:00:00Z")
     assert result.tally.after_at == 0
 
 
 def test_json_document_shape(scenario: report.Report) -> None:
     """The JSON output carries `at` and the series in SPEC §5's shape."""
-    body = orjson.loads(report.to_json(scenario))
+    body = orjson.loads(render.to_json(scenario))
     assert body["at"] == "2026-01-08T00:00:00Z"
     assert [s["account"] for s in body["series"]] == ["acme", "acme"]
     assert set(body["series"][0]["windows"]) == {"1h", "24h", "7d"}
@@ -192,9 +196,9 @@ def test_json_document_shape(scenario: report.Report) -> None:
 
 def test_table_shows_verdicts(scenario: report.Report, undecided: report.Report) -> None:
     """The people's table names each series and its badge verdict, or that there is none yet."""
-    table = report.to_table(scenario, DEFAULT_RULES)
+    table = render.to_table(scenario, DEFAULT_RULES)
     assert "facebook_very_responsive: LOST (rate 85.7% < 90.0%, avg 4.3h > 15.0m, budget -1)" in table
-    assert "facebook_very_responsive: no verdict" in report.to_table(undecided, DEFAULT_RULES)
+    assert "facebook_very_responsive: no verdict" in render.to_table(undecided, DEFAULT_RULES)
 
 
 # --- properties: arrival order and redelivery do not change the report ---------------------
@@ -215,7 +219,7 @@ events = st.builds(
 
 def numbers(lines: list[bytes], at: int) -> bytes:
     result = report.build(iter(lines), at, NOW, DEFAULT_RULES)
-    return report.to_json(result)
+    return render.to_json(result)
 
 
 @settings(max_examples=150, deadline=None)
@@ -294,12 +298,12 @@ def test_business_view_counts_open_time_across_a_holiday_and_a_dst_change() -> N
     )]  # fmt: skip
     at = parse_time("2026-03-31T12:00:00Z")
     (series,) = report.build(iter(lines), at, at, book.rules, calendars=book.calendars).series
-    body = report.series_json(series, book.rules)
+    body = render.series_json(series, book.rules)
     assert body["calendar"] == "emea_care"
     assert body["windows"]["7d"]["first_reply_seconds"]["avg"] == (17 + 43) / 2 * 3600
     assert body["business"]["windows"]["7d"]["first_reply_seconds"]["avg"] == (1800 + 3600) / 2
     assert body["rules"]["badge_in_business_hours"]["ok"] is True
-    table = report.to_table(report.build(iter(lines), at, at, book.rules, calendars=book.calendars))
+    table = render.to_table(report.build(iter(lines), at, at, book.rules, calendars=book.calendars))
     assert "7d emea_care" in table  # the business row under the wall row
 
 
@@ -309,7 +313,8 @@ def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report
     itself (no windows, verdicts or agents of its own)."""
     from socialsla.core import fold as stages
     from socialsla.core.events import decode
-    from socialsla.core.series import Ledger, evaluate
+    from socialsla.core.ledger import Ledger
+    from socialsla.core.series import evaluate
     from socialsla.core.stats import LONGEST_US
 
     events = []
@@ -326,7 +331,7 @@ def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report
     direct = [evaluate(s, AT, DEFAULT_RULES, report.DEFAULT_MAX_AGENTS)
               for s in sorted(ledger, key=lambda s: (s.account, s.channel))]  # fmt: skip
     assert scenario.series == direct
-    assert report.to_json(scenario, DEFAULT_RULES) == report.to_json(
+    assert render.to_json(scenario, DEFAULT_RULES) == render.to_json(
         report.Report(AT, direct, scenario.tally), DEFAULT_RULES
     )
     for name in ("verdicts", "agents", "SeriesWindows", "judge", "conversation"):
@@ -391,7 +396,7 @@ def test_the_issues_example_lists_only_the_series_with_a_customer() -> None:
         b'"created_at":"2026-11-20T10:06:00Z"}',
     ]
     at = parse_time("2026-11-20T10:06:00Z")
-    body = orjson.loads(report.to_json(report.build(iter(lines), at, NOW, DEFAULT_RULES)))
+    body = orjson.loads(render.to_json(report.build(iter(lines), at, NOW, DEFAULT_RULES)))
     assert [(s["account"], s["channel"]) for s in body["series"]] == [("acme", "facebook")]
 
 
@@ -429,7 +434,7 @@ def test_threads_without_a_post_change_no_number(
     at = T0 + at_minute * 60 * MICROS
 
     def whole(given_lines: list[bytes]) -> bytes:
-        return report.to_json(
+        return render.to_json(
             report.build(iter(given_lines), at, NOW, SCORECARD_RULES, waiting=True), SCORECARD_RULES
         )
 

@@ -222,6 +222,7 @@ def test_the_report_takes_its_resolution_window_and_a_calendars_own() -> None:
 
 
 def test_the_report_table_has_a_scorecard_line_only_for_series_that_track_it() -> None:
+    from socialsla.cli import render
     from socialsla.core import report
     from socialsla.core.events import encode
 
@@ -231,7 +232,7 @@ def test_the_report_table_has_a_scorecard_line_only_for_series_that_track_it() -
         Event("feedback", "f1", "c1", "acme", "x", T - H, survey="nps", score=10),
         Event("post", "p2", "c2", "zeta", "x", T - 3 * H),
     ]  # fmt: skip
-    table = report.to_table(report.build(iter([encode(e) for e in events]), T, T, ()))
+    table = render.to_table(report.build(iter([encode(e) for e in events]), T, T, ()))
     lines = table.splitlines()
     start = lines.index("scorecard, 7 days (series that send resolve or feedback events)")
     assert lines[start + 1 :] == [

@@ -8,17 +8,9 @@ from pathlib import Path
 import pytest
 
 from socialsla.core.events import MICROS
-from socialsla.core.rules import (
-    DEFAULT_RULES,
-    Rule,
-    RuleError,
-    Verdict,
-    error_budget,
-    judge,
-    load_rules,
-    parse_book,
-    parse_rules,
-)
+from socialsla.core.judging import error_budget, judge
+from socialsla.core.rulebook import RuleError, load_rules, parse_book, parse_rules
+from socialsla.core.rules import DEFAULT_RULES, Rule, Verdict
 from socialsla.core.thread import Wait
 from socialsla.core.windows import SeriesWindows
 
@@ -293,7 +285,8 @@ def test_a_business_rule_over_series_no_calendar_covers_is_a_warning(
 def test_a_verdict_names_each_failing_condition_with_its_statistic() -> None:
     """A lost rule says which of its conditions failed and their values now; a condition it does not name is
     never blamed, and a rule that holds names none."""
-    from socialsla.core.rules import judge, read_failure
+    from socialsla.cli.words import read_failure
+    from socialsla.core.judging import judge
 
     (p90_only,) = parse_rules('[[rule]]\nname = "p90"\nwindow = "7d"\nmax_p90_first_reply_seconds = 60\n')
     windows = SeriesWindows(R)

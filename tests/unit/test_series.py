@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialsla.core.events import MICROS
-from socialsla.core.series import RESEND_TOTALS_S, Ledger
+from socialsla.core.ledger import RESEND_TOTALS_S, Ledger
 from socialsla.core.thread import Wait
 from socialsla.core.wire import Outcome, Totals, encode_outcomes, parse_totals, totals_message
 

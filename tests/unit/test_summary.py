@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from socialsla.cli import screen as summary
+from socialsla.cli import screen
 
 TEXT = """\
 socialsla_conversations{account="acme",channel="facebook",state="inbound",window="7d"} 10
@@ -31,7 +31,7 @@ socialsla_rule_rate_breach_in_seconds{account="zeta",channel="x",rule="facebook_
 
 def test_rows_take_each_window() -> None:
     """Parsed rows keep every window apart, and the series-wide oldest wait."""
-    acme = summary.parse(TEXT).rows[("acme", "facebook")]
+    acme = screen.read_scrape(TEXT).rows[("acme", "facebook")]
     seven = acme.windows["7d"]
     assert (seven.inbound, seven.pending, seven.rate, seven.worst, seven.avg, seven.p90) == (
         10, 2, 0.875, 0.7, 1044, 1700,
@@ -42,7 +42,7 @@ def test_rows_take_each_window() -> None:
 
 def test_breached_series_come_first_with_the_failed_conditions() -> None:
     """A lost badge comes first and says which conditions failed, by how much, and its budget."""
-    lines = summary.render(summary.parse(TEXT)).splitlines()
+    lines = screen.draw(screen.read_scrape(TEXT)).splitlines()
     assert lines[2].startswith("acme")
     assert "LOST facebook_very_responsive: rate 87.5% < 90.0%, avg 17.4m > 15.0m (budget -1)" in lines[2]
     assert lines[3].startswith("zeta")
@@ -51,7 +51,9 @@ def test_breached_series_come_first_with_the_failed_conditions() -> None:
 
 def test_worst_case_rate_stands_beside_the_rate() -> None:
     """A 100% rate with most posts pending shows the worst case beside it."""
-    zeta = next(line for line in summary.render(summary.parse(TEXT)).splitlines() if line.startswith("zeta"))
+    zeta = next(
+        line for line in screen.draw(screen.read_scrape(TEXT)).splitlines() if line.startswith("zeta")
+    )
     assert "100.0%" in zeta
     assert "45.9%" in zeta
 
@@ -59,18 +61,18 @@ def test_worst_case_rate_stands_beside_the_rate() -> None:
 def test_a_lost_rule_without_its_conditions_on_metrics_says_where_to_look() -> None:
     """A verdict whose failed conditions are not in the scrape (an older worker) says where to look."""
     text = "\n".join(line for line in TEXT.splitlines() if "socialsla_rule_failed" not in line)
-    line = summary.render(summary.parse(text)).splitlines()[2]
+    line = screen.draw(screen.read_scrape(text)).splitlines()[2]
     assert "LOST facebook_very_responsive: see /metrics (budget -1)" in line
 
 
 def test_empty_scrape_says_so() -> None:
     """No series yet gives a hint instead of an empty table."""
-    assert "no series yet" in summary.render(summary.Scrape({}, {}))
+    assert "no series yet" in screen.draw(screen.Scrape({}, {}))
 
 
 def test_a_held_badge_says_when_it_would_be_lost() -> None:
     """SPEC §9's forecast shows beside the budget: the team reads how long it has to answer."""
-    text = summary.render(summary.parse(TEXT))
+    text = screen.draw(screen.read_scrape(TEXT))
     assert "OK facebook_very_responsive (budget +60, lost in 42.0m unless answered)" in text
 
 
@@ -79,7 +81,7 @@ def test_a_rule_lost_on_the_fastest_average_names_it() -> None:
     text = TEXT.replace(
         'condition="avg_first_reply_seconds"', 'condition="avg_of_fastest_first_reply_seconds"'
     )
-    line = summary.render(summary.parse(text)).splitlines()[2]
+    line = screen.draw(screen.read_scrape(text)).splitlines()[2]
     assert "LOST facebook_very_responsive: rate 87.5% < 90.0%, avg of the fastest 17.4m > 15.0m" in line
 
 
@@ -91,8 +93,8 @@ def test_a_series_with_a_calendar_shows_its_business_hours_under_it() -> None:
         'socialsla_first_reply_seconds{account="acme",channel="facebook",clock="business",stat="avg",window="7d"} 240',
         'socialsla_series_open{account="acme",channel="facebook"} 0',
     ]) + "\n"  # fmt: skip
-    scrape = summary.parse(text)
-    lines = summary.render(scrape).splitlines()
+    scrape = screen.read_scrape(text)
+    lines = screen.draw(scrape).splitlines()
     acme = next(i for i, line in enumerate(lines) if line.startswith("acme"))
     assert "  business hours" in lines[acme + 1]
     assert "100.0%" in lines[acme + 1]
@@ -107,14 +109,14 @@ def test_a_budget_beside_a_rule_lost_on_its_average_is_not_shown() -> None:
     """A rule lost on its average with the rate fine shows why, not a budget that reads as good news."""
     text = "\n".join(line for line in TEXT.splitlines() if 'condition="response_rate",rule' not in line)
     text = text.replace('rule="facebook_very_responsive"} -1', 'rule="facebook_very_responsive"} 55')
-    line = summary.render(summary.parse(text)).splitlines()[2]
+    line = screen.draw(screen.read_scrape(text)).splitlines()[2]
     assert line.endswith("LOST facebook_very_responsive: avg 17.4m > 15.0m"), line
 
 
 def test_a_forecast_far_off_is_not_shown() -> None:
     """A breach forecast of hours (every OK row with R = 24 h) is left out; one under 3 hours is shown."""
     far = TEXT.replace('rule="facebook_very_responsive"} 2520', 'rule="facebook_very_responsive"} 85320')
-    line = summary.render(summary.parse(far)).splitlines()[3]
+    line = screen.draw(screen.read_scrape(far)).splitlines()[3]
     assert line.endswith("OK facebook_very_responsive (budget +60)"), line
 
 
@@ -124,8 +126,8 @@ def test_a_series_that_sends_resolve_and_feedback_events_shows_its_scorecard_and
 
     from socialsla.core import fold as stages
     from socialsla.core.events import MICROS, Event
+    from socialsla.core.ledger import Ledger
     from socialsla.core.rules import DEFAULT_RULES
-    from socialsla.core.series import Ledger
     from socialsla.serve.collector import SlaCollector
 
     h = 3600 * MICROS
@@ -146,8 +148,8 @@ def test_a_series_that_sends_resolve_and_feedback_events_shows_its_scorecard_and
     ledger.apply(0, stages.fold({}, events, 0).outcomes(), t)
     registry = CollectorRegistry()
     registry.register(SlaCollector(ledger, DEFAULT_RULES, Clock()))
-    screen = summary.render(summary.parse(generate_latest(registry).decode()))
-    scorecards = [line for line in screen.splitlines() if line.strip().startswith("scorecard")]
+    drawn = screen.draw(screen.read_scrape(generate_latest(registry).decode()))
+    scorecards = [line for line in drawn.splitlines() if line.strip().startswith("scorecard")]
     assert scorecards == [
         "  scorecard                 resolved in time 100.0%, first contact 100.0%, CSAT 100.0%, NPS -100"
     ]

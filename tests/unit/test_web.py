@@ -7,8 +7,9 @@ from fractions import Fraction
 import pytest
 
 from socialsla.core.events import MICROS, format_time
+from socialsla.core.ledger import Ledger
 from socialsla.core.rules import Rule
-from socialsla.core.series import Ledger, evaluate
+from socialsla.core.series import evaluate
 from socialsla.core.thread import Wait
 from socialsla.core.waiting import waiting_list
 from socialsla.core.wire import Outcome

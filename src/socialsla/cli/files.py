@@ -8,7 +8,12 @@ traceback or as thousands of "not valid JSON" lines.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 #: Leading bytes of compressed files people commonly hand over, and what to run instead.
 _COMPRESSED = {
@@ -72,3 +77,37 @@ def check_input(name: str, events: bool = True) -> None:
             f"{name}: this is the twcs CSV, not events; convert it first: "
             f"socialsla import twcs {name} > events.jsonl"
         )
+
+
+def iter_lines(stream: IO[bytes], progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """Lines of a binary stream without their line ends, reporting bytes read now and then."""
+    done, next_report = 0, 64 << 20
+    for line in stream:
+        done += len(line)
+        if progress is not None and done >= next_report:
+            progress(done)
+            next_report = done + (64 << 20)
+        yield line.rstrip(b"\r\n")
+
+
+class opened:
+    """Open a path, or stdin; spool stdin to disk when it must be read twice."""
+
+    def __init__(self, source: str, seekable: bool) -> None:
+        self.source, self.seekable = source, seekable
+        self.stream: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        if self.source != "-":
+            self.stream = open(self.source, "rb")
+        elif self.seekable:
+            self.stream = tempfile.TemporaryFile()
+            shutil.copyfileobj(sys.stdin.buffer, self.stream, 1 << 20)
+            self.stream.seek(0)
+        else:
+            return sys.stdin.buffer
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        if self.stream is not None:
+            self.stream.close()

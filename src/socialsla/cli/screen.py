@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from socialsla.cli.words import read_failure, verdict_words
 from socialsla.core.duration import human
-from socialsla.core.rules import read_failure, verdict_words
 
 
 @dataclass(slots=True)
@@ -60,7 +60,7 @@ class Scrape:
     thresholds: dict[tuple[str, str], float]
 
 
-def parse(text: str) -> Scrape:
+def read_scrape(text: str) -> Scrape:
     """Rows keyed by (account, channel), and thresholds by (rule, condition), from exposition text."""
     rows: dict[tuple[str, str], Row] = defaultdict(Row)
     thresholds: dict[tuple[str, str], float] = {}
@@ -146,7 +146,7 @@ def _scorecard(w: WindowRow) -> str:
     return ", ".join(parts)
 
 
-def render(scrape: Scrape, window: str = "7d") -> str:
+def draw(scrape: Scrape, window: str = "7d") -> str:
     """A fixed-width table, worst series first (breached, then by response rate)."""
     header = (
         f"{'account':<16} {'channel':<10} {'inbound':>8} {'pending':>8} "

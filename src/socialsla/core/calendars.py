@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from socialsla.core.duration import parse_seconds
 from socialsla.core.events import ACCOUNT_PATTERN, CHANNEL_PATTERN, MICROS
+from socialsla.core.selectors import selects
 
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NAME_RE: Final = re.compile("[a-z0-9_]{1,64}")
@@ -71,10 +72,8 @@ class Calendar:
     _weeks: dict[int, _Week] = field(default_factory=dict, repr=False, compare=False)
 
     def applies(self, account: str, channel: str) -> bool:
-        """Whether this calendar's selectors take the series (an empty list means every one)."""
-        return (not self.accounts or account in self.accounts) and (
-            not self.channels or channel in self.channels
-        )
+        """Whether this calendar's selectors take the series (an empty list was read as every one)."""
+        return selects(self.accounts, self.channels, account, channel)
 
     def open_us(self, a: int, b: int) -> int:
         """Microseconds of `[a, b)` that lie in open time (0 when b <= a)."""

@@ -25,8 +25,9 @@ from prometheus_client.registry import Collector
 from socialsla.core import feedback, histogram
 from socialsla.core.clock import Clock
 from socialsla.core.events import MICROS
+from socialsla.core.ledger import Ledger
 from socialsla.core.rules import Rule
-from socialsla.core.series import Ledger, evaluate
+from socialsla.core.series import evaluate
 from socialsla.core.stats import WINDOWS, ResolutionStats, WindowStats
 
 

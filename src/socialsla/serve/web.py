@@ -19,7 +19,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from socialsla.core.events import format_time
-from socialsla.core.series import Ledger, evaluate
+from socialsla.core.ledger import Ledger
+from socialsla.core.series import evaluate
 from socialsla.core.waiting import waiting_list
 from socialsla.serve.board import Board
 from socialsla.serve.collector import SlaCollector

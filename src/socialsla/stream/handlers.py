@@ -33,7 +33,7 @@ from socialsla.core import fold as stages
 from socialsla.core import thread as conversation
 from socialsla.core.events import MICROS, Event, InvalidEvent, decode
 from socialsla.core.fold import ConversationKey
-from socialsla.core.series import Ledger
+from socialsla.core.ledger import Ledger
 from socialsla.core.thread import Conversation
 from socialsla.core.wire import SEPARATOR, Outcome, chunks, decode_outcomes, encode_outcomes, is_totals
 from socialsla.stream.counters import PipelineMetrics
@@ -266,7 +266,7 @@ class SeriesStage:
         return sends
 
     def totals_due(self, now_s: float) -> Sends:
-        """The totals of loaded series whose last totals message is a day old (`series.RESEND_TOTALS_S`)."""
+        """The totals of loaded series whose last totals message is a day old (`ledger.RESEND_TOTALS_S`)."""
         sends = Sends()
         for partition in sorted(self.partitions.loaded(self.ledger)):
             due = self.ledger.totals_due(partition, now_s)

@@ -2,7 +2,7 @@
 
 Each stage keeps state per partition that is rebuilt from a log (a `LogBacked`):
 stage 1 its threads (`thread_store.ThreadStore`, log `<app id>-threads`),
-stage 2 its series (`series.Ledger`, log `social.outcomes` itself). This one
+stage 2 its series (`ledger.Ledger`, log `social.outcomes` itself). This one
 manager decides for both when a partition's state exists:
 
 * Faust's `on_partitions_assigned` signal records the assignment and wakes the
