@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Final
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialsla.cli.words import read_failure, verdict_words
 from socialsla.core.duration import human
+from socialsla.serve import families
 
 
 @dataclass(slots=True)
@@ -60,6 +62,23 @@ class Scrape:
     thresholds: dict[tuple[str, str], float]
 
 
+#: Per-window figures of a row, by family: the `WindowRow` field each one fills.
+_WINDOW_FIELDS: Final = {
+    families.RESPONSE_RATE.name: "rate",
+    families.RESPONSE_RATE_WORST.name: "worst",
+    families.RESOLUTION_RATE.name: "resolved_in_time",
+    families.FIRST_CONTACT_RESOLUTION_RATE.name: "first_contact",
+    families.CSAT.name: "csat",
+    families.NPS.name: "nps",
+}
+#: Per-rule figures of a row, by family: the `Row` dict each one fills.
+_RULE_FIELDS: Final = {
+    families.RULE_OK.name: "verdicts",
+    families.RULE_ERROR_BUDGET.name: "budgets",
+    families.RULE_RATE_BREACH_IN_SECONDS.name: "breaches",
+}
+
+
 def read_scrape(text: str) -> Scrape:
     """Rows keyed by (account, channel), and thresholds by (rule, condition), from exposition text."""
     rows: dict[tuple[str, str], Row] = defaultdict(Row)
@@ -67,50 +86,41 @@ def read_scrape(text: str) -> Scrape:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             labels = sample.labels
-            if sample.name == "socialsla_rule_threshold":
+            if sample.name == families.RULE_THRESHOLD.name:
                 thresholds[(labels["rule"], labels["condition"])] = sample.value
-            if "account" not in labels:
-                continue
-            row = rows[(labels["account"], labels["channel"])]
-            if labels.get("clock") == "business":
-                if row.business is None:
-                    row.business = Row()
-                row = row.business
-            name, value = sample.name, sample.value
-            window = row.windows[labels["window"]] if "window" in labels else None
-            if name == "socialsla_conversations" and window is not None:
-                if labels["state"] == "inbound":
-                    window.inbound = value
-                elif labels["state"] == "pending":
-                    window.pending = value
-            elif name == "socialsla_response_rate" and window is not None:
-                window.rate = value
-            elif name == "socialsla_response_rate_worst" and window is not None:
-                window.worst = value
-            elif name == "socialsla_first_reply_seconds" and window is not None:
-                if labels["stat"] in ("avg", "p90"):  # the fields of WindowRow the rules judge
-                    setattr(window, labels["stat"], value)
-            elif name == "socialsla_resolution_rate" and window is not None:
-                window.resolved_in_time = value
-            elif name == "socialsla_first_contact_resolution_rate" and window is not None:
-                window.first_contact = value
-            elif name == "socialsla_csat" and window is not None:
-                window.csat = value
-            elif name == "socialsla_nps" and window is not None:
-                window.nps = value
-            elif name == "socialsla_oldest_unanswered_seconds":
-                row.oldest = value
-            elif name == "socialsla_rule_ok":
-                row.verdicts[labels["rule"]] = value
-            elif name == "socialsla_rule_error_budget":
-                row.budgets[labels["rule"]] = value
-            elif name == "socialsla_rule_rate_breach_in_seconds":
-                row.breaches[labels["rule"]] = value
-            elif name == "socialsla_rule_failed":
-                row.failed[labels["rule"]].append((labels["condition"], value))
-            elif name == "socialsla_series_open":
-                row.open = value
+            elif "account" in labels:
+                _take(_row(rows, labels), sample.name, labels, sample.value)
     return Scrape(dict(rows), thresholds)
+
+
+def _row(rows: dict[tuple[str, str], Row], labels: dict[str, str]) -> Row:
+    """A sample's row: its series', or that series' business view for the business clock."""
+    row = rows[(labels["account"], labels["channel"])]
+    if labels.get("clock") != "business":
+        return row
+    if row.business is None:
+        row.business = Row()
+    return row.business
+
+
+def _take(row: Row, name: str, labels: dict[str, str], value: float) -> None:
+    """Put one sample where the screen shows it; samples the screen does not show are passed over."""
+    if "window" in labels:
+        window = row.windows[labels["window"]]
+        if name in _WINDOW_FIELDS:
+            setattr(window, _WINDOW_FIELDS[name], value)
+        elif name == families.CONVERSATIONS.name and labels["state"] in ("inbound", "pending"):
+            setattr(window, labels["state"], value)
+        elif name == families.FIRST_REPLY_SECONDS.name and labels["stat"] in ("avg", "p90"):
+            setattr(window, labels["stat"], value)  # the fields of WindowRow the rules judge
+    elif name in _RULE_FIELDS:
+        getattr(row, _RULE_FIELDS[name])[labels["rule"]] = value
+    elif name == families.RULE_FAILED.name:
+        row.failed[labels["rule"]].append((labels["condition"], value))
+    elif name == families.OLDEST_UNANSWERED_SECONDS.name:
+        row.oldest = value
+    elif name == families.SERIES_OPEN.name:
+        row.open = value
 
 
 def _percent(value: float | None) -> str:
