@@ -7,7 +7,7 @@ The full pipeline's rate is bounded by Faust's delivery plus this. `bench/run.py
 measures the whole; this isolates the part socialsla owns, so a change to it can
 be compared in seconds and with little noise: the same events as `bench/run.py`,
 in batches of 5,000 as Faust hands them, through the stages' handlers:
-`ConversationsStage.handle` (decode, thread store, fold, log records, outcome
+`ThreadsStage.handle` (decode, thread store, fold, log records, outcome
 messages) and `SeriesStage.handle` (decode, ledger). Figures are printed, never
 asserted.
 """
@@ -36,7 +36,7 @@ from run import NOW_US, events  # noqa: E402
 from socialsla.cli.worker import GC_THRESHOLDS  # noqa: E402
 from socialsla.core.ledger import Ledger  # noqa: E402
 from socialsla.stream.counters import PipelineMetrics  # noqa: E402
-from socialsla.stream.handlers import Admission, ConversationsStage, SeriesStage  # noqa: E402
+from socialsla.stream.handlers import Admission, SeriesStage, ThreadsStage  # noqa: E402
 from socialsla.stream.partitions import Partitions  # noqa: E402
 from socialsla.stream.settings import Settings  # noqa: E402
 from socialsla.stream.thread_store import ThreadStore  # noqa: E402
@@ -73,7 +73,7 @@ async def measure(
     threads = ThreadStore(settings, clock)  # type: ignore[arg-type]
     threads.open(set(range(partitions)))
     admission = Admission(settings, metrics)
-    stage1 = ConversationsStage(settings, admission, metrics, threads)
+    stage1 = ThreadsStage(settings, admission, metrics, threads)
     items = events(count, conversations, seed=conversations)
     messages = [
         _Message("posts" if kind == "post" else "replies", _partition(key, partitions), n, key, value)

@@ -4,7 +4,7 @@
     python bench/state_size.py --source /tmp/baseline  # e.g. a git worktree of an earlier commit
 
 Generates threads (a post and a reply each; with `--follow-ups`, every third
-thread gets a second post and answer), folds them with `stages.fold` (stage 1)
+thread gets a second post and answer), folds them with `fold.fold` (stage 1)
 and applies the outcomes to a `Ledger` (stage 2), then prints:
 
 * stage 2's Python memory per open conversation (`tracemalloc` around `Ledger.apply`),
@@ -41,7 +41,7 @@ def main() -> None:
     if args.source is not None:
         sys.path.insert(0, str(args.source.resolve() / "src"))
     try:
-        from socialsla.core import fold as stages
+        from socialsla.core import fold
         from socialsla.core.events import MICROS, Event, parse_time
         from socialsla.core.ledger import Ledger
         from socialsla.core.wire import decode_outcomes, encode_outcomes
@@ -50,7 +50,7 @@ def main() -> None:
         from socialsla.series import Ledger  # type: ignore[no-redef]
         from socialsla.wire import decode_outcomes, encode_outcomes  # type: ignore[no-redef]
 
-        from socialsla import stages  # type: ignore[no-redef]
+        from socialsla import stages as fold  # type: ignore[no-redef]
 
     now = parse_time("2026-01-08T00:00:00Z")
     events = []
@@ -73,7 +73,7 @@ def main() -> None:
             events.append(
                 Event("reply", f"{cid}-r2", cid, f"brand{n % 20}", "facebook", opened + 900 * MICROS)
             )
-    folded = stages.fold({}, events, now - 9 * 86_400 * MICROS)
+    folded = fold.fold({}, events, now - 9 * 86_400 * MICROS)
     stage1 = sum(len(state.to_bytes()) for state in folded.states.values())
     outcomes = folded.outcomes()
     messages = [encode_outcomes(outcomes[at : at + 500]) for at in range(0, len(outcomes), 500)]

@@ -2,8 +2,8 @@
 
 Each piece lives in its own module; this one only connects them:
 
-* `handlers.py`: the two stages' handlers (stage 1 `ConversationsStage`, stage 2
-  `SeriesStage`): records in, records to send out, around `stages.fold` and `Ledger.apply`;
+* `handlers.py`: the two stages' handlers (stage 1 `ThreadsStage`, stage 2
+  `SeriesStage`): records in, records to send out, around `fold.fold` and `Ledger.apply`;
 * `faust_agents.py`: the agents that run them, with their header comment on topics,
   keys and tables;
 * `thread_store.py` and `series.py`: stage 1's thread states and stage 2's series;
@@ -36,7 +36,7 @@ from socialsla.serve.collector import SlaCollector
 from socialsla.stream import kafka, readback, workarounds
 from socialsla.stream.counters import PipelineMetrics
 from socialsla.stream.faust_agents import Outbox, StageAgent
-from socialsla.stream.handlers import Admission, ConversationsStage, SeriesStage
+from socialsla.stream.handlers import Admission, SeriesStage, ThreadsStage
 from socialsla.stream.housekeeping import Health, Housekeeping
 from socialsla.stream.partitions import Partitions
 from socialsla.stream.settings import Settings
@@ -120,7 +120,7 @@ FETCH_BYTES = 4 << 20
 #: starts again at half: with 4,096, below one 4 MiB fetch (about 20,000 events), so under
 #: a backlog the fetcher kept stopping and starting and the worker waited on it. 1.31x in
 #: one bench run (BENCHMARKS.md, "What closed the gap"); 34-42 MiB more RSS there. Stage 2's
-#: input keeps Faust's size: its messages carry dozens of summaries each.
+#: input keeps Faust's size: its messages carry dozens of outcomes each.
 INPUT_BUFFER = 65_536
 
 
@@ -234,7 +234,7 @@ def assemble(
     stage2 = SeriesStage(admission, metrics, ledger, partitions)
     outbox = Outbox(settings, deadletters, log, outcomes, partitions, threads)
     agents = (
-        ("conversations", inputs, ConversationsStage(settings, admission, metrics, threads), threads),
+        ("conversations", inputs, ThreadsStage(settings, admission, metrics, threads), threads),
         ("series", outcomes, stage2, ledger),
     )
     for name, topic, handler, state in agents:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from socialsla.core import thread as conversation
+from socialsla.core import thread
 from socialsla.core.clock import parse_clock
 from socialsla.core.events import MICROS
 from socialsla.stream.kafka import ensure_topics
@@ -29,7 +29,7 @@ DAY_US = 86_400 * MICROS
 
 def _state(at_us: int) -> bytes:
     """A thread whose one event (a post) is at `at_us`."""
-    return conversation.Conversation(((at_us, conversation.POST, "e1", 7, None),)).to_bytes()
+    return thread.Thread(((at_us, thread.POST, "e1", 7, None),)).to_bytes()
 
 
 def _settings(stack: Stack) -> Settings:
@@ -79,7 +79,7 @@ def test_a_child_rebuilds_the_latest_live_states_and_the_worker_opens_them(stack
     store = ThreadStore(settings, parse_clock(settings.clock))
     now = store.clock.now_us()
     asyncio.run(_log(settings, now))
-    store.open({0, 1})
+    store.reset({0, 1})
     assert store.stores == {}  # the child makes the stores
     ends = asyncio.run(store.rebuild_aside({0, 1}, 0))
     assert ends == {0: 2, 1: 1}
@@ -99,7 +99,7 @@ def test_a_partition_dropped_while_its_child_runs_is_not_opened_and_leaves_no_di
     asyncio.run(_log(settings, store.clock.now_us()))
 
     async def rebuild_and_drop() -> dict[int, int]:
-        store.open({0, 1})
+        store.reset({0, 1})
         task = asyncio.create_task(store.rebuild_aside({0, 1}, 0))
         await asyncio.sleep(0)
         store.drop(1)
@@ -119,7 +119,7 @@ def test_a_cancelled_rebuild_kills_its_child(stack: Stack) -> None:
     asyncio.run(_log(settings, store.clock.now_us()))
 
     async def cancel_midway() -> list[str]:
-        store.open({0, 1})
+        store.reset({0, 1})
         task = asyncio.create_task(store.rebuild_aside({0, 1}, 0))
         for _ in range(100):
             await asyncio.sleep(0.01)

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from socialsla.core.events import MICROS, Event
 from socialsla.core.thread import (
     MAX_EVENTS,
-    Conversation,
     Policy,
     Status,
+    Thread,
     ThreadTooLong,
     Wait,
     apply,
@@ -36,8 +36,8 @@ def reply(minute: float, event_id: str | None = None, automated: bool = False) -
     return Event("reply", event_id or f"r{minute}", "c", "acme", "facebook", at, automated)
 
 
-def fold(*events: Event) -> Conversation:
-    state: Conversation | None = None
+def fold(*events: Event) -> Thread:
+    state: Thread | None = None
     for event in events:
         state, _ = apply(state, event)
     assert state is not None
@@ -48,7 +48,7 @@ def m(v: int | None) -> float | None:
     return None if v is None else (v - T0) / 60 / MICROS
 
 
-def minutes(state: Conversation, count_automated: bool = False) -> tuple[float | None, float | None]:
+def minutes(state: Thread, count_automated: bool = False) -> tuple[float | None, float | None]:
     """(opened_at, first_reply_at) in minutes: the conversation of SPEC §2."""
     found = waits(state, Policy(count_automated))
     return (m(found[0].start), m(found[0].answer)) if found else (None, None)
@@ -128,7 +128,7 @@ def test_a_full_thread_refuses_new_events_but_knows_its_duplicates() -> None:
 def test_state_round_trips_through_bytes() -> None:
     """Serialised state reads back identical."""
     state = fold(reply(-3), post(0), reply(4))
-    assert Conversation.from_bytes(state.to_bytes()) == state
+    assert Thread.from_bytes(state.to_bytes()) == state
 
 
 @pytest.mark.parametrize(
@@ -261,10 +261,10 @@ def test_waits_from_shuffled_arrival_equal_sorted_arrival(
     shuffled = events[:]
     rnd.shuffle(shuffled)
     for arrival in (events, in_order, shuffled):
-        state: Conversation | None = None
+        state: Thread | None = None
         for event in arrival:
             state, _ = apply(state, event)
-        assert list(waits(state or Conversation(), policy)) == expected
+        assert list(waits(state or Thread(), policy)) == expected
 
 
 def test_of_two_replies_at_one_instant_the_smaller_event_id_answers() -> None:
@@ -306,10 +306,10 @@ def test_a_stored_states_last_event_is_read_without_the_thread(
 
     events = [Event(kind, f"e{n}", "c", "acme", "facebook", at) for kind, n, at, _, _ in raw]
     rnd.shuffle(events)
-    state: Conversation | None = None
+    state: Thread | None = None
     for event in events:
         state, _ = apply(state, event)
-    stored = (state or Conversation()).to_bytes()
-    assert last_event_of(stored) == (state or Conversation()).last_event_at
+    stored = (state or Thread()).to_bytes()
+    assert last_event_of(stored) == (state or Thread()).last_event_at
     with pytest.raises(ValueError, match="not a thread row"):
         last_event_of(b'{"an": "older row"}')

@@ -31,7 +31,7 @@ class State:
     def __init__(self) -> None:
         self.open_partitions: set[int] = set()
 
-    def open(self, partitions: set[int]) -> None:
+    def reset(self, partitions: set[int]) -> None:
         self.open_partitions |= partitions
 
     def load_record(self, partition: int, record: Any) -> None:

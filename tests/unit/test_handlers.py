@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry
 
 from socialsla.core.events import MICROS, parse_time
 from socialsla.core.ledger import Ledger
-from socialsla.core.thread import Conversation, Wait
+from socialsla.core.thread import Thread, Wait
 from socialsla.core.wire import Outcome, decode_outcomes, encode_outcomes, parse_totals
 from socialsla.stream.counters import PipelineMetrics
-from socialsla.stream.handlers import Admission, ConversationsStage, Sends, SeriesStage
+from socialsla.stream.handlers import Admission, Sends, SeriesStage, ThreadsStage
 from socialsla.stream.partitions import Partitions
 from socialsla.stream.settings import Settings
 from socialsla.stream.thread_store import RECORD_BUDGET, ThreadStore, pack, unpack
@@ -51,15 +51,13 @@ def _batch(lines: list[bytes], partition_of: Any) -> list[Message]:
     return out
 
 
-def _stage1(
-    clock: Clock, purge: float = 600.0, partitions: int = 3
-) -> tuple[ConversationsStage, ThreadStore]:
+def _stage1(clock: Clock, purge: float = 600.0, partitions: int = 3) -> tuple[ThreadsStage, ThreadStore]:
     """Stage 1 on in-memory stores, its partitions loaded as after a replay of an empty log."""
     settings = Settings(purge_interval=purge, store="memory://")
     metrics = PipelineMetrics(CollectorRegistry())
     threads = ThreadStore(settings, clock)
-    threads.open(set(range(partitions)))
-    return ConversationsStage(settings, Admission(settings, metrics), metrics, threads), threads
+    threads.reset(set(range(partitions)))
+    return ThreadsStage(settings, Admission(settings, metrics), metrics, threads), threads
 
 
 def _logged(*sends: Sends) -> dict[int, dict[bytes, bytes]]:
@@ -92,7 +90,7 @@ def test_stage1_keeps_each_thread_with_the_partition_its_events_came_from() -> N
     for partition, store in stored.items():
         for key, value in store.items():
             assert len(key.split(b"|", 2)[2]) % 3 == partition
-            Conversation.from_bytes(value)
+            Thread.from_bytes(value)
     assert _logged(sends) == stored
     assert len(sends.log) == len(stored) < len(lines)
     sent = [outcome for _, value in sends.outcomes for outcome in decode_outcomes(value)]
@@ -155,7 +153,7 @@ def test_stage1_dead_letters_what_a_full_thread_cannot_hold() -> None:
     assert (message.key, message.value, reason) == (b"long", line("post", 1_000), "thread too long")
     assert stage.metrics.events.labels("post", "invalid")._value.get() == 1
     assert stage.metrics.events.labels("reply", "duplicate")._value.get() == 1
-    assert len(Conversation.from_bytes(threads.stores[0][b"acme|x|long"]).events) == 1_000
+    assert len(Thread.from_bytes(threads.stores[0][b"acme|x|long"]).events) == 1_000
 
 
 def test_stage1_dead_letters_undecodable_input_and_a_wrong_key_and_counts_them() -> None:

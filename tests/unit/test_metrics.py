@@ -245,9 +245,9 @@ def test_resolution_and_feedback_gauges_equal_the_report_and_only_where_tracked(
     ]
     built = report.build(iter([encode(e) for e in events]), T0, T0, DEFAULT_RULES)
     ledger = Ledger(R)
-    from socialsla.core import fold as stages
+    from socialsla.core import fold
 
-    ledger.apply(0, stages.fold({}, events, 0).outcomes(), T0)
+    ledger.apply(0, fold.fold({}, events, 0).outcomes(), T0)
     registry = CollectorRegistry()
     registry.register(SlaCollector(ledger, DEFAULT_RULES, FixedClock(T0)))
     get = registry.get_sample_value

@@ -36,7 +36,7 @@ class State:
         self.opened: list[set[int]] = []
         self.dropped: list[int] = []
 
-    def open(self, partitions: set[int]) -> None:
+    def reset(self, partitions: set[int]) -> None:
         self.opened.append(set(partitions))
         for partition in partitions:
             self.rows[partition] = []

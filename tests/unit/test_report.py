@@ -311,7 +311,7 @@ def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report
     """The report equals stage 1's fold, turned into the outcomes the worker sends, applied by stage 2's
     Ledger.apply and evaluated by the collector's evaluate; the report module computes nothing of a series
     itself (no windows, verdicts or agents of its own)."""
-    from socialsla.core import fold as stages
+    from socialsla.core import fold
     from socialsla.core.events import decode
     from socialsla.core.ledger import Ledger
     from socialsla.core.series import evaluate
@@ -325,7 +325,7 @@ def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report
             continue
         if event.created_at <= AT:
             events.append(event)
-    folded = stages.fold({}, events, AT - (LONGEST_US + report.DEFAULT_RESPONSE_WINDOW_US))
+    folded = fold.fold({}, events, AT - (LONGEST_US + report.DEFAULT_RESPONSE_WINDOW_US))
     ledger = Ledger(report.DEFAULT_RESPONSE_WINDOW_US, LONGEST_US)
     ledger.apply(0, folded.outcomes(), AT)
     direct = [evaluate(s, AT, DEFAULT_RULES, report.DEFAULT_MAX_AGENTS)

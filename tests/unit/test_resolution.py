@@ -7,12 +7,11 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.core import feedback, resolution
-from socialsla.core import fold as stages
+from socialsla.core import feedback, fold, resolution
 from socialsla.core.accumulators import pack_resolution
 from socialsla.core.events import MICROS, Event
 from socialsla.core.resolution import Resolution
-from socialsla.core.thread import Conversation, Policy, Wait
+from socialsla.core.thread import Policy, Thread, Wait
 from socialsla.core.view import View
 from socialsla.core.windows import SeriesWindows
 from tests.oracle import naive_scorecard
@@ -54,8 +53,8 @@ def threads(draw: st.DrawFn) -> tuple[list[Event], Policy, int]:
 @given(threads())
 def test_resolutions_and_counted_feedback_equal_the_oracle(case: tuple[list[Event], Policy, int]) -> None:
     arrival, policy, not_before = case
-    folded = stages.fold({}, arrival, not_before, policy)
-    state = next(iter(folded.states.values()), Conversation())
+    folded = fold.fold({}, arrival, not_before, policy)
+    state = next(iter(folded.states.values()), Thread())
     expected_conversations, expected_feedback = naive_scorecard(
         arrival, T, not_before, policy.count_automated, policy.new_conversation_after_us
     )
@@ -79,7 +78,7 @@ def test_a_thread_resolved_reopened_and_resolved_again() -> None:
         Event("reply", "r3", "c", "acme", "x", T + 6 * hour + 2 * day),
         Event("resolve", "d3", "c", "acme", "x", T + 7 * hour + 2 * day),
     ]
-    (state,) = stages.fold({}, events, 0, policy).states.values()
+    (state,) = fold.fold({}, events, 0, policy).states.values()
     first, second = resolution.resolutions(state, policy)
     assert first == Resolution(T, T + 2 * hour, True, False)  # reopened: not first contact
     assert second == Resolution(T + 5 * hour + 2 * day, T + 7 * hour + 2 * day, False, True)
@@ -108,7 +107,7 @@ def test_a_customer_who_changes_a_csat_answer_counts_once_with_the_latest() -> N
             "feedback", "n0", "c", "acme", "x", T + 2 * M, survey="nps", score=3
         ),  # same instant: larger id wins
     ]
-    (state,) = stages.fold({}, events, 0).states.values()
+    (state,) = fold.fold({}, events, 0).states.values()
     assert feedback.counted(state) == (
         feedback.Answer(T + 2 * M, "csat", 5),
         feedback.Answer(T + 2 * M, "nps", 9),

@@ -241,7 +241,7 @@ def test_a_replayed_log_record_notes_when_its_totals_were_sent_and_counts_what_i
         def __init__(self, key: bytes, value: bytes, timestamp_ms: int) -> None:
             self.key, self.value, self.timestamp = key, value, timestamp_ms
 
-    ledger.open({3})
+    ledger.reset({3})
     ledger.load_record(
         3, Record(b"acme|x", encode_outcomes([outcome("c1", T0, T0 + 60 * MICROS, "x")]), 1_000)
     )
@@ -251,7 +251,7 @@ def test_a_replayed_log_record_notes_when_its_totals_were_sent_and_counts_what_i
     assert ledger.unreadable == 1
     assert list(ledger.totals_due(3, 5_000.0 + RESEND_TOTALS_S - 1)) == []
     assert [key for key, _ in ledger.totals_due(3, 5_000.0 + RESEND_TOTALS_S)] == [b"acme|x"]
-    ledger.open({3})  # a new replay starts the partition empty
+    ledger.reset({3})  # a new replay starts the partition empty
     assert list(ledger) == []
     assert 3 not in ledger.sent
 

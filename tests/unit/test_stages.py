@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socialsla.core import fold as stages
+from socialsla.core import fold
 from socialsla.core.events import MICROS, Event, InvalidEvent, decode, parse_time
-from socialsla.core.fold import ConversationKey
-from socialsla.core.thread import Conversation, waits
+from socialsla.core.fold import ThreadKey
+from socialsla.core.thread import Thread, waits
 
 DATA = Path(__file__).parent.parent / "data"
 NOW = parse_time("2026-01-08T00:00:00Z")
@@ -33,7 +33,7 @@ EVENTS = scenario_events()
 
 def test_fold_counts_accepted_duplicate_and_late_by_type() -> None:
     """Each event is counted once, under its type and what became of it."""
-    folded = stages.fold({}, EVENTS, HORIZON)
+    folded = fold.fold({}, EVENTS, HORIZON)
     assert sum(folded.tally.values()) == len(EVENTS)
     assert {outcome for _, outcome in folded.tally} == {"accepted", "duplicate", "late"}
     assert folded.tally["post", "late"] + folded.tally["reply", "late"] == 1
@@ -41,22 +41,22 @@ def test_fold_counts_accepted_duplicate_and_late_by_type() -> None:
 
 def test_fold_leaves_the_states_it_reads_unchanged() -> None:
     """The states passed in are read, never written: the caller decides what to store."""
-    key = stages.key_of(EVENTS[0])
-    before = {key: Conversation()}
-    stages.fold(before, EVENTS, HORIZON)
-    assert before == {key: Conversation()}
+    key = fold.key_of(EVENTS[0])
+    before = {key: Thread()}
+    fold.fold(before, EVENTS, HORIZON)
+    assert before == {key: Thread()}
 
 
 def test_outcomes_are_the_touched_conversations_with_their_last_event_time() -> None:
     """One whole summary per touched conversation, stamped with the created_at of its last event folded."""
-    folded = stages.fold({}, EVENTS, HORIZON)
+    folded = fold.fold({}, EVENTS, HORIZON)
     outcomes = folded.outcomes()
     assert len(outcomes) == len(folded.states)
     for outcome in outcomes:
-        key = ConversationKey(outcome.account, outcome.channel, outcome.conversation_id)
+        key = ThreadKey(outcome.account, outcome.channel, outcome.conversation_id)
         state = folded.states[key]
         assert outcome.waits == waits(state)
-        folded_times = [e.created_at for e in EVENTS if stages.key_of(e) == key and e.created_at >= HORIZON]
+        folded_times = [e.created_at for e in EVENTS if fold.key_of(e) == key and e.created_at >= HORIZON]
         assert outcome.event_at == folded_times[-1]
 
 
@@ -64,12 +64,12 @@ def test_outcomes_are_the_touched_conversations_with_their_last_event_time() -> 
 @given(st.lists(st.integers(min_value=1, max_value=len(EVENTS)), max_size=8))
 def test_batches_fold_to_the_same_states_as_one_pass(cuts: list[int]) -> None:
     """Folding in batches, each reading what the last wrote (the agent), ends where one pass ends (the report)."""
-    whole = stages.fold({}, EVENTS, HORIZON)
-    stored: dict[ConversationKey, Conversation] = {}
+    whole = fold.fold({}, EVENTS, HORIZON)
+    stored: dict[ThreadKey, Thread] = {}
     tally: dict[tuple[str, str], int] = {}
     bounds = [0, *sorted(set(cuts)), len(EVENTS)]
     for start, end in itertools.pairwise(bounds):
-        part = stages.fold(stored, EVENTS[start:end], HORIZON)
+        part = fold.fold(stored, EVENTS[start:end], HORIZON)
         stored.update(part.states)
         for key, count in part.tally.items():
             tally[key] = tally.get(key, 0) + count

@@ -124,7 +124,7 @@ def test_a_series_that_sends_resolve_and_feedback_events_shows_its_scorecard_and
     """The demo screen reads SPEC §11's and §12's gauges from /metrics: one line under the series."""
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from socialsla.core import fold as stages
+    from socialsla.core import fold
     from socialsla.core.events import MICROS, Event
     from socialsla.core.ledger import Ledger
     from socialsla.core.rules import DEFAULT_RULES
@@ -145,7 +145,7 @@ def test_a_series_that_sends_resolve_and_feedback_events_shows_its_scorecard_and
         Event("post", "p2", "c2", "zeta", "x", t - 5 * h),
     ]  # fmt: skip
     ledger = Ledger(24 * h)
-    ledger.apply(0, stages.fold({}, events, 0).outcomes(), t)
+    ledger.apply(0, fold.fold({}, events, 0).outcomes(), t)
     registry = CollectorRegistry()
     registry.register(SlaCollector(ledger, DEFAULT_RULES, Clock()))
     drawn = screen.draw(screen.read_scrape(generate_latest(registry).decode()))

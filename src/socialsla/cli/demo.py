@@ -135,7 +135,7 @@ async def _demo_screen(
     calendars: tuple[Calendar, ...] = (),
     history: str = "",
 ) -> str | None:
-    """Generate traffic and refresh the summary until stopped (None) or something fails (why)."""
+    """Generate traffic and refresh the screen until stopped (None) or something fails (why)."""
     from socialsla.cli.screen import draw, read_scrape  # prometheus_client's parser: only the demo needs it
     from socialsla.cli.traffic import send_generated
 
@@ -199,7 +199,7 @@ def add_demo_command(commands: Any) -> None:
     """Add `demo` to the top-level parser."""
     demo = commands.add_parser(
         "demo",
-        help="the live pipeline with demo traffic and a refreshing terminal summary",
+        help="the live pipeline with demo traffic and a refreshing terminal screen",
         description="Start a worker and the traffic generator against the configured broker "
         "and show each account/channel against the badge rule. Ctrl-C stops everything.",
     )

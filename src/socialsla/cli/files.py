@@ -90,7 +90,7 @@ def iter_lines(stream: IO[bytes], progress: Callable[[int], None] | None = None)
         yield line.rstrip(b"\r\n")
 
 
-class opened:
+class read_input:
     """Open a path, or stdin; spool stdin to disk when it must be read twice."""
 
     def __init__(self, source: str, seekable: bool) -> None:

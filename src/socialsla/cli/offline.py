@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from socialsla.cli import render, twcs
-from socialsla.cli.files import check_input, iter_lines, opened
+from socialsla.cli.files import check_input, iter_lines, read_input
 from socialsla.cli.options import duration_us, positive_whole, silence_us, time_us
 from socialsla.core import report
 from socialsla.core.calendars import Calendar
@@ -40,7 +40,7 @@ def report_of(
 ) -> Report:
     """Build a report from a path or `-` (stdin), finding T first when none is given."""
     now = time.time_ns() // 1_000 if now_us is None else now_us
-    with opened(source, seekable=at is None) as stream:
+    with read_input(source, seekable=at is None) as stream:
         if at is None:
             at = latest_time(iter_lines(stream, progress), now)
             if at is None:

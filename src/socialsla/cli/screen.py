@@ -1,4 +1,4 @@
-"""The live terminal summary: a worker's /metrics text turned into one line per series.
+"""The demo's screen: a worker's /metrics text turned into one line per series.
 
 It reads the exported metrics rather than the worker's memory, so what the
 terminal shows is exactly what Prometheus, Grafana and the alerts see. A team
@@ -22,7 +22,7 @@ from socialsla.serve import families
 
 @dataclass(slots=True)
 class WindowRow:
-    """What the summary knows of one window of one series."""
+    """What the screen knows of one window of one series."""
 
     inbound: float = 0.0
     pending: float = 0.0
@@ -39,7 +39,7 @@ class WindowRow:
 
 @dataclass(slots=True)
 class Row:
-    """What the summary shows of one (account, channel)."""
+    """What the screen shows of one (account, channel)."""
 
     windows: dict[str, WindowRow] = field(default_factory=lambda: defaultdict(WindowRow))
     oldest: float | None = None
@@ -56,7 +56,7 @@ class Row:
 
 @dataclass(slots=True)
 class Scrape:
-    """What the summary reads of one scrape: rows by (account, channel), and the rules' thresholds."""
+    """What the screen reads of one scrape: rows by (account, channel), and the rules' thresholds."""
 
     rows: dict[tuple[str, str], Row]
     thresholds: dict[tuple[str, str], float]

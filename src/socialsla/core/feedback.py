@@ -17,7 +17,7 @@ from socialsla.core.accumulators import sum_windows
 from socialsla.core.events import MICROS, SURVEYS
 from socialsla.core.resolution import opens
 from socialsla.core.stats import WINDOWS
-from socialsla.core.thread import DEFAULT_POLICY, FEEDBACK, Conversation, Policy, Wait
+from socialsla.core.thread import DEFAULT_POLICY, FEEDBACK, Policy, Thread, Wait
 
 
 class Answer(NamedTuple):
@@ -29,7 +29,7 @@ class Answer(NamedTuple):
 
 
 def counted(
-    state: Conversation, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
+    state: Thread, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
 ) -> tuple[Answer, ...]:
     """The thread's counted answers, by time (SPEC §12); `found`: its waits, when known."""
     starts = opens(state, policy, found)

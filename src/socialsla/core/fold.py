@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from socialsla.core import feedback, resolution
-from socialsla.core import thread as conversation
+from socialsla.core import feedback, resolution, thread
 from socialsla.core.events import Event
-from socialsla.core.thread import DEFAULT_POLICY, Conversation, Policy, ThreadTooLong, Wait
+from socialsla.core.thread import DEFAULT_POLICY, Policy, Thread, ThreadTooLong, Wait
 from socialsla.core.wire import SEPARATOR, Outcome, Scorecard
 
 
-class ConversationKey(NamedTuple):
+class ThreadKey(NamedTuple):
     """Which conversation (a conversation is unique per account and channel)."""
 
     account: str
@@ -39,9 +38,9 @@ class ConversationKey(NamedTuple):
         return SEPARATOR.join(self).encode()
 
 
-def key_of(event: Event) -> ConversationKey:
+def key_of(event: Event) -> ThreadKey:
     """The conversation an event belongs to."""
-    return ConversationKey(event.account, event.channel, event.conversation_id)
+    return ThreadKey(event.account, event.channel, event.conversation_id)
 
 
 @dataclass(slots=True)
@@ -49,9 +48,9 @@ class Folded:
     """What a fold changed: the new state and summary of every thread it touched, and counts."""
 
     policy: Policy
-    states: dict[ConversationKey, Conversation] = field(default_factory=dict)
+    states: dict[ThreadKey, Thread] = field(default_factory=dict)
     #: The created_at of the last event folded into each touched thread.
-    last_event: dict[ConversationKey, int] = field(default_factory=dict)
+    last_event: dict[ThreadKey, int] = field(default_factory=dict)
     #: (type, outcome) -> events, outcome one of accepted, duplicate, late (SPEC §6).
     tally: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -65,19 +64,19 @@ class Folded:
         """
         out = []
         for key, state in self.states.items():
-            found = conversation.waits(state, self.policy)
+            found = thread.waits(state, self.policy)
             out.append(Outcome(key.account, key.channel, key.conversation_id, found, self.last_event[key],
                                scorecard(state, self.policy, found)))  # fmt: skip
         return out
 
 
-def scorecard(state: Conversation, policy: Policy, found: tuple[Wait, ...]) -> Scorecard | None:
+def scorecard(state: Thread, policy: Policy, found: tuple[Wait, ...]) -> Scorecard | None:
     """A thread's resolutions and counted feedback (SPEC §11, §12); None when it has neither kind of event.
 
     Only a thread with a post counts for its series (its series is that of its posts).
     """
-    resolves = [entry[0] for entry in state.events if entry[1] == conversation.RESOLVE]
-    answers = [entry[0] for entry in state.events if entry[1] == conversation.FEEDBACK]
+    resolves = [entry[0] for entry in state.events if entry[1] == thread.RESOLVE]
+    answers = [entry[0] for entry in state.events if entry[1] == thread.FEEDBACK]
     if not found or not (resolves or answers):
         return None
     return Scorecard(
@@ -89,7 +88,7 @@ def scorecard(state: Conversation, policy: Policy, found: tuple[Wait, ...]) -> S
 
 
 def fold(
-    states: Mapping[ConversationKey, Conversation],
+    states: Mapping[ThreadKey, Thread],
     events: Iterable[Event],
     not_before: int,
     policy: Policy = DEFAULT_POLICY,
@@ -113,7 +112,7 @@ def fold(
         if previous is None:
             previous = states.get(key)
         try:
-            state, duplicate = conversation.apply(previous, event)
+            state, duplicate = thread.apply(previous, event)
         except ThreadTooLong as exc:
             if reject is None:
                 raise

@@ -6,10 +6,9 @@ from this worker's output at once, and so that only actively owned series are
 ever exported: one worker exports a series at a time. It holds no Kafka or
 Prometheus objects: the Faust glue feeds it and the collector reads it.
 
-Its log is `social.outcomes` itself: outcomes are whole, idempotent thread
-summaries, so replaying a partition's messages since `now - (7d + R)` and a
-day's margin rebuilds its windows (`restore`), with no table and no
-per-conversation changelog.
+Its log is `social.outcomes` itself: outcomes are whole and idempotent, so
+replaying a partition's messages since `now - (7d + R)` and a day's margin
+rebuilds its windows (`restore`), with no table and no per-thread changelog.
 
 Waits older than the 7d + R horizon are expired from memory; what the
 conversations among them contributed to the lifetime counters is kept in
@@ -137,7 +136,7 @@ class Ledger:
             series.put(outcome)
         return writes
 
-    def open(self, partitions: set[int]) -> None:
+    def reset(self, partitions: set[int]) -> None:
         """Start these partitions empty, before their replay (a `partitions.LogBacked`)."""
         for partition in partitions:
             self.drop(partition)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from socialsla.core import fold as stages
+from socialsla.core import fold
 from socialsla.core.calendars import Calendar
 from socialsla.core.events import MICROS, Event, InvalidEvent, decode
 from socialsla.core.ledger import Ledger
@@ -112,7 +112,7 @@ def build(
     resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US,
     waiting: bool = False,
 ) -> Report:
-    """Fold every line into threads (`stages.fold`, as the live stage 1), then evaluate at `at`.
+    """Fold every line into threads (`fold.fold`, as the live stage 1), then evaluate at `at`.
 
     With `waiting`, also each series' waiting list (SPEC §13), as `GET /waiting` builds it.
     """
@@ -136,7 +136,7 @@ def build(
                 continue
             yield event
 
-    folded = stages.fold({}, events(), horizon, policy, lambda _, reason: tally.reject(line[0], reason))
+    folded = fold.fold({}, events(), horizon, policy, lambda _, reason: tally.reject(line[0], reason))
     for (_, outcome), count in folded.tally.items():
         setattr(tally, outcome, getattr(tally, outcome) + count)
     # Stage 2 as the worker runs it: the outcomes stage 1 would send, applied by the same function.

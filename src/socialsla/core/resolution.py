@@ -25,8 +25,8 @@ from socialsla.core.thread import (
     POST,
     REPLY,
     RESOLVE,
-    Conversation,
     Policy,
+    Thread,
     Wait,
     waits,
 )  # fmt: skip
@@ -44,9 +44,7 @@ class Resolution(NamedTuple):
     first_contact: bool
 
 
-def opens(
-    state: Conversation, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
-) -> list[int]:
+def opens(state: Thread, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None) -> list[int]:
     """When each of the thread's conversations opened, oldest first: the starts of its spans.
 
     `found`: the thread's waits, when the caller has them already.
@@ -55,7 +53,7 @@ def opens(
 
 
 def resolutions(
-    state: Conversation, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
+    state: Thread, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
 ) -> tuple[Resolution, ...]:
     """One `Resolution` per conversation of the thread, oldest first (SPEC §11)."""
     starts = opens(state, policy, found)

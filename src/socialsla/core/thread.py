@@ -83,7 +83,7 @@ class Wait(NamedTuple):
     agent: str | None = None
 
 
-class Conversation(NamedTuple):
+class Thread(NamedTuple):
     """A thread's seen events, sorted: `(created_at, kind, tie, fingerprint, agent)`.
 
     A named tuple, for the same reason as `Event`: one is built per event.
@@ -110,7 +110,7 @@ class Conversation(NamedTuple):
         return bytes(memoryview(orjson.dumps([value for entry in self.events for value in entry])))
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> Conversation:
+    def from_bytes(cls, raw: bytes) -> Thread:
         """Inverse of `to_bytes`; raises ValueError on anything else (an older row format)."""
         flat = _flat(raw)
         return cls(tuple(zip(flat[0::5], flat[1::5], flat[2::5], flat[3::5], flat[4::5], strict=True)))
@@ -138,7 +138,7 @@ def fingerprint(kind: str, event_id: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
-def apply(state: Conversation | None, event: Event) -> tuple[Conversation, bool]:
+def apply(state: Thread | None, event: Event) -> tuple[Thread, bool]:
     """Fold one event into a thread; returns the new state and whether it was a duplicate.
 
     Raises `ThreadTooLong` for a new event when the thread already holds `MAX_EVENTS`.
@@ -147,7 +147,7 @@ def apply(state: Conversation | None, event: Event) -> tuple[Conversation, bool]
     mark = fingerprint(event.kind, event.event_id)
     for entry in events:
         if entry[3] == mark:
-            return state or Conversation(), True
+            return state or Thread(), True
     if len(events) >= MAX_EVENTS:
         raise ThreadTooLong(ThreadTooLong.reason)
     if event.kind == "post":
@@ -159,10 +159,10 @@ def apply(state: Conversation | None, event: Event) -> tuple[Conversation, bool]
     else:
         entry = (event.created_at, FEEDBACK, event.event_id, mark, f"{event.survey}:{event.score}")
     position = bisect.bisect(events, entry[:4], key=lambda e: e[:4])  # agents (None or text) never compared
-    return Conversation((*events[:position], entry, *events[position:])), False
+    return Thread((*events[:position], entry, *events[position:])), False
 
 
-def waits(state: Conversation, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, ...]:
+def waits(state: Thread, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, ...]:
     """The thread's waits (SPEC §8), oldest first; the first one is the conversation of SPEC §2.
 
     A wait starting at `s` is answered by the first counting reply at or after
@@ -220,7 +220,7 @@ def decide(
     return (Status.MISSED if waited >= window else Status.PENDING), None
 
 
-def status_at(state: Conversation, at: int, response_window: int, policy: Policy = DEFAULT_POLICY) -> Status:
+def status_at(state: Thread, at: int, response_window: int, policy: Policy = DEFAULT_POLICY) -> Status:
     """The SPEC §2 status of the thread's first conversation at time `at` (microseconds)."""
     found = waits(state, policy)
     if not found or found[0].start > at:
@@ -228,7 +228,7 @@ def status_at(state: Conversation, at: int, response_window: int, policy: Policy
     return decide(found[0].start, found[0].answer, at, response_window)[0]
 
 
-def expired(state: Conversation, at: int, horizon: int) -> bool:
+def expired(state: Thread, at: int, horizon: int) -> bool:
     """True once nothing in this thread can change a window any more (SPEC §2, late)."""
     return past_horizon(state.last_event_at, at, horizon)
 

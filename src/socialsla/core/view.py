@@ -27,7 +27,7 @@ class View:
 
     @property
     def span(self) -> Callable[[int, int], int] | None:
-        """`span(a, b)` for `conversation.decide`: None on the wall clock."""
+        """`span(a, b)` for `thread.decide`: None on the wall clock."""
         return None if self.calendar is None else self.calendar.open_us
 
     def age(self, start: int, at: int) -> int:

@@ -21,7 +21,7 @@ from prometheus_client import (
 )
 
 #: The `outcome` label of socialsla_events_total: how an event was counted.
-OUTCOMES: Final = ("accepted", "duplicate", "invalid", "late")
+COUNTED_AS: Final = ("accepted", "duplicate", "invalid", "late")
 #: The `type` label: the event types, and `unknown` for input that never decoded.
 KINDS: Final = ("post", "reply", "resolve", "feedback", "unknown")
 
@@ -54,7 +54,7 @@ class PipelineMetrics:
             registry=registry,
         )
         for kind in KINDS:
-            for outcome in OUTCOMES:
+            for outcome in COUNTED_AS:
                 if kind != "unknown" or outcome == "invalid":
                     self.events.labels(kind, outcome)
         self.last_event = Gauge(
@@ -69,12 +69,12 @@ class PipelineMetrics:
         )
         self.outcomes_sent = Counter(
             "socialsla_outcomes_sent",
-            "Conversation summaries stage 1 sent to stage 2 (one per conversation per batch).",
+            "Thread outcomes stage 1 sent to stage 2 (one per thread a batch touched).",
             registry=registry,
         )
         self.outcomes = Counter(
             "socialsla_outcomes",
-            "Conversation summaries stage 2 applied.",
+            "Thread outcomes stage 2 applied.",
             registry=registry,
         )
         self.rereads = Counter(

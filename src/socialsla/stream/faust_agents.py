@@ -5,7 +5,7 @@ Topics, keys and state, and why neither agent uses a Faust table:
 * stage 1 reads `social.posts` + `social.replies` (one co-partitioned channel,
   key = conversation_id) in batches (`take_events`). Its thread states
   (`thread_store.py`) live per input partition, because every event of a
-  conversation arrives on one partition; the handler (`handlers.ConversationsStage`)
+  conversation arrives on one partition; the handler (`handlers.ThreadsStage`)
   folds a batch and returns its log records and outcomes, grouped per series
   into messages to `social.outcomes` keyed `account|channel`: that is the
   re-keying, so each series is on one partition of stage 2's input.
@@ -31,7 +31,7 @@ from typing import Any
 
 from socialsla.core.clock import Clock
 from socialsla.stream import stalls
-from socialsla.stream.handlers import ConversationsStage, Sends, SeriesStage
+from socialsla.stream.handlers import Sends, SeriesStage, ThreadsStage
 from socialsla.stream.partitions import LogBacked, Partitions
 from socialsla.stream.settings import Settings
 
@@ -87,7 +87,7 @@ class StageAgent:
 
     settings: Settings
     clock: Clock
-    handler: ConversationsStage | SeriesStage
+    handler: ThreadsStage | SeriesStage
     #: The stage's log-backed state, which `partitions` loads.
     state: LogBacked
     partitions: Partitions

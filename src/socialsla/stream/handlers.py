@@ -6,11 +6,11 @@ the agent around it (`faust_agents.py`) sends that. So every rule about what
 is accepted, dead-lettered, stored, logged and passed on is tested on plain
 records, without a broker (tests/unit/test_handlers.py).
 
-* `ConversationsStage` (stage 1): input events to thread states, log records and
+* `ThreadsStage` (stage 1): input events to thread states, log records and
   outcomes. It reads each thread a batch touches once (one multi-get per
-  partition's store), folds the batch with `stages.fold` (the offline report's
+  partition's store), folds the batch with `fold.fold` (the offline report's
   fold), stores the changed threads and returns their log records, one or more
-  per input partition, and each touched thread's summary, grouped per series
+  per input partition, and each touched thread's outcome, grouped per series
   into messages to `social.outcomes` keyed `account|channel`: that is the
   re-keying, so each series is on one partition of stage 2's input. It also
   purges a few expired threads per batch.
@@ -29,12 +29,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from socialsla.core import fold as stages
-from socialsla.core import thread as conversation
+from socialsla.core import fold, thread
 from socialsla.core.events import MICROS, Event, InvalidEvent, decode
-from socialsla.core.fold import ConversationKey
+from socialsla.core.fold import ThreadKey
 from socialsla.core.ledger import Ledger
-from socialsla.core.thread import Conversation
+from socialsla.core.thread import Thread
 from socialsla.core.wire import SEPARATOR, Outcome, chunks, decode_outcomes, encode_outcomes, is_totals
 from socialsla.stream.counters import PipelineMetrics
 from socialsla.stream.partitions import Partitions
@@ -115,7 +114,7 @@ class _Sweep:
     started: float = float("-inf")
 
 
-class ConversationsStage:
+class ThreadsStage:
     """Stage 1: input events to thread states (`ThreadStore`) and outcomes."""
 
     def __init__(
@@ -129,10 +128,10 @@ class ConversationsStage:
         self.sweeps: dict[int, _Sweep] = {}
         self.unreadable = 0  # states of an older format met, each started afresh
 
-    def readable(self, stored: bytes) -> Conversation:
+    def readable(self, stored: bytes) -> Thread:
         """A stored thread; one of an older socialsla starts the thread afresh, loudly."""
         try:
-            return Conversation.from_bytes(stored)
+            return Thread.from_bytes(stored)
         except ValueError:
             self.unreadable += 1
             if self.unreadable == 1:
@@ -142,7 +141,7 @@ class ConversationsStage:
                     "state from the input topics.",
                     self.threads.log_topic,
                 )
-            return Conversation()
+            return Thread()
 
     def handle(self, messages: list[Any], now_us: int) -> Sends:
         """Fold a batch of input messages; every partition among them must be loaded."""
@@ -157,10 +156,10 @@ class ConversationsStage:
                 continue
             items.append(item)
             source[id(item)] = message
-        where: dict[ConversationKey, int] = {}  # the input partition whose store holds the thread
+        where: dict[ThreadKey, int] = {}  # the input partition whose store holds the thread
         for item in items:
-            where.setdefault(stages.key_of(item), source[id(item)].partition)
-        stored: dict[ConversationKey, bytes | None] = {}
+            where.setdefault(fold.key_of(item), source[id(item)].partition)
+        stored: dict[ThreadKey, bytes | None] = {}
         for partition in {message.partition for message in source.values()}:
             keys = [key for key, at in where.items() if at == partition]
             found = threads.get_many(partition, [key.encode() for key in keys])
@@ -168,7 +167,7 @@ class ConversationsStage:
         states = {key: self.readable(raw) for key, raw in stored.items() if raw is not None}
         rejected: list[tuple[Event, str]] = []
         not_before = now_us - self.settings.horizon_us
-        folded = stages.fold(
+        folded = fold.fold(
             states, items, not_before, self.settings.policy, lambda e, why: rejected.append((e, why))
         )
         for item, why in rejected:
@@ -221,7 +220,7 @@ class ConversationsStage:
         for _ in range(min(step, len(state.keys))):
             key = state.keys.pop()
             value = self.threads.get(partition, key)
-            if value is not None and conversation.expired(self.readable(value), now_us, horizon):
+            if value is not None and thread.expired(self.readable(value), now_us, horizon):
                 self.threads.delete(partition, key)
                 self.metrics.expired.labels("conversations").inc()
 

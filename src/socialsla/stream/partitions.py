@@ -51,7 +51,7 @@ RETRY_S = 1.0
 class LogBacked(Protocol):
     """A stage's state per partition that its log rebuilds."""
 
-    def open(self, partitions: set[int]) -> None:
+    def reset(self, partitions: set[int]) -> None:
         """Start these partitions empty: a replay fills them next."""
 
     def load_record(self, partition: int, record: Any) -> None:
@@ -60,7 +60,7 @@ class LogBacked(Protocol):
     def drop(self, partition: int) -> None:
         """Forget the partition's state."""
 
-    #: None, or how the state rebuilds opened partitions itself, out of this process (`partitions,
+    #: None, or how the state rebuilds reset partitions itself, out of this process (`partitions,
     #: since_ms -> end offsets`), instead of the replay calling `load_record` here.
     aside: Callable[[Collection[int], int], Awaitable[dict[int, int]]] | None
 
@@ -175,7 +175,7 @@ class Partitions:
                 return
             state = entry.state
             generations = {p: entry.generation.get(p, 0) for p in fresh}
-            state.open(fresh)
+            state.reset(fresh)
             began = time.monotonic()
             applied = [0]
 

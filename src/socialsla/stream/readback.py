@@ -2,7 +2,7 @@
 
 Both stages rebuild their state this way (`partitions.py`): stage 1 its threads
 from `<app id>-threads`, stage 2 its windows from `social.outcomes` (whole,
-idempotent thread summaries), instead of replaying a changelog record per
+idempotent thread outcomes), instead of replaying a changelog record per
 conversation through Faust's table recovery, which read a few thousand records
 a second. Here a plain consumer outside any group reads big fetches, and the
 caller applies each record; what arrives after the end offsets taken at the

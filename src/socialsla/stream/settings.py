@@ -124,7 +124,7 @@ HELP: Final = {
     "app_id": "Faust app id: consumer group and prefix of internal topics",
     "topic_posts": "inbound post events (key: conversation_id)",
     "topic_replies": "brand reply events (key: conversation_id)",
-    "topic_outcomes": "conversation summaries for stage 2 (key: account|channel)",
+    "topic_outcomes": "thread outcomes for stage 2, and stage 2's totals (key: account|channel)",
     "topic_deadletter": "invalid events: original bytes, reason in headers",
     "partitions": "partitions of every topic the worker creates when missing (inputs, outcomes, logs)",
     "replication": "replication factor of created topics",

@@ -6,7 +6,7 @@ writes, per input partition, the threads it changed in as few records as fit
 where a table would write a changelog record per conversation and hand each to
 the Kafka client on its own. The topic keeps 7 days + R and a spare
 (`kafka.ensure_topics`): a thread whose last state is older can no longer change
-a window, and is purged anyway (`conversation.expired`).
+a window, and is purged anyway (`thread.expired`).
 
 A partition's store is rebuilt by replaying its log from `now - (7d + R)` and a
 day's margin, when `partitions.py` says: the latest state of a thread wins, and
@@ -41,7 +41,7 @@ from typing import Any
 import orjson
 
 import socialsla
-from socialsla.core import thread as conversation
+from socialsla.core import thread
 from socialsla.core.clock import Clock, parse_clock
 from socialsla.stream import kafka, readback
 from socialsla.stream.settings import Settings
@@ -152,7 +152,7 @@ class ThreadStore:
         self.stores: dict[int, MutableMapping[bytes, bytes]] = {}
         #: Log records a replay could not parse (none are written so: a sign of another writer).
         self.unreadable = 0
-        #: Partitions opened and not dropped whose RocksDB store a child is rebuilding.
+        #: Partitions reset and not dropped whose RocksDB store a child is rebuilding.
         self.building: set[int] = set()
         #: How `partitions.Partitions` loads this state: a RocksDB store is rebuilt by a child
         #: process; a dict can only be filled here, by the replay calling `load_record`.
@@ -160,7 +160,7 @@ class ThreadStore:
             None if settings.store == "memory://" else self.rebuild_aside
         )
 
-    def open(self, partitions: set[int]) -> None:
+    def reset(self, partitions: set[int]) -> None:
         """Start these partitions' stores empty, before their replay (a RocksDB one: by the rebuild)."""
         self.replay_at = self.clock.now_us()
         for partition in partitions:
@@ -171,7 +171,7 @@ class ThreadStore:
                 self.building.add(partition)
 
     async def rebuild_aside(self, partitions: Collection[int], since_ms: int) -> dict[int, int]:
-        """Rebuild opened partitions' RocksDB stores in a child process; returns the log's end offsets.
+        """Rebuild reset partitions' RocksDB stores in a child process; returns the log's end offsets.
 
         The child replays the log into each store's directory, flushes and
         closes it; a partition still wanted then is opened here, a partition
@@ -230,10 +230,10 @@ class ThreadStore:
         its next event would continue it instead of starting a new one.
         """
         try:
-            last = conversation.last_event_of(state)
+            last = thread.last_event_of(state)
         except ValueError:
             return state  # an older format: the stage says so when it meets it
-        return None if conversation.past_horizon(last, self.replay_at, self.horizon_us) else state
+        return None if thread.past_horizon(last, self.replay_at, self.horizon_us) else state
 
     def drop(self, partition: int) -> None:
         """Close and remove a partition's store (one a child is rebuilding: once the child is done)."""
