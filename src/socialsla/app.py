@@ -203,14 +203,6 @@ def assemble(
     clock = parse_clock(settings.clock)
     topics = Topics.of(settings)
     app = _app(settings)
-    # faust.Topic takes the stream buffer's size; app.topic(maxsize=...) drops it.
-    inputs = faust.Topic(
-        app, topics=topics.inputs, partitions=settings.partitions,
-        maxsize=INPUT_BUFFER, **_RAW,
-    )  # fmt: skip
-    outcomes = app.topic(topics.outcomes, partitions=settings.partitions, **_RAW)
-    deadletters = app.topic(topics.deadletter, partitions=settings.partitions, **_RAW)
-    log = app.topic(topics.threads, partitions=settings.partitions, **_RAW)
     threads = ThreadStore(settings, clock)
     ledger = Ledger(
         settings.response_window_us,
@@ -230,6 +222,33 @@ def assemble(
     collector = SlaCollector(ledger, rules, clock, settings.max_agents)
     registry.register(collector)
     health = Health()
+    stage2, outbox = _agents(app, settings, topics, clock, threads, ledger, partitions, metrics, health)
+    app.on_partitions_assigned.connect(partitions.on_assigned)
+    app.on_partitions_revoked.connect(partitions.on_revoked)
+    app.task(partitions.keep_loaded)
+    app.timer(interval=settings.refresh_interval)(
+        Housekeeping(app, settings, health, metrics, stage2, outbox).round
+    )
+    shared = _board(app, settings, topics, clock, ledger, partitions, rules)
+    app.task(functools.partial(
+        web.serve, settings.web_host, settings.web_port, registry, app, health, partitions, ledger, threads,
+        collector, shared,
+    ))  # fmt: skip
+    return Pipeline(settings, app, ledger, registry, metrics, clock, partitions, threads, health)
+
+
+def _agents(
+    app: Any, settings: Settings, topics: Topics, clock: Clock, threads: ThreadStore, ledger: Ledger,
+    partitions: Partitions, metrics: PipelineMetrics, health: Health,
+) -> tuple[SeriesStage, Outbox]:  # fmt: skip
+    """The two stages' Faust agents on their topics, and the outbox they send through."""
+    # faust.Topic takes the stream buffer's size; app.topic(maxsize=...) drops it.
+    inputs = faust.Topic(
+        app, topics=topics.inputs, partitions=settings.partitions, maxsize=INPUT_BUFFER, **_RAW
+    )
+    outcomes = app.topic(topics.outcomes, partitions=settings.partitions, **_RAW)
+    deadletters = app.topic(topics.deadletter, partitions=settings.partitions, **_RAW)
+    log = app.topic(topics.threads, partitions=settings.partitions, **_RAW)
     admission = Admission(settings, metrics)
     stage2 = SeriesStage(admission, metrics, ledger, partitions)
     outbox = Outbox(settings, deadletters, log, outcomes, partitions, threads)
@@ -240,14 +259,14 @@ def assemble(
     for name, topic, handler, state in agents:
         agent = StageAgent(settings, clock, handler, state, partitions, outbox, health.progress)
         app.agent(topic, name=name)(agent.run)
-    app.on_partitions_assigned.connect(partitions.on_assigned)
-    app.on_partitions_revoked.connect(partitions.on_revoked)
-    app.task(partitions.keep_loaded)
-    app.timer(interval=settings.refresh_interval)(
-        Housekeeping(app, settings, health, metrics, stage2, outbox).round
-    )
-    # The on-call board (board.py): this worker's series posted to the board topic, every series
-    # of the deployment read back from it for the page at `/`.
+    return stage2, outbox
+
+
+def _board(
+    app: Any, settings: Settings, topics: Topics, clock: Clock, ledger: Ledger, partitions: Partitions,
+    rules: tuple[Rule, ...],
+) -> board.Board:  # fmt: skip
+    """The on-call board: this worker's series posted to the board topic, every series read back from it."""
     shared = board.Board()
     board_topic = app.topic(topics.board, partitions=1, **_RAW)
     worker = f"{socket.gethostname()}:{settings.web_port}"
@@ -260,8 +279,4 @@ def assemble(
 
     app.timer(interval=board.PUBLISH_EVERY_S)(post_board)
     app.task(functools.partial(board.follow, kafka.client_options(settings), topics.board, shared))
-    app.task(functools.partial(
-        web.serve, settings.web_host, settings.web_port, registry, app, health, partitions, ledger, threads,
-        collector, shared,
-    ))  # fmt: skip
-    return Pipeline(settings, app, ledger, registry, metrics, clock, partitions, threads, health)
+    return shared

@@ -46,11 +46,37 @@ def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[s
     the 7d window are named (ties by name); the rest, and an agent literally
     named `other`, are pooled under `other`, so label cardinality stays bounded.
     """
-    # Each answer is added once, to the shortest window holding it; the longer windows then take
-    # in the shorter ones (1h inside 24h inside 7d), so a scrape walks each answer once.
-    names = list(WINDOWS)  # shortest first
-    edges = [at - WINDOWS[name] * MICROS for name in names]
-    shortest: list[dict[str, tuple[Accumulator, Accumulator]]] = [{} for _ in names]
+    found = _cumulative(_shortest_windows(windows, at))
+    week = found["7d"]
+    ranked = sorted(
+        (n for n in week if n != OTHER_AGENTS), key=lambda n: (-(week[n][0].count + week[n][1].count), n)
+    )
+    named = set(ranked[:max_agents])
+    out: dict[str, dict[str, AgentStats]] = {}
+    for name, per_agent in found.items():
+        listed: dict[str, _Pair] = {}
+        for who, (first, follow) in per_agent.items():
+            _merged_into(listed, who if who in named else OTHER_AGENTS, first, follow)
+        out[name] = {
+            who: AgentStats(first.freeze(), follow.freeze())
+            for who, (first, follow) in sorted(listed.items())
+        }
+    return out
+
+
+#: An agent's answers to conversations, and to follow-ups.
+_Pair = tuple[Accumulator, Accumulator]
+
+
+def _shortest_windows(windows: SeriesWindows, at: int) -> list[dict[str, _Pair]]:
+    """Per window, shortest first, each agent's answers to waits in it and in no shorter one.
+
+    Each answer is added once, to the shortest window holding it; the longer
+    windows then take in the shorter ones (`_cumulative`: 1h inside 24h inside
+    7d), so a scrape walks each answer once.
+    """
+    edges = [at - seconds * MICROS for seconds in WINDOWS.values()]  # shortest first
+    shortest: list[dict[str, _Pair]] = [{} for _ in edges]
     for wait in windows.answered_since(edges[-1], at):
         assert wait.answer is not None  # answered_since yields answered waits only
         start = wait.start
@@ -61,32 +87,24 @@ def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[s
             pair = shortest[index][who] = (Accumulator(), Accumulator())
         # answered by `at`: the sum's latency figures are the agent's reply times
         pair[0 if wait.conversation else 1].add(start, wait.answer, at, windows.wall)
-    found: dict[str, dict[str, tuple[Accumulator, Accumulator]]] = {}
-    running: dict[str, tuple[Accumulator, Accumulator]] = {}
-    for name, own in zip(names, shortest, strict=True):
+    return shortest
+
+
+def _cumulative(shortest: list[dict[str, _Pair]]) -> dict[str, dict[str, _Pair]]:
+    """Per window by name, each agent's answers to every wait in it."""
+    found: dict[str, dict[str, _Pair]] = {}
+    running: dict[str, _Pair] = {}
+    for name, own in zip(WINDOWS, shortest, strict=True):
         for who, (first, follow) in own.items():
-            mine = running.get(who)
-            if mine is None:
-                mine = running[who] = (Accumulator(), Accumulator())
-            mine[0].merge(first)
-            mine[1].merge(follow)
+            _merged_into(running, who, first, follow)
         found[name] = {who: (_copy(first), _copy(follow)) for who, (first, follow) in running.items()}
-    week = found["7d"]
-    ranked = sorted(
-        (n for n in week if n != OTHER_AGENTS), key=lambda n: (-(week[n][0].count + week[n][1].count), n)
-    )
-    named = set(ranked[:max_agents])
-    out: dict[str, dict[str, AgentStats]] = {}
-    for name, per_agent in found.items():
-        listed: dict[str, tuple[Accumulator, Accumulator]] = {}
-        for who, (first, follow) in per_agent.items():
-            key = who if who in named else OTHER_AGENTS
-            if key not in listed:
-                listed[key] = (Accumulator(), Accumulator())
-            listed[key][0].merge(first)
-            listed[key][1].merge(follow)
-        out[name] = {
-            who: AgentStats(first.freeze(), follow.freeze())
-            for who, (first, follow) in sorted(listed.items())
-        }
-    return out
+    return found
+
+
+def _merged_into(pairs: dict[str, _Pair], who: str, first: Accumulator, follow: Accumulator) -> None:
+    """Add an agent's answers to those `pairs` holds under `who`."""
+    mine = pairs.get(who)
+    if mine is None:
+        mine = pairs[who] = (Accumulator(), Accumulator())
+    mine[0].merge(first)
+    mine[1].merge(follow)

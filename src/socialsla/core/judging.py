@@ -16,6 +16,9 @@ from socialsla.core.rules import FASTEST, Rule, Verdict
 from socialsla.core.stats import ResolutionStats, SeriesStats
 from socialsla.core.windows import SeriesWindows
 
+#: Each failed condition and its statistic now (a rate, or seconds).
+_Failures = list[tuple[str, float]]
+
 
 def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:
     """Largest whole k with responded / (responded + missed + k) >= min_rate (SPEC §4)."""
@@ -40,35 +43,14 @@ def judge(
     window = stats.windows[rule.window]
     if window.decided < rule.min_decided:
         return Verdict(None, None)
-    failed: list[tuple[str, float]] = []
-    floor = rule.min_response_rate
-    if floor is not None and window.decided and window.responded < floor * window.decided:
-        failed.append(("response_rate", window.responded / window.decided))
-    limit = rule.max_avg_first_reply_seconds
-    if limit is not None and rule.avg_of_fastest is not None:
-        fastest = windows.fastest_average_us(stats.at, rule.window, rule.avg_of_fastest, business)
-        if fastest is not None and fastest > limit * MICROS:
-            failed.append((FASTEST, float(fastest / MICROS)))
-    elif (
-        limit is not None
-        and window.latency_count
-        and window.latency_sum_us > limit * MICROS * window.latency_count
-    ):
-        failed.append(("avg_first_reply_seconds", window.latency_sum_us / window.latency_count / MICROS))
-    limit = rule.max_p90_first_reply_seconds
-    p90 = window.quantile_seconds(0.9)
-    if limit is not None and p90 is not None and Fraction(p90) > limit:
-        failed.append(("p90_first_reply_seconds", p90))
-    limit = rule.max_oldest_unanswered_seconds
-    if (
-        limit is not None
-        and stats.oldest_unanswered_us is not None
-        and stats.oldest_unanswered_us > limit * MICROS
-    ):
-        failed.append(("oldest_unanswered_seconds", stats.oldest_unanswered_us / MICROS))
-    failed.extend(_scorecard_failures(rule, resolution, surveys))
+    failed = [
+        *_reply_failures(rule, stats, windows),
+        *_resolution_failures(rule, resolution),
+        *_survey_failures(rule, surveys),
+    ]
     ok = not failed
     budget = breach = None
+    floor = rule.min_response_rate
     if floor is not None:
         budget = error_budget(window.responded, window.missed, floor)
         if ok:
@@ -77,34 +59,65 @@ def judge(
     return Verdict(ok, budget, breach, tuple(failed))
 
 
-def _scorecard_failures(
-    rule: Rule,
-    resolution: dict[str, ResolutionStats] | None,
-    surveys: dict[str, dict[str, SurveyStats]] | None,
-) -> list[tuple[str, float]]:
-    """The Version 3 conditions that fail (SPEC §11, §12); each holds on a null statistic."""
-    failed: list[tuple[str, float]] = []
-    if resolution is not None:
-        r = resolution[rule.window]
-        decided = r.in_time + r.overdue
-        floor = rule.min_resolution_rate
-        if floor is not None and decided and r.in_time < floor * decided:
-            failed.append(("resolution_rate", r.in_time / decided))
-        limit = rule.max_avg_resolution_seconds
-        took = r.seconds
-        if (
-            limit is not None
-            and took.latency_count
-            and took.latency_sum_us > limit * MICROS * took.latency_count
-        ):
-            failed.append(("avg_resolution_seconds", took.latency_sum_us / took.latency_count / MICROS))
-    if surveys is not None:
-        csat, nps = surveys[rule.window]["csat"], surveys[rule.window]["nps"]
-        if rule.min_csat is not None and csat.responses and csat.good < rule.min_csat * csat.responses:
-            failed.append(("csat", csat.good / csat.responses))
-        score = 100 * (nps.good - nps.detractors)
-        if rule.min_nps is not None and nps.responses and score < rule.min_nps * nps.responses:
-            failed.append(("nps", score / nps.responses))
+def _reply_failures(rule: Rule, stats: SeriesStats, windows: SeriesWindows) -> _Failures:
+    """The conditions on answering that fail: rate, average (or fastest average), p90, oldest wait."""
+    window = stats.windows[rule.window]
+    failed: _Failures = []
+    floor = rule.min_response_rate
+    if floor is not None and window.decided and window.responded < floor * window.decided:
+        failed.append(("response_rate", window.responded / window.decided))
+    limit = rule.max_avg_first_reply_seconds
+    if limit is not None and rule.avg_of_fastest is not None:
+        business = rule.clock == "business"
+        fastest = windows.fastest_average_us(stats.at, rule.window, rule.avg_of_fastest, business)
+        if fastest is not None and fastest > limit * MICROS:
+            failed.append((FASTEST, float(fastest / MICROS)))
+    elif limit is not None and _average_above(window.latency_count, window.latency_sum_us, limit):
+        failed.append(("avg_first_reply_seconds", window.latency_sum_us / window.latency_count / MICROS))
+    limit = rule.max_p90_first_reply_seconds
+    p90 = window.quantile_seconds(0.9)
+    if limit is not None and p90 is not None and Fraction(p90) > limit:
+        failed.append(("p90_first_reply_seconds", p90))
+    limit = rule.max_oldest_unanswered_seconds
+    oldest = stats.oldest_unanswered_us
+    if limit is not None and oldest is not None and oldest > limit * MICROS:
+        failed.append(("oldest_unanswered_seconds", oldest / MICROS))
+    return failed
+
+
+def _average_above(count: int, sum_us: int, limit_seconds: Fraction) -> bool:
+    """Whether `count` durations summing to `sum_us` average more than the limit, exactly; never with none."""
+    return bool(count) and sum_us > limit_seconds * MICROS * count
+
+
+def _resolution_failures(rule: Rule, resolution: dict[str, ResolutionStats] | None) -> _Failures:
+    """The conditions on resolution that fail; none for a series that tracks no resolution."""
+    if resolution is None:
+        return []
+    failed: _Failures = []
+    r = resolution[rule.window]
+    decided = r.in_time + r.overdue
+    floor = rule.min_resolution_rate
+    if floor is not None and decided and r.in_time < floor * decided:
+        failed.append(("resolution_rate", r.in_time / decided))
+    limit = rule.max_avg_resolution_seconds
+    took = r.seconds
+    if limit is not None and _average_above(took.latency_count, took.latency_sum_us, limit):
+        failed.append(("avg_resolution_seconds", took.latency_sum_us / took.latency_count / MICROS))
+    return failed
+
+
+def _survey_failures(rule: Rule, surveys: dict[str, dict[str, SurveyStats]] | None) -> _Failures:
+    """The conditions on customer feedback that fail; none for a series without answers."""
+    if surveys is None:
+        return []
+    failed: _Failures = []
+    csat, nps = surveys[rule.window]["csat"], surveys[rule.window]["nps"]
+    if rule.min_csat is not None and csat.responses and csat.good < rule.min_csat * csat.responses:
+        failed.append(("csat", csat.good / csat.responses))
+    score = 100 * (nps.good - nps.detractors)
+    if rule.min_nps is not None and nps.responses and score < rule.min_nps * nps.responses:
+        failed.append(("nps", score / nps.responses))
     return failed
 
 

@@ -72,45 +72,20 @@ def _ordinal(n: int) -> str:
 
 
 def _rule(table: dict[str, Any], position: int) -> Rule:
-    # Named by its name where it has a valid one; by its place in the file otherwise.
-    name = table.get("name")
-    valid = isinstance(name, str) and _NAME_RE.fullmatch(name) is not None
-    where = f"rule {name!r}" if valid else f"rule {position} (the {_ordinal(position)} [[rule]])"
-    unknown = sorted(set(table) - _KEYS)
-    if unknown:
-        raise RuleError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
-    if not valid:
-        raise RuleError(f"{where}: name must match [a-z0-9_]{{1,64}}, got {name!r}")
-    assert isinstance(name, str)
+    """One `[[rule]]` table, validated; its first mistake is raised as a `RuleError` naming the rule."""
+    where, name = _named(table, position)
     window = table.get("window")
     if window not in WINDOWS:
         raise RuleError(f"{where}: window must be one of {', '.join(WINDOWS)}, got {window!r}")
-    rate = None
-    if "min_response_rate" in table:
-        rate = _exact(table["min_response_rate"], where, "min_response_rate")
-        if not 0 < rate <= 1:
-            raise RuleError(f"{where}: min_response_rate must be in (0, 1], got {float(rate)}")
-    limits: dict[str, Fraction] = {}
-    for key in _THRESHOLDS:
-        if key in table:
-            limits[key] = _exact(table[key], where, key)
-            if limits[key] <= 0:
-                raise RuleError(f"{where}: {key} must be positive, got {float(limits[key])}")
-    floors: dict[str, Fraction] = {}
-    for key, (low, high) in _FLOORS.items():
-        if key in table:
-            floors[key] = _exact(table[key], where, key)
-            if not low <= floors[key] <= high:
-                raise RuleError(f"{where}: {key} must be in [{low}, {high}], got {float(floors[key])}")
+    rate = _fraction_in(table, where, "min_response_rate", 0, 1, low_included=False)
+    limits = _limits(table, where)
+    floors = {key: found for key, (low, high) in _FLOORS.items()
+              if (found := _fraction_in(table, where, key, low, high)) is not None}  # fmt: skip
     if rate is None and not limits and not floors:
         raise RuleError(f"{where}: names no condition (a min_* floor or a max_* threshold)")
-    fastest = None
-    if "avg_of_fastest" in table:
-        fastest = _exact(table["avg_of_fastest"], where, "avg_of_fastest")
-        if not 0 < fastest <= 1:
-            raise RuleError(f"{where}: avg_of_fastest must be in (0, 1], got {float(fastest)}")
-        if "max_avg_first_reply_seconds" not in limits:
-            raise RuleError(f"{where}: avg_of_fastest needs max_avg_first_reply_seconds")
+    fastest = _fraction_in(table, where, "avg_of_fastest", 0, 1, low_included=False)
+    if fastest is not None and "max_avg_first_reply_seconds" not in limits:
+        raise RuleError(f"{where}: avg_of_fastest needs max_avg_first_reply_seconds")
     clock = table.get("clock", "wall")
     if clock not in CLOCKS:
         raise RuleError(f"{where}: clock must be wall or business, got {clock!r}")
@@ -129,6 +104,47 @@ def _rule(table: dict[str, Any], position: int) -> Rule:
         **limits,
         **floors,
     )
+
+
+def _named(table: dict[str, Any], position: int) -> tuple[str, str]:
+    """Where a rule's mistakes are said to be, and its name; unknown keys or a bad name are refused.
+
+    A rule is named by its name where it has a valid one, by its place in the file otherwise.
+    """
+    name = table.get("name")
+    valid = isinstance(name, str) and _NAME_RE.fullmatch(name) is not None
+    where = f"rule {name!r}" if valid else f"rule {position} (the {_ordinal(position)} [[rule]])"
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise RuleError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    if not valid:
+        raise RuleError(f"{where}: name must match [a-z0-9_]{{1,64}}, got {name!r}")
+    return where, str(name)
+
+
+def _fraction_in(
+    table: dict[str, Any], where: str, key: str, low: int, high: int, low_included: bool = True
+) -> Fraction | None:
+    """An optional exact number within `[low, high]` (or `(low, high]`); None when the key is absent."""
+    if key not in table:
+        return None
+    value = _exact(table[key], where, key)
+    if low_included and not low <= value <= high:
+        raise RuleError(f"{where}: {key} must be in [{low}, {high}], got {float(value)}")
+    if not low_included and not low < value <= high:
+        raise RuleError(f"{where}: {key} must be in ({low}, {high}], got {float(value)}")
+    return value
+
+
+def _limits(table: dict[str, Any], where: str) -> dict[str, Fraction]:
+    """The `max_*` thresholds a rule names, each a positive number."""
+    limits: dict[str, Fraction] = {}
+    for key in _THRESHOLDS:
+        if key in table:
+            limits[key] = _exact(table[key], where, key)
+            if limits[key] <= 0:
+                raise RuleError(f"{where}: {key} must be positive, got {float(limits[key])}")
+    return limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,22 +213,7 @@ def parse_book(text: str, source: str = "<rules>") -> RuleBook:
             f"{source}: unknown top-level key {extra[0]!r}; "
             "rules go in [[rule]] tables, calendars in [[calendar]]"
         )
-    tables = document.get("rule")
-    if not isinstance(tables, list) or not tables:
-        problems.append(f"{source}: no [[rule]] tables")
-        tables = []
-    lines = _header_lines(text, "rule")
-    rules = []
-    for position, table in enumerate(tables, 1):
-        where = f"{source}:{lines[position - 1]}" if position <= len(lines) else source
-        try:
-            rules.append(_rule(table, position))
-        except RuleError as exc:
-            problems.append(f"{where}: {exc}")
-    names = [rule.name for rule in rules]
-    for name in sorted({name for name in names if names.count(name) > 1}):
-        problems.append(f"{source}: rule name {name!r} is used twice")
-    calendars: tuple[Calendar, ...] = ()
+    rules = _rules(document.get("rule"), _header_lines(text, "rule"), source, problems)
     raw = document.get("calendar")
     if isinstance(raw, list):
         lines = _header_lines(text, "calendar")
@@ -220,8 +221,8 @@ def parse_book(text: str, source: str = "<rules>") -> RuleBook:
             try:
                 parse_calendar(table, position)
             except CalendarError as exc:
-                where = f"{source}:{lines[position - 1]}" if position <= len(lines) else source
-                problems.append(f"{where}: {exc}")
+                problems.append(f"{_at_line(source, lines, position)}: {exc}")
+    calendars: tuple[Calendar, ...] = ()
     if not problems:
         try:
             calendars = parse_calendars(raw)
@@ -230,6 +231,28 @@ def parse_book(text: str, source: str = "<rules>") -> RuleBook:
     if problems:
         raise RuleError("\n".join(problems))
     return RuleBook(tuple(rules), calendars)
+
+
+def _at_line(source: str, lines: list[int], position: int) -> str:
+    """`FILE:LINE` of the table at this position, or the file alone when its header was not found."""
+    return f"{source}:{lines[position - 1]}" if position <= len(lines) else source
+
+
+def _rules(tables: object, lines: list[int], source: str, problems: list[str]) -> list[Rule]:
+    """The valid `[[rule]]` tables of a file; each mistake, and a name used twice, goes to `problems`."""
+    if not isinstance(tables, list) or not tables:
+        problems.append(f"{source}: no [[rule]] tables")
+        return []
+    rules = []
+    for position, table in enumerate(tables, 1):
+        try:
+            rules.append(_rule(table, position))
+        except RuleError as exc:
+            problems.append(f"{_at_line(source, lines, position)}: {exc}")
+    names = [rule.name for rule in rules]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        problems.append(f"{source}: rule name {name!r} is used twice")
+    return rules
 
 
 def parse_rules(text: str, source: str = "<rules>") -> tuple[Rule, ...]:

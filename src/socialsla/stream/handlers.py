@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 from socialsla.core import fold, thread
 from socialsla.core.events import MICROS, Event, InvalidEvent, decode
-from socialsla.core.fold import ThreadKey
+from socialsla.core.fold import Folded, ThreadKey
 from socialsla.core.ledger import Ledger
 from socialsla.core.thread import Thread
 from socialsla.core.wire import SEPARATOR, Outcome, chunks, decode_outcomes, encode_outcomes, is_totals
@@ -146,24 +146,8 @@ class ThreadsStage:
     def handle(self, messages: list[Any], now_us: int) -> Sends:
         """Fold a batch of input messages; every partition among them must be loaded."""
         sends = Sends()
-        threads = self.threads
-        items: list[Event] = []
-        source: dict[int, Any] = {}  # id(item) -> its message, to dead-letter what the fold rejects
-        for message in messages:
-            item = self.admission.admit(message, now_us)
-            if isinstance(item, Rejected):
-                self.admission.reject(sends, message, item.reason, item.kind)
-                continue
-            items.append(item)
-            source[id(item)] = message
-        where: dict[ThreadKey, int] = {}  # the input partition whose store holds the thread
-        for item in items:
-            where.setdefault(fold.key_of(item), source[id(item)].partition)
-        stored: dict[ThreadKey, bytes | None] = {}
-        for partition in {message.partition for message in source.values()}:
-            keys = [key for key, at in where.items() if at == partition]
-            found = threads.get_many(partition, [key.encode() for key in keys])
-            stored.update(zip(keys, found, strict=True))
+        items, source = self._admitted(messages, now_us, sends)
+        where, stored = self._stored(items, source)
         states = {key: self.readable(raw) for key, raw in stored.items() if raw is not None}
         rejected: list[tuple[Event, str]] = []
         not_before = now_us - self.settings.horizon_us
@@ -172,6 +156,45 @@ class ThreadsStage:
         )
         for item, why in rejected:
             self.admission.reject(sends, source[id(item)], why, item.kind)
+        self._write(sends, folded, where, stored)
+        self._outcomes(sends, folded.outcomes())
+        self._count(folded, items)
+        for partition, count in Counter(message.partition for message in messages).items():
+            if partition in self.threads.stores:
+                self.sweep(partition, now_us, SWEEP_PER_EVENT * count)
+        return sends
+
+    def _admitted(self, messages: list[Any], now_us: int, sends: Sends) -> tuple[list[Event], dict[int, Any]]:
+        """The batch's events, and each one's message by `id(event)` (for what the fold rejects)."""
+        items: list[Event] = []
+        source: dict[int, Any] = {}
+        for message in messages:
+            item = self.admission.admit(message, now_us)
+            if isinstance(item, Rejected):
+                self.admission.reject(sends, message, item.reason, item.kind)
+                continue
+            items.append(item)
+            source[id(item)] = message
+        return items, source
+
+    def _stored(
+        self, items: list[Event], source: dict[int, Any]
+    ) -> tuple[dict[ThreadKey, int], dict[ThreadKey, bytes | None]]:
+        """Each touched thread's input partition, and its stored state: one multi-get per partition."""
+        where: dict[ThreadKey, int] = {}  # the input partition whose store holds the thread
+        for item in items:
+            where.setdefault(fold.key_of(item), source[id(item)].partition)
+        stored: dict[ThreadKey, bytes | None] = {}
+        for partition in {message.partition for message in source.values()}:
+            keys = [key for key, at in where.items() if at == partition]
+            found = self.threads.get_many(partition, [key.encode() for key in keys])
+            stored.update(zip(keys, found, strict=True))
+        return where, stored
+
+    def _write(
+        self, sends: Sends, folded: Folded, where: dict[ThreadKey, int], stored: dict[ThreadKey, bytes | None]
+    ) -> None:
+        """Store the threads the fold changed, and say which log records carry them."""
         changed: dict[int, dict[bytes, bytes]] = {}
         for key, state in folded.states.items():
             raw = state.to_bytes()
@@ -181,18 +204,18 @@ class ThreadsStage:
             if raw != stored[key]:
                 changed.setdefault(where[key], {})[key.encode()] = raw
         for partition, states_of_partition in changed.items():
-            sends.log.extend((partition, record) for record in threads.put(partition, states_of_partition))
-        self._outcomes(sends, folded.outcomes())
-        for (kind, outcome), count in folded.tally.items():
-            self.metrics.events.labels(kind, outcome).inc(count)
+            sends.log.extend(
+                (partition, record) for record in self.threads.put(partition, states_of_partition)
+            )
+
+    def _count(self, folded: Folded, items: list[Event]) -> None:
+        """The events counted by how each was taken, and the newest one's time."""
+        for (kind, counted_as), count in folded.tally.items():
+            self.metrics.events.labels(kind, counted_as).inc(count)
         newest = max((item.created_at for item in items), default=0)
         if newest > self.newest:
             self.newest = newest
             self.metrics.last_event.set(newest / MICROS)
-        for partition, count in Counter(message.partition for message in messages).items():
-            if partition in threads.stores:
-                self.sweep(partition, now_us, SWEEP_PER_EVENT * count)
-        return sends
 
     def _outcomes(self, sends: Sends, outcomes: list[Outcome]) -> None:
         """Outcomes grouped by series, a few hundred per message."""

@@ -139,54 +139,62 @@ async def ensure_topics(settings: Settings, wait_seconds: float = 30.0) -> None:
     admin = await _started_admin(settings, wait_seconds)
     try:
         topics = Topics.of(settings)
-        logs = list(topics.logs)
-        names = [*topics.inputs, *logs]
-        existing = set(await admin.list_topics())
-        retention = {"retention.ms": str(log_retention_ms(settings)), "cleanup.policy": "delete"}
-        missing = [
-            NewTopic(
-                name,
-                settings.partitions,
-                settings.replication,
-                topic_configs=retention if name in logs else None,
-            )
-            for name in (*names, topics.deadletter)
-            if name not in existing
-        ]
-        if topics.board not in existing:  # one partition, compacted: the latest card per series
-            missing.append(NewTopic(topics.board, 1, settings.replication, topic_configs=BOARD_CONFIGS))
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
-                await admin.create_topics(missing)
-        # Just-created topics can describe with no partitions until metadata settles.
-        counts: dict[str, int] = {}
-        for _ in range(50):
-            described = await admin.describe_topics(names)
-            counts = {d["topic"]: len(d["partitions"]) for d in described}
-            if all(counts.get(name) for name in names):
-                break
-            await asyncio.sleep(0.2)
-        wrong = sorted((name, n) for name, n in counts.items() if n != settings.partitions)
-        if wrong:
-            found = ", ".join(f"{name} has {n}" for name, n in wrong)
-            raise TopicsError(
-                f"topics must have SOCIALSLA_PARTITIONS={settings.partitions} partitions to stay "
-                f"co-partitioned, but {found}; a producer that ran before the topics were made may "
-                "have had them auto-created: delete them (on the project's broker: "
-                "deploy/kafka/kafka.sh wipe) or set SOCIALSLA_PARTITIONS to match"
-            )
-        described_configs: Any = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name) for name in logs]
-        )
-        for response in described_configs:
-            for *_, name, entries in response.resources:
-                problem = log_problem(settings, name, {key: value for key, value, *_ in entries})
-                if problem is not None:
-                    raise TopicsError(problem)
+        await _create_missing(admin, settings, topics)
+        await _check_partitions(admin, settings, [*topics.inputs, *topics.logs])
+        await _check_logs(admin, settings, topics)
     except KafkaError as exc:
         raise TopicsError(f"cannot prepare topics on {settings.bootstrap_servers}: {exc}") from None
     finally:
         await admin.close()
+
+
+async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings, topics: Topics) -> None:
+    """Make the topics that are not there yet; another worker making one first is fine."""
+    existing = set(await admin.list_topics())
+    retention = {"retention.ms": str(log_retention_ms(settings)), "cleanup.policy": "delete"}
+    missing = [
+        NewTopic(name, settings.partitions, settings.replication,
+                 topic_configs=retention if name in topics.logs else None)
+        for name in (*topics.inputs, *topics.logs, topics.deadletter)
+        if name not in existing
+    ]  # fmt: skip
+    if topics.board not in existing:  # one partition, compacted: the latest card per series
+        missing.append(NewTopic(topics.board, 1, settings.replication, topic_configs=BOARD_CONFIGS))
+    if missing:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+            await admin.create_topics(missing)
+
+
+async def _check_partitions(admin: AIOKafkaAdminClient, settings: Settings, names: list[str]) -> None:
+    """Refuse co-partitioned topics that do not have SOCIALSLA_PARTITIONS partitions each."""
+    counts: dict[str, int] = {}
+    for _ in range(50):  # just-created topics can describe with no partitions until metadata settles
+        described = await admin.describe_topics(names)
+        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        if all(counts.get(name) for name in names):
+            break
+        await asyncio.sleep(0.2)
+    wrong = sorted((name, n) for name, n in counts.items() if n != settings.partitions)
+    if wrong:
+        found = ", ".join(f"{name} has {n}" for name, n in wrong)
+        raise TopicsError(
+            f"topics must have SOCIALSLA_PARTITIONS={settings.partitions} partitions to stay "
+            f"co-partitioned, but {found}; a producer that ran before the topics were made may "
+            "have had them auto-created: delete them (on the project's broker: "
+            "deploy/kafka/kafka.sh wipe) or set SOCIALSLA_PARTITIONS to match"
+        )
+
+
+async def _check_logs(admin: AIOKafkaAdminClient, settings: Settings, topics: Topics) -> None:
+    """Refuse a log topic that keeps too little, or is compacted (`topics.log_problem`)."""
+    described: Any = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics.logs]
+    )
+    for response in described:
+        for *_, name, entries in response.resources:
+            problem = log_problem(settings, name, {key: value for key, value, *_ in entries})
+            if problem is not None:
+                raise TopicsError(problem)
 
 
 async def events_held(settings: Settings) -> int:

@@ -51,30 +51,12 @@ async def read_back(
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-        found = await consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps})
-        remaining: dict[TopicPartition, int] = {}
-        total = 0
-        for tp in tps:
-            start = found[tp].offset if found.get(tp) is not None else ends[tp]
-            if start < ends[tp]:
-                consumer.seek(tp, start)
-                remaining[tp] = ends[tp]
-                total += ends[tp] - start
-            else:
-                consumer.pause(tp)
+        remaining, total = await _seek(consumer, tps, ends, since_ms)
         began = told = time.monotonic()
         done = 0
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, records in batches.items():
-                end = remaining.get(tp)
-                if end is None:
-                    continue
-                for record in records:
-                    if record.offset >= end:
-                        break
-                    apply(tp.partition, record)
-                    done += 1
+            done += _applied(batches, remaining, apply)
             for tp in list(remaining):
                 if await consumer.position(tp) >= remaining[tp]:
                     consumer.pause(tp)
@@ -88,6 +70,43 @@ async def read_back(
         return {tp.partition: ends[tp] for tp in tps}
     finally:
         await consumer.stop()
+
+
+async def _seek(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int], since_ms: int
+) -> tuple[dict[TopicPartition, int], int]:
+    """Seek each partition to its first record at or after `since_ms`; the ones left to read, and how many.
+
+    A partition with nothing since then is paused at its end.
+    """
+    found = await consumer.offsets_for_times({tp: max(0, since_ms) for tp in tps})
+    remaining: dict[TopicPartition, int] = {}
+    total = 0
+    for tp in tps:
+        start = found[tp].offset if found.get(tp) is not None else ends[tp]
+        if start < ends[tp]:
+            consumer.seek(tp, start)
+            remaining[tp] = ends[tp]
+            total += ends[tp] - start
+        else:
+            consumer.pause(tp)
+    return remaining, total
+
+
+def _applied(batches: dict[TopicPartition, list[Any]], remaining: dict[TopicPartition, int],
+             apply: Callable[[int, Any], None]) -> int:  # fmt: skip
+    """Apply the records of a fetch below each partition's end; how many were applied."""
+    done = 0
+    for tp, records in batches.items():
+        end = remaining.get(tp)
+        if end is None:
+            continue
+        for record in records:
+            if record.offset >= end:
+                break
+            apply(tp.partition, record)
+            done += 1
+    return done
 
 
 #: Replays start this much before the horizon: the state or totals message a crash may

@@ -226,7 +226,26 @@ def from_env(env: Mapping[str, str]) -> Settings:
     return settings
 
 
+#: Whole-number settings and the values they may take, ends included.
+_WHOLE_RANGES: Final = {
+    "partitions": (1, 1024), "replication": (1, 16), "web_port": (1, 65535), "max_agents": (1, 10_000),
+    "max_series": (1, 1_000_000), "batch_size": (1, 100_000), "store_memory_mib": (16, 65_536),
+}  # fmt: skip
+#: Settings in seconds and the values they may take, ends included.
+_SECONDS_RANGES: Final = {
+    "stale_after": (1, 86_400), "broker_wait": (1, 3600), "shutdown_timeout": (1, 3600),
+    "refresh_interval": (0.05, 3600), "purge_interval": (0.05, 86_400), "batch_seconds": (0.001, 10),
+}  # fmt: skip
+#: Settings that are durations, each checked by reading it (`response_window` -> `response_window_us`).
+_DURATIONS: Final = ("response_window", "resolution_window", "new_conversation_after")
+
+
 def _check(s: Settings) -> list[str]:
+    """Every problem of a set of settings whose values each read: their ranges, and how they go together."""
+    return [*_kafka_problems(s), *_range_problems(s), *_reading_problems(s), *_security_problems(s)]
+
+
+def _kafka_problems(s: Settings) -> list[str]:
     problems = []
     servers = s.bootstrap_servers.split(",")
     if not all(_HOSTPORT_RE.fullmatch(server.strip()) for server in servers):
@@ -239,53 +258,45 @@ def _check(s: Settings) -> list[str]:
             problems.append(f"{PREFIX}{name.upper()}: {value!r} is not a valid Kafka topic name")
     if len({s.topic_posts, s.topic_replies, s.topic_outcomes, s.topic_deadletter}) < 4:
         problems.append(f"{PREFIX}TOPIC_*: the four topics must be distinct")
-    if not 1 <= s.partitions <= 1024:
-        problems.append(f"{PREFIX}PARTITIONS: must be 1-1024, got {s.partitions}")
-    if not 1 <= s.replication <= 16:
-        problems.append(f"{PREFIX}REPLICATION: must be 1-16, got {s.replication}")
     if s.store not in ("rocksdb://", "memory://"):
         problems.append(f"{PREFIX}STORE: must be rocksdb:// or memory://, got {s.store!r}")
-    if not 1 <= s.web_port <= 65535:
-        problems.append(f"{PREFIX}WEB_PORT: must be 1-65535, got {s.web_port}")
-    try:
-        s.response_window_us  # noqa: B018 - parsing is the check
-    except ValueError as exc:
-        problems.append(f"{PREFIX}RESPONSE_WINDOW: {exc}")
-    try:
-        s.resolution_window_us  # noqa: B018 - parsing is the check (a duration above 0)
-    except ValueError as exc:
-        problems.append(f"{PREFIX}RESOLUTION_WINDOW: {exc}")
-    try:
-        s.new_conversation_after_us  # noqa: B018 - parsing is the check
-    except ValueError as exc:
-        problems.append(f"{PREFIX}NEW_CONVERSATION_AFTER: {exc}")
-    if not 1 <= s.max_agents <= 10_000:
-        problems.append(f"{PREFIX}MAX_AGENTS: must be 1-10000, got {s.max_agents}")
-    if not 1 <= s.max_series <= 1_000_000:
-        problems.append(f"{PREFIX}MAX_SERIES: must be 1-1000000, got {s.max_series}")
-    if not 1 <= s.stale_after <= 86_400:
-        problems.append(f"{PREFIX}STALE_AFTER: must be 1-86400 seconds")
-    if not 1 <= s.broker_wait <= 3600:
-        problems.append(f"{PREFIX}BROKER_WAIT: must be 1-3600 seconds")
-    if not 1 <= s.shutdown_timeout <= 3600:
-        problems.append(f"{PREFIX}SHUTDOWN_TIMEOUT: must be 1-3600 seconds")
+    return problems
+
+
+def _range_problems(s: Settings) -> list[str]:
+    problems = []
+    for name, (low, high) in _WHOLE_RANGES.items():
+        value = getattr(s, name)
+        if not low <= value <= high:
+            problems.append(f"{PREFIX}{name.upper()}: must be {low}-{high}, got {value}")
+    for name, (bottom, top) in _SECONDS_RANGES.items():
+        if not bottom <= getattr(s, name) <= top:
+            problems.append(f"{PREFIX}{name.upper()}: must be {bottom:g}-{top:g} seconds")
     if not 6 <= s.session_timeout <= 300:
         # Kafka's group.min.session.timeout.ms is 6 s by default; its heartbeat goes every third of it.
         problems.append(f"{PREFIX}SESSION_TIMEOUT: must be 6-300 seconds (the broker refuses less than 6)")
-    if not 0.05 <= s.refresh_interval <= 3600:
-        problems.append(f"{PREFIX}REFRESH_INTERVAL: must be 0.05-3600 seconds")
-    if not 0.05 <= s.purge_interval <= 86_400:
-        problems.append(f"{PREFIX}PURGE_INTERVAL: must be 0.05-86400 seconds")
-    if not 1 <= s.batch_size <= 100_000:
-        problems.append(f"{PREFIX}BATCH_SIZE: must be 1-100000, got {s.batch_size}")
-    if not 0.001 <= s.batch_seconds <= 10:
-        problems.append(f"{PREFIX}BATCH_SECONDS: must be 0.001-10 seconds")
-    if not 16 <= s.store_memory_mib <= 65_536:
-        problems.append(f"{PREFIX}STORE_MEMORY_MIB: must be 16-65536, got {s.store_memory_mib}")
+    return problems
+
+
+def _reading_problems(s: Settings) -> list[str]:
+    """The settings that are checked by reading them: durations, the clock, the rules file's path."""
+    problems = []
+    for name in _DURATIONS:
+        try:
+            getattr(s, f"{name}_us")
+        except ValueError as exc:
+            problems.append(f"{PREFIX}{name.upper()}: {exc}")
     try:
         parse_clock(s.clock)
     except ValueError as exc:
         problems.append(f"{PREFIX}CLOCK: {exc}")
+    if s.rules_file is not None and not s.rules_file.is_file():
+        problems.append(f"{PREFIX}RULES_FILE: {s.rules_file} is not a file")
+    return problems
+
+
+def _security_problems(s: Settings) -> list[str]:
+    problems = []
     if s.security_protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
         problems.append(f"{PREFIX}SECURITY_PROTOCOL: unknown protocol {s.security_protocol!r}")
     if s.security_protocol.startswith("SASL"):
@@ -293,6 +304,4 @@ def _check(s: Settings) -> list[str]:
             problems.append(f"{PREFIX}SASL_MECHANISM: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
         if not s.sasl_username or not s.sasl_password:
             problems.append(f"{PREFIX}SASL_USERNAME and SASL_PASSWORD are required with SASL")
-    if s.rules_file is not None and not s.rules_file.is_file():
-        problems.append(f"{PREFIX}RULES_FILE: {s.rules_file} is not a file")
     return problems
