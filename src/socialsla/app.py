@@ -6,11 +6,15 @@ Each piece lives in its own module; this one only connects them:
   `SeriesStage`): records in, records to send out, around `fold.fold` and `Ledger.apply`;
 * `faust_agents.py`: the agents that run them, with their header comment on topics,
   keys and tables;
-* `thread_store.py` and `series.py`: stage 1's thread states and stage 2's series;
+* `thread_store.py` and `core/ledger.py`: stage 1's thread states and stage 2's series;
 * `partitions.py`: which partitions of both this worker has, loaded from their logs on
   assignment and dropped on revocation;
-* `health.py`: housekeeping rounds (totals kept in retention, stuck partitions, lag, staleness);
-* `web.py`: `/metrics` and `/healthz`;
+* `housekeeping.py`: housekeeping rounds (totals kept in retention, stuck partitions, lag,
+  staleness), and the `Health` that `/healthz` reports;
+* `web.py`: `/metrics` for Prometheus, `/healthz`, `/runbooks`, `/waiting` (who is waiting on
+  this worker's series), and the on-call page at `/` with the deployment's board behind it
+  (`/board`);
+* `board.py`: that board, every worker's series posted to and read back from the board topic;
 * `workarounds.py`: every workaround of a Faust behaviour, each named and pinned by a test.
 """
 

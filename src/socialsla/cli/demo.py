@@ -27,7 +27,7 @@ from socialsla.core.rules import Rule
 from socialsla.stream.settings import Settings
 from socialsla.stream.shutdown import STOP_SIGNALS, die_with_parent
 
-#: The demo's rules when SOCIALSLA_RULES_FILE is not set: the badge and one calendar (SPEC §7).
+#: The demo's rules when SOCIALSLA_RULES_FILE is not set: the badge and one calendar of business hours.
 DEMO_RULES: Final = Path(__file__).with_name("demo.toml")
 
 #: The demo's R when SOCIALSLA_RESPONSE_WINDOW is not set.

@@ -1,5 +1,9 @@
 """The `socialsla` command line: every command, and its exit codes.
 
+Commands: `report`, `rules check` and `import twcs` (offline.py), `worker`
+(worker.py), `produce` and `generate` (send.py), `receiver` (paging.py) and
+`demo` (demo.py).
+
 Exit codes: 0 done, 1 the input, a rule file or the settings could not be used
 (the message says why), 2 the command line itself was wrong (argparse's
 convention). Each command lives in a module of its own and adds itself to the

@@ -37,7 +37,7 @@ def _seconds_json(w: WindowStats) -> dict[str, Any]:
 
 def _rule_json(rule: Rule | None, verdict: Verdict) -> dict[str, Any]:
     out: dict[str, Any] = {"ok": verdict.ok, "error_budget": verdict.error_budget}
-    if rule is None or rule.min_response_rate is not None:  # SPEC §9: absent without a rate condition
+    if rule is None or rule.min_response_rate is not None:  # forecast: absent without a rate condition
         breach = verdict.rate_breach_in_us
         out["rate_breach_in_seconds"] = None if breach is None else breach / MICROS
     return out
@@ -80,7 +80,7 @@ def _windows_json(
                 "seconds": _seconds_json(follow),
             },
         }
-        if agents is not None:  # SPEC §10: the wall-clock windows only
+        if agents is not None:  # agents: the wall-clock windows only
             windows[name]["agents"] = _agents_json(agents.get(name, {}))
     return windows
 
@@ -120,7 +120,7 @@ def _scorecard_json(
     resolution: dict[str, ResolutionStats] | None,
     surveys: dict[str, dict[str, SurveyStats]] | None,
 ) -> dict[str, Any]:
-    """Add SPEC §11's and §12's blocks to each window, for a series that tracks them."""
+    """Add the resolution and feedback blocks to each window, for a series that tracks them."""
     for name, window in windows.items():
         if resolution is not None:
             window["resolution"] = _resolution_json(resolution[name])
@@ -130,7 +130,7 @@ def _scorecard_json(
 
 
 def series_json(series: Evaluation, rules: tuple[Rule, ...] = ()) -> dict[str, Any]:
-    """One series in the SPEC §5 (and §7, §8, §9) JSON shape."""
+    """One series in the report's JSON shape (docs/semantics.md, "The offline report")."""
     by_name = {rule.name: rule for rule in rules}
     out: dict[str, Any] = {
         "account": series.account,
@@ -151,9 +151,9 @@ def series_json(series: Evaluation, rules: tuple[Rule, ...] = ()) -> dict[str, A
 
 
 def to_json(report: Report, rules: tuple[Rule, ...] = ()) -> bytes:
-    """The SPEC §5 JSON document; `rules` says which verdicts carry a breach forecast (SPEC §9).
+    """The report as JSON; `rules` says which verdicts carry a breach forecast (those with a rate floor).
 
-    A report with waiting lists adds them, and the customer to answer first, to each series (§13).
+    A report with waiting lists adds them, and the customer to answer first, to each series.
     """
     series = [series_json(s, rules) for s in report.series]
     if report.waiting is not None:
@@ -202,7 +202,7 @@ def to_table(report: Report, rules: tuple[Rule, ...] = ()) -> str:
     by_name = {rule.name: rule for rule in rules}
     for series in report.series:
         views = [("", series.stats)]
-        if series.business is not None:  # SPEC §7: a business row under each wall row
+        if series.business is not None:  # a business row under each wall row
             views.append((f" {series.calendar}", series.business))
         for name in WINDOWS:
             last = name == "7d"
@@ -237,7 +237,7 @@ def _due(pending: bool, due_in_us: int | None) -> str:
 
 
 def _waiting_table(report: Report) -> list[str]:
-    """SPEC §13 for people: every unanswered customer, series by series, oldest first.
+    """Who is waiting, for people: every unanswered customer, series by series, oldest first.
 
     A "business due" column (the calendar's deadline) only when some series has a calendar.
     """
@@ -268,7 +268,7 @@ def _waiting_table(report: Report) -> list[str]:
 
 
 def _scorecard_line(series: Evaluation) -> str:
-    """SPEC §11 and §12 over 7 days in one line, wall clock (and business resolution); empty without them."""
+    """Resolution and feedback over 7 days in one line, wall clock (and business resolution); else empty."""
     parts = []
     for label, resolution in (("", series.resolution), (f"{series.calendar} ", series.business_resolution)):
         if resolution is not None:
@@ -291,7 +291,7 @@ def _scorecard_line(series: Evaluation) -> str:
 
 
 def to_agents_table(report: Report) -> str:
-    """SPEC §10 for people: per series, window and agent, first and next replies (`report --agents`)."""
+    """Agents for people: per series, window and agent, first and next replies (`report --agents`)."""
     header = ("account", "channel", "window", "agent", "first", "avg", "p90", "max", "next", "next avg")
     rows: list[tuple[str, ...]] = []
     for series in report.series:

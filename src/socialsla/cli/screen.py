@@ -30,7 +30,7 @@ class WindowRow:
     worst: float | None = None
     avg: float | None = None
     p90: float | None = None
-    #: SPEC §11, §12: absent (None) for a series that sends no resolve or feedback events.
+    #: Resolution and feedback: absent (None) for a series that sends no resolve or feedback events.
     resolved_in_time: float | None = None
     first_contact: float | None = None
     csat: float | None = None
@@ -49,7 +49,7 @@ class Row:
     breaches: dict[str, float] = field(default_factory=dict)
     #: Per rule, each failing condition and its statistic now.
     failed: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))
-    #: SPEC §7: the business view's figures, for a series with a calendar; and whether it is open now.
+    #: The business view's figures, for a series with a calendar; and whether it is open now.
     business: Row | None = None
     open: float | None = None
 
@@ -143,7 +143,7 @@ def _badge(row: Row, thresholds: dict[tuple[str, str], float]) -> str:
 
 
 def _scorecard(w: WindowRow) -> str:
-    """The Version 3 numbers a series has (resolution, feedback), in one line; empty when it has none."""
+    """The resolution and feedback numbers a series has, in one line; empty when it has none."""
     parts = []
     if w.resolved_in_time is not None:
         parts.append(f"resolved in time {_percent(w.resolved_in_time)}")
@@ -181,7 +181,7 @@ def draw(scrape: Scrape, window: str = "7d") -> str:
         scorecard = _scorecard(w)
         if scorecard:
             lines.append(f"{'  scorecard':<27} {scorecard}")
-        if row.business is not None:  # SPEC §7: the same series measured in its calendar's open time
+        if row.business is not None:  # the same series measured in its calendar's open time
             b = row.business.windows.get(window, WindowRow())
             now = {1.0: "open now", 0.0: "closed now"}.get(row.open if row.open is not None else -1.0, "")
             lines.append(

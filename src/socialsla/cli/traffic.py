@@ -116,7 +116,7 @@ class TrafficShape:
     #: Never answered, in a well-staffed series; a third of the series leave twice as many
     #: unanswered and another third three times, so some rules hover at their threshold.
     unanswered_share: float = 0.03
-    #: Customers who write again after the brand's answer (a follow-up, SPEC §8), and how soon.
+    #: Customers who write again after the brand's answer (a follow-up), and how soon.
     follow_up_share: float = 0.25
     follow_up_median_seconds: float = 600.0
     automated_share: float = 0.1  # conversations that also get an auto-reply first
@@ -128,14 +128,14 @@ class TrafficShape:
     #: A burst swamps the team: its posts are answered this many times later.
     burst_slowdown: float = 2.0
     seed: int = 1
-    #: SPEC §7 calendars: a series a calendar selects is answered only while it is open.
+    #: Business-hours calendars: a series a calendar selects is answered only while it is open.
     calendars: tuple[Calendar, ...] = ()
-    #: SPEC §10: who answers, per account; the first agents of the list answer most.
+    #: Who answers (the replies' agents), per account; the first agents of the list answer most.
     agents: tuple[str, ...] = ("ana", "ben", "chidi", "dora", "emil")
-    #: SPEC §11: answered conversations an agent marks resolved, and how long after the answer.
+    #: Answered conversations an agent marks resolved, and how long after the answer.
     resolve_share: float = 0.8
     resolve_median_seconds: float = 1800.0
-    #: SPEC §12: resolved conversations whose customer answers a survey, and how many change it.
+    #: Resolved conversations whose customer answers a survey, and how many change it.
     feedback_share: float = 0.35
     changed_answer_share: float = 0.05
 
@@ -199,7 +199,7 @@ def _conversation(
     return out
 
 
-#: Believable answers (SPEC §12): most customers satisfied, a slow team's less so.
+#: Believable survey answers: most customers satisfied, a slow team's less so.
 _CSAT: Final = ((1, 2, 3, 4, 5), (5, 6, 12, 35, 42))
 _NPS: Final = (tuple(range(11)), (3, 1, 2, 2, 3, 5, 6, 12, 16, 22, 28))
 _CES: Final = ((1, 2, 3, 4, 5, 6, 7), (3, 4, 6, 10, 20, 30, 27))

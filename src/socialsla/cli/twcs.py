@@ -1,4 +1,4 @@
-"""Import of the public "Customer Support on Twitter" CSV into SPEC §1 events.
+"""Import of the public "Customer Support on Twitter" CSV into events (JSON Lines).
 
 Each row is a tweet. Brand tweets (`inbound` False) become replies of the brand
 account that wrote them; customer tweets become posts of the brand that

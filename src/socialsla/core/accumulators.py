@@ -97,9 +97,9 @@ class WaitAccumulator:
 
 
 class ResolutionAccumulator(Accumulator):
-    """SPEC §11 over conversations: `Accumulator` on the resolution window S, plus reopened and first contact.
+    """Resolution of conversations: `Accumulator` on the resolution window S, plus reopened and first contact.
 
-    A resolution is judged as SPEC §2 judges a wait, with the resolve in place
+    A resolution is judged as `thread.decide` judges a wait, with the resolve in place
     of the first reply and S in place of R: resolved in time is "responded",
     overdue is "missed", and the resolution times are the latencies.
     """

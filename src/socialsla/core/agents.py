@@ -18,7 +18,7 @@ from socialsla.core.windows import SeriesWindows
 
 @dataclass(frozen=True, slots=True)
 class AgentStats:
-    """SPEC §10: one agent's answers in one window; `first` for conversations, `next` for follow-ups.
+    """One agent's answers in one window; `first` for conversations, `next` for follow-ups.
 
     Each is the `WindowStats` of the waits the agent answered: `latency_count`
     is the number of replies (first_replies / next_replies), the latency figures
@@ -29,7 +29,7 @@ class AgentStats:
     next: WindowStats
 
 
-#: SPEC §10: the pool of agents beyond the cap, and of any agent literally named so.
+#: The pool of agents beyond the cap, and of any agent literally named so.
 OTHER_AGENTS: Final = "other"
 
 
@@ -40,11 +40,12 @@ def _copy(latencies: Accumulator) -> Accumulator:
 
 
 def agents(windows: SeriesWindows, at: int, max_agents: int) -> dict[str, dict[str, AgentStats]]:
-    """SPEC §10 at time `at`: per window, per agent who answered there, their first and next replies.
+    """Per-agent figures at `at`: per window, per agent who answered there, their first and next replies.
 
     Wall clock only. The `max_agents` with the most first plus next replies in
     the 7d window are named (ties by name); the rest, and an agent literally
     named `other`, are pooled under `other`, so label cardinality stays bounded.
+    The full rule: docs/semantics.md, "Agents".
     """
     found = _cumulative(_shortest_windows(windows, at))
     week = found["7d"]

@@ -30,7 +30,7 @@ class Bucket:
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, int], Wait] = {}
-        #: SPEC §11: the resolved conversations among the records, same keys, packed (`pack_resolution`).
+        #: The resolved conversations among the records, same keys, packed (`pack_resolution`).
         self.resolved: dict[tuple[str, int], int] = {}
         self.cache: tuple[int, int, WaitAccumulator] | None = None  # the wall view's aggregate
         self.open_cache: tuple[int, int, WaitAccumulator] | None = None  # the business view's
@@ -56,7 +56,7 @@ class Bucket:
         return self.first_resolved[0]
 
     def resolution(self, at: int, view: View) -> ResolutionAccumulator:
-        """Its conversations' SPEC §11 figures at `at` on `view` (S its window); cached like `aggregate`."""
+        """Its conversations' resolution figures at `at` on `view` (S its window); cached like `aggregate`."""
         cache = self.open_resolution_cache if view.business else self.resolution_cache
         if cache is not None and cache[0] <= at < cache[1]:
             return cache[2]

@@ -1,4 +1,4 @@
-"""Business hours (SPEC §7): calendars from the rules file, and open-time arithmetic.
+"""Business hours (docs/semantics.md, "Business hours"): calendars from the rules file, and open time.
 
 A calendar says when a team is open: ranges of local time per weekday, in an
 IANA zone, minus holidays. `Calendar.open_us(a, b)` is the length of `[a, b)`
@@ -56,7 +56,7 @@ class _Week:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Calendar:
-    """One `[[calendar]]` table (SPEC §7)."""
+    """One `[[calendar]]` table of the rules file."""
 
     name: str
     timezone: str
@@ -67,7 +67,7 @@ class Calendar:
     channels: frozenset[str] | None = None
     #: R in open time for this calendar; None means the worker's R.
     response_window_us: int | None = None
-    #: SPEC §11: the business view's S, when the calendar sets one.
+    #: The business view's resolution window S, when the calendar sets one.
     resolution_window_us: int | None = None
     _weeks: dict[int, _Week] = field(default_factory=dict, repr=False, compare=False)
 
@@ -196,7 +196,7 @@ def _names(value: object, where: str, key: str, pattern: re.Pattern[str]) -> fro
     for item in value:
         if not isinstance(item, str) or pattern.fullmatch(item) is None:
             raise CalendarError(f"{where}: {key} entry {item!r} does not match {pattern.pattern}")
-    return frozenset(value) or None  # SPEC §7: an empty list means every one
+    return frozenset(value) or None  # an empty list means every one
 
 
 def parse_calendar(table: Mapping[str, Any], position: int) -> Calendar:
@@ -282,5 +282,5 @@ def parse_calendars(tables: object) -> tuple[Calendar, ...]:
 
 
 def calendar_for(calendars: Sequence[Calendar], account: str, channel: str) -> Calendar | None:
-    """SPEC §7: the first calendar, in file order, whose selectors take the series."""
+    """The first calendar, in file order, whose selectors take the series."""
     return next((calendar for calendar in calendars if calendar.applies(account, channel)), None)

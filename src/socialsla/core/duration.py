@@ -7,7 +7,7 @@ from typing import Final
 
 _UNITS: Final = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 _RE: Final = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-#: SPEC §7: whole numbers with units, largest first (`1h30m`, `1d12h`).
+#: Durations in settings, flags and files: whole numbers with units, largest first (`1h30m`, `1d12h`).
 _COMPOUND_RE: Final = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 

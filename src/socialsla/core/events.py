@@ -1,4 +1,4 @@
-"""Events (SPEC §1, §11, §12): decoding raw bytes into validated values.
+"""Events (docs/semantics.md, "Events"): decoding raw bytes into validated values.
 
 Four kinds: a customer's post, a brand's reply, a `resolve` (an agent marked the
 thread done) and a customer's `feedback` (a CSAT, NPS or CES answer).
@@ -7,7 +7,7 @@ Decoding is the only place bad input is judged, so every rejection carries a
 precise, bounded reason that ends up beside the original bytes in the
 dead-letter sink. Message text and authors are never kept: nothing downstream
 needs them, and what is not kept cannot leak. A reply's `agent` is kept, for
-SPEC §10's per-agent figures.
+the per-agent figures.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import orjson
 
 Kind = Literal["post", "reply", "resolve", "feedback"]
 
-#: SPEC §12: each survey and the scores it allows, ends included.
+#: Each feedback survey and the scores it allows, ends included.
 SURVEYS: Final = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
 MICROS: Final = 1_000_000
-#: How far ahead of the processing clock an event may claim to be (SPEC §1).
+#: How far ahead of the processing clock an event may claim to be; further ahead, it is invalid.
 MAX_FUTURE_US: Final = 5 * 60 * MICROS
 
 ACCOUNT_PATTERN: Final = "[A-Za-z0-9_.@:-]{1,64}"
@@ -43,7 +43,7 @@ _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
 
 
 class InvalidEvent(ValueError):
-    """An event that breaks SPEC §1; `reason` is short, bounded and safe to log."""
+    """An event that cannot be used (see `decode`); `reason` is short, bounded and safe to log."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -64,9 +64,9 @@ class Event(NamedTuple):
     channel: str
     created_at: int
     automated: bool = False
-    #: The agent who sent a reply (SPEC §10); None when absent.
+    #: The agent who sent a reply, for the per-agent figures; None when absent.
     agent: str | None = None
-    #: A feedback's survey (`csat`, `nps` or `ces`) and score (SPEC §12).
+    #: A feedback's survey (`csat`, `nps` or `ces`) and score.
     survey: str | None = None
     score: int | None = None
 
@@ -149,7 +149,7 @@ def _optional(obj: dict[str, Any], name: str, kind: type) -> None:
 
 
 def decode(raw: bytes | str, now_us: int) -> Event:
-    """Validate one raw event against SPEC §1, judging the future against `now_us`."""
+    """Validate one raw event (docs/semantics.md, "Events"), judging the future against `now_us`."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -181,14 +181,14 @@ def decode(raw: bytes | str, now_us: int) -> Event:
             kind, event_id, conversation_id, account, channel, created_at, automated, obj.get("agent")
         )
     if kind == "resolve":
-        _optional(obj, "agent", str)  # named by SPEC §11, though no number is kept per agent
+        _optional(obj, "agent", str)  # a resolve may name its agent, though no number is kept per agent
         return Event(kind, event_id, conversation_id, account, channel, created_at)
     survey, score = _survey_and_score(obj)
     return Event(kind, event_id, conversation_id, account, channel, created_at, survey=survey, score=score)
 
 
 def _survey_and_score(obj: dict[str, Any]) -> tuple[str, int]:
-    """A feedback's survey and score (SPEC §12): a JSON integer within the survey's scale."""
+    """A feedback's survey and score: a JSON integer (no boolean) within the survey's scale."""
     survey = _required_str(obj, "survey")
     if survey not in SURVEYS:
         raise InvalidEvent(f'survey must be "csat", "nps" or "ces", got {_show(survey)}')
@@ -204,7 +204,7 @@ def _survey_and_score(obj: dict[str, Any]) -> tuple[str, int]:
 
 
 def encode(event: Event) -> bytes:
-    """Write an event back as SPEC §1 JSON (used by the importer and traffic tools)."""
+    """Write an event back as the JSON `decode` reads (used by the importer and traffic tools)."""
     body: dict[str, Any] = {
         "type": event.kind,
         "event_id": event.event_id,

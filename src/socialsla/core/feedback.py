@@ -1,10 +1,11 @@
-"""Customer feedback (SPEC §12): which survey answers count, and the CSAT, NPS and CES of a window.
+"""Customer feedback: which survey answers count, and the CSAT, NPS and CES of a window.
 
 Each feedback event belongs to the conversation whose span (resolution.py)
 holds its time; one before the thread's first post belongs to none. Per
 conversation and survey only the latest answer counts (the largest time; at one
 instant, the larger event_id): a customer may change an answer. A counted
-answer is placed in windows by its own time, not its conversation's.
+answer is placed in windows by its own time, not its conversation's. The full
+rules: docs/semantics.md, "Customer feedback".
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Answer(NamedTuple):
 def counted(
     state: Thread, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
 ) -> tuple[Answer, ...]:
-    """The thread's counted answers, by time (SPEC §12); `found`: its waits, when known."""
+    """The thread's counted answers, by time; `found`: its waits, when known."""
     starts = opens(state, policy, found)
     if not starts:
         return ()
@@ -94,7 +95,7 @@ def _pack(answer: Answer) -> int:
 
 
 class Surveys:
-    """A series' counted answers (SPEC §12): by thread, and tallied per bucket of their own time.
+    """A series' counted answers: by thread, and tallied per bucket of their own time.
 
     A thread's answers are replaced whole, as its waits are (an outcome is its
     whole summary). Reading a window at T adds whole buckets' tallies of scores
@@ -142,7 +143,7 @@ class Surveys:
         self._tallies.pop(number, None)
 
     def first(self) -> int | None:
-        """The earliest first feedback of a kept thread: SPEC §12's series tracks feedback from then."""
+        """The earliest first feedback of a kept thread: the series tracks feedback from then on."""
         return min((entry[0] for entry in self._threads.values()), default=None)
 
     def expire(self, before: int) -> None:
@@ -158,7 +159,7 @@ class Surveys:
         self._newest_floor = min((at for at in newest.values() if at >= before), default=None)
 
     def windows(self, at: int) -> dict[str, dict[str, SurveyStats]]:
-        """Per window of SPEC §3 (`T - W < answered <= T`, the answer's own time), each survey's stats."""
+        """Per window (`T - W < answered <= T`, the answer's own time), each survey's stats."""
         spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
 
         def walk(bucket: dict[int, int], into: _Counts, edge: int) -> None:

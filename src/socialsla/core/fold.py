@@ -51,7 +51,7 @@ class Folded:
     states: dict[ThreadKey, Thread] = field(default_factory=dict)
     #: The created_at of the last event folded into each touched thread.
     last_event: dict[ThreadKey, int] = field(default_factory=dict)
-    #: (type, outcome) -> events, outcome one of accepted, duplicate, late (SPEC §6).
+    #: (type, outcome) -> events, outcome one of accepted, duplicate, late (`socialsla_events_total`).
     tally: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def outcomes(self) -> list[Outcome]:
@@ -71,7 +71,7 @@ class Folded:
 
 
 def scorecard(state: Thread, policy: Policy, found: tuple[Wait, ...]) -> Scorecard | None:
-    """A thread's resolutions and counted feedback (SPEC §11, §12); None when it has neither kind of event.
+    """A thread's resolutions and counted feedback; None when it has neither kind of event.
 
     Only a thread with a post counts for its series (its series is that of its posts).
     """
@@ -94,7 +94,7 @@ def fold(
     policy: Policy = DEFAULT_POLICY,
     reject: Callable[[Event, str], None] | None = None,
 ) -> Folded:
-    """Fold events into the threads they belong to (SPEC §2, §8); `states` is not changed.
+    """Fold events into the threads they belong to; `states` is not changed.
 
     An event created before `not_before` (7 days + R before the evaluation
     time) can no longer change any window: it is counted late and skipped. A

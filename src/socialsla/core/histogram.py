@@ -1,9 +1,9 @@
-"""First-reply latency buckets and the quantile estimate (SPEC §3).
+"""First-reply latency buckets and the quantile estimate.
 
 The quantiles are estimated from bucket counts exactly as Prometheus's
 `histogram_quantile` does (promql/quantile.go, `bucketQuantile`), so that a p90
 on the wall, in the offline report and in a PromQL query over the exported
-histogram agree, up to SPEC §3's cap at the largest latency (applied by
+histogram agree, up to the cap at the largest latency (applied by
 `stats.WindowStats.quantile_seconds`, which knows the max).
 """
 

@@ -21,7 +21,7 @@ _Failures = list[tuple[str, float]]
 
 
 def error_budget(responded: int, missed: int, min_rate: Fraction) -> int:
-    """Largest whole k with responded / (responded + missed + k) >= min_rate (SPEC §4)."""
+    """The error budget: largest whole k with responded / (responded + missed + k) >= min_rate."""
     return math.floor(Fraction(responded) / min_rate - responded - missed)
 
 
@@ -134,7 +134,7 @@ def verdicts(
     """Every applicable rule's verdict on a series, each on its clock (no calendar: no business verdict).
 
     `resolution` is the series' (wall, business) resolution figures; `surveys`
-    its feedback, which every rule judges on the wall clock (SPEC §12).
+    its feedback, which every rule judges on the wall clock (feedback has no business view).
     """
     out = {}
     for rule in rules:

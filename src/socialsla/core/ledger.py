@@ -70,7 +70,7 @@ class Ledger:
         self.response_window_us = response_window_us
         self.resolution_window_us = resolution_window_us
         self.expire_every_us = expire_every_us
-        #: SPEC §7: a series gets the first calendar that selects it, for its business view.
+        #: A series gets the first calendar (in file order) that selects it, for its business view.
         self.calendars = tuple(calendars)
         self.partitions: dict[int, dict[str, Series]] = {}
         #: When each series last expired conversations, by the SLA clock.

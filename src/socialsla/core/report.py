@@ -25,15 +25,15 @@ from socialsla.core.thread import DEFAULT_POLICY, Policy
 from socialsla.core.waiting import Waiting, waiting_list
 
 DEFAULT_RESPONSE_WINDOW_US: Final = 24 * 3_600 * MICROS
-#: Agents named per series (SOCIALSLA_MAX_AGENTS); SPEC §10 says 50, which let one worker export over
-#: a million series at 1,000 series (docs/metrics.md, "How many series").
+#: Agents named per series (SOCIALSLA_MAX_AGENTS). Not 50, the first default: that let one worker
+#: export over a million series at 1,000 series (docs/metrics.md, "How many series").
 DEFAULT_MAX_AGENTS: Final = 10
 _FIRST_LINES: Final = 5
 
 
 @dataclass(slots=True)
 class Tally:
-    """What happened to each input line, by SPEC §6 outcome plus what T hides."""
+    """What happened to each input line, by `socialsla_events_total` outcome plus what T hides."""
 
     accepted: int = 0
     duplicate: int = 0
@@ -54,7 +54,7 @@ class Tally:
 
     def summary(self, top: int | None = 5) -> str:
         """A few lines for stderr: counts, then the commonest reasons (all when `top` is None)."""
-        # Offline, "late" (SPEC's word for the live worker, where it means arrived too late) would
+        # Offline, "late" (the live worker's word, where it means arrived too late) would
         # blame the file's order: these are simply too old for any window at T.
         head = (
             f"events: {self.accepted} accepted, {self.duplicate} duplicate, "
@@ -81,7 +81,7 @@ class Report:
     #: Each series' evaluation, the worker's own (`series.evaluate`), sorted by account and channel.
     series: list[Evaluation]
     tally: Tally
-    #: SPEC §13, asked with `--waiting`: each series' waiting list, in the order of `series`.
+    #: Who is waiting, asked with `--waiting`: each series' waiting list, in the order of `series`.
     waiting: list[list[Waiting]] | None = None
 
 
@@ -114,7 +114,7 @@ def build(
 ) -> Report:
     """Fold every line into threads (`fold.fold`, as the live stage 1), then evaluate at `at`.
 
-    With `waiting`, also each series' waiting list (SPEC §13), as `GET /waiting` builds it.
+    With `waiting`, also each series' waiting list, as `GET /waiting` builds it.
     """
     tally = Tally()
     horizon = at - (LONGEST_US + response_window_us)

@@ -1,6 +1,6 @@
-"""Resolution (SPEC §11): a thread's conversations as spans of time, and how each one was resolved.
+"""Resolution: a thread's conversations as spans of time, and how each one was resolved.
 
-A thread's conversations (SPEC §8: its first wait, and with the silence setting
+A thread's conversations (its first wait, and with the silence setting
 each wait after silence) split its time into spans: a conversation opened at
 `o` spans `[o, o')`, `o'` being when the next one opens (or forever). An agent's
 `resolve` event resolves the conversation whose span holds it; the earliest one
@@ -12,6 +12,7 @@ disappears) simply gives a different derivation, which stage 1 sends whole.
 Stage 2 keeps each resolved conversation beside its wait and sums them per
 window with it (`windows.SeriesWindows.resolution`, into `stats.ResolutionStats`):
 judged at T, a resolution is a wait whose "reply" is the resolve and whose window is S.
+The full rules: docs/semantics.md, "Resolution".
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def opens(state: Thread, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...
 def resolutions(
     state: Thread, policy: Policy = DEFAULT_POLICY, found: tuple[Wait, ...] | None = None
 ) -> tuple[Resolution, ...]:
-    """One `Resolution` per conversation of the thread, oldest first (SPEC §11)."""
+    """One `Resolution` per conversation of the thread, oldest first."""
     starts = opens(state, policy, found)
     if not starts:
         return ()

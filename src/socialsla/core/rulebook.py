@@ -29,7 +29,7 @@ _THRESHOLDS: Final = (
     "max_oldest_unanswered_seconds",
     "max_avg_resolution_seconds",
 )
-#: SPEC §11, §12: the floors of Version 3, each with its range (ends included).
+#: The resolution and feedback floors, each with its range (ends included).
 _FLOORS: Final = {"min_resolution_rate": (0, 1), "min_csat": (0, 1), "min_nps": (-100, 100)}
 _KEYS: Final = {
     "name",
@@ -149,13 +149,13 @@ def _limits(table: dict[str, Any], where: str) -> dict[str, Fraction]:
 
 @dataclass(frozen=True, slots=True)
 class RuleBook:
-    """A rules file: its `[[rule]]` tables and its `[[calendar]]` tables (SPEC §4, §7), in file order."""
+    """A rules file: its `[[rule]]` tables and its `[[calendar]]` tables, in file order."""
 
     rules: tuple[Rule, ...]
     calendars: tuple[Calendar, ...] = ()
 
     def calendar_for(self, account: str, channel: str) -> Calendar | None:
-        """SPEC §7: the first calendar whose selectors take the series, or None."""
+        """The first calendar, in file order, whose selectors take the series, or None."""
         return calendar_for(self.calendars, account, channel)
 
     def warnings(self) -> list[str]:

@@ -30,14 +30,14 @@ class Rule:
     max_p90_first_reply_seconds: Fraction | None = None
     max_oldest_unanswered_seconds: Fraction | None = None
     min_decided: int = 1
-    #: SPEC §9: the average condition over the fastest fraction of first replies only.
+    #: The average condition over the fastest fraction of first replies only (Facebook's fine print).
     avg_of_fastest: Fraction | None = None
-    #: SPEC §7: "business" judges the series' business view; a series without a calendar gets no verdict.
+    #: "business" judges the series' business view; a series without a calendar gets no verdict.
     clock: str = "wall"
-    #: SPEC §11: resolved in time / (in time + overdue), and the average resolution time.
+    #: Resolution: resolved in time / (in time + overdue), and the average resolution time.
     min_resolution_rate: Fraction | None = None
     max_avg_resolution_seconds: Fraction | None = None
-    #: SPEC §12: CSAT (0-1) and NPS (-100-100) in the rule's window, on the wall clock.
+    #: Customer feedback: CSAT (0-1) and NPS (-100-100) in the rule's window, on the wall clock.
     min_csat: Fraction | None = None
     min_nps: Fraction | None = None
 
@@ -67,7 +67,7 @@ CONDITIONS: Final = {
     "csat": "min_csat",
     "nps": "min_nps",
 }
-#: The average condition of a rule with `avg_of_fastest` (SPEC §9) reads another statistic.
+#: The average condition of a rule with `avg_of_fastest` reads another statistic.
 FASTEST: Final = "avg_of_fastest_first_reply_seconds"
 
 
@@ -77,7 +77,7 @@ class Verdict:
 
     ok: bool | None
     error_budget: int | None
-    #: SPEC §9: microseconds until the rate would drop below the threshold with no more events.
+    #: The breach forecast: microseconds until the rate would drop below the threshold with no more events.
     rate_breach_in_us: int | None = None
     #: Each condition that fails, with its statistic now (a rate, or seconds), so that people
     #: are told which one lost the rule and by how much: the report, the demo, the alert.

@@ -28,7 +28,7 @@ from socialsla.core.wire import (
     Totals,
 )
 
-#: SPEC §11: the resolution window S unless set.
+#: The resolution window S unless set: a conversation resolved within it is resolved in time.
 DEFAULT_RESOLUTION_WINDOW_US: Final = 86_400 * 1_000_000
 
 
@@ -51,11 +51,11 @@ class Series:
     channel: str
     windows: SeriesWindows
     expired: Totals = field(default_factory=Totals)
-    #: SPEC §11's S: a conversation resolved within it is resolved in time.
+    #: The resolution window S: a conversation resolved within it is resolved in time.
     resolution_window_us: int = DEFAULT_RESOLUTION_WINDOW_US
-    #: SPEC §12: the counted answers, by thread and per bucket of their time.
+    #: Customer feedback: the counted survey answers, by thread and per bucket of their time.
     surveys: Surveys = field(default_factory=lambda: Surveys(DEFAULT_BUCKET_US))
-    #: SPEC §11: a thread's first resolve when no kept conversation of it was resolved then (a
+    #: A thread's first resolve when no kept conversation of it was resolved then (a
     #: resolve before its first post): the series tracks resolution from then all the same.
     #: The resolved conversations themselves are kept beside their waits, in `windows`.
     early_resolves: dict[str, int] = field(default_factory=dict)
@@ -87,7 +87,7 @@ class Series:
             del self.early_resolves[key]
 
     def first_resolve(self) -> int | None:
-        """The earliest resolve of a kept thread: SPEC §11's series tracks resolution from then."""
+        """The earliest resolve of a kept thread: the series tracks resolution from then on."""
         kept = self.windows.earliest_resolve()
         early = min(self.early_resolves.values(), default=None)
         return kept if early is None else early if kept is None else min(kept, early)
@@ -127,20 +127,20 @@ class Evaluation:
     #: The wall clock's windows (and the lifetime one, `ALL`).
     stats: SeriesStats
     verdicts: dict[str, Verdict]
-    #: SPEC §7: the series' calendar and its business view, when a calendar selects it.
+    #: The series' calendar and its business view (its open time), when a calendar selects it.
     calendar: str | None = None
     business: SeriesStats | None = None
     #: Whether the calendar is open at T (`socialsla_series_open`); None without one.
     is_open: bool | None = None
-    #: SPEC §10: per window, per agent, their first and next replies (wall clock).
+    #: Per window, per agent, their first and next replies (wall clock).
     agents: dict[str, dict[str, AgentStats]] = field(default_factory=dict)
     lifetime: Lifetime | None = None
-    #: SPEC §11 per window, wall clock and business view; None when the series tracks no resolution.
+    #: Resolution per window, wall clock and business view; None when the series tracks no resolution.
     resolution: dict[str, ResolutionStats] | None = None
     business_resolution: dict[str, ResolutionStats] | None = None
-    #: SPEC §12 per window and survey (wall clock only); None when the series has no feedback.
+    #: Customer feedback per window and survey (wall clock only); None when the series has no feedback.
     feedback: dict[str, dict[str, SurveyStats]] | None = None
-    #: SPEC §13: the customer to answer first, whose wait `oldest_unanswered_seconds` measures.
+    #: The customer to answer first, whose wait `oldest_unanswered_seconds` measures.
     oldest_unanswered_conversation: str | None = None
 
 
@@ -151,7 +151,7 @@ def evaluate(
 
     The offline report and the worker's collector both call it on a `Series` that
     `Ledger.apply` built, so they cannot disagree on any number. Without
-    `per_agent` the agents' figures (SPEC §10, the costliest part: they walk every
+    `per_agent` the agents' figures (the costliest part: they walk every
     answer of 7 days) are left empty: who is waiting needs only the verdicts.
     """
     windows = series.windows

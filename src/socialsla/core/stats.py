@@ -30,7 +30,7 @@ class WindowStats:
     latency_sum_us: int
     latency_max_us: int | None
     latency_buckets: tuple[int, ...]
-    #: SPEC §8: the same figures for the window's follow-ups that are not conversations.
+    #: The same figures for the window's follow-ups that are not conversations (next-reply time).
     next_reply: WindowStats | None = None
 
     @property
@@ -66,7 +66,7 @@ class WindowStats:
         return None if self.latency_max_us is None else self.latency_max_us / MICROS
 
     def quantile_seconds(self, q: float) -> float | None:
-        """The histogram_quantile estimate of the q-quantile in seconds, capped at the max (SPEC §3).
+        """The histogram_quantile estimate of the q-quantile in seconds, capped at the max.
 
         Interpolating inside a wide bucket can land above the slowest reply the
         bucket holds (`p90 102.0m, max 92.8m`); a summary never exceeds what it
@@ -80,7 +80,7 @@ class WindowStats:
 
 @dataclass(frozen=True, slots=True)
 class SeriesStats:
-    """Everything SPEC §3 says about one (account, channel) at one time."""
+    """One series' windows at one time, and its oldest unanswered conversation."""
 
     at: int
     windows: dict[str, WindowStats]
@@ -94,7 +94,7 @@ class SeriesStats:
 
 @dataclass(frozen=True, slots=True)
 class ResolutionStats:
-    """SPEC §11 for the conversations opened in one window, seen at T."""
+    """Resolution figures of the conversations opened in one window, seen at T."""
 
     resolved: int
     in_time: int

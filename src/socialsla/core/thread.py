@@ -1,22 +1,24 @@
-"""One thread's state (SPEC §2, §8), as a value: initialise, apply an event, derive its waits.
+"""One thread's state, as a value: initialise, apply an event, derive its waits.
 
-The state is the thread's seen events themselves, as sorted `(created_at, kind,
-tie, fingerprint, detail)` entries, never message text. `tie` is the event_id of
-a reply (which of two replies at one instant answers, SPEC §10) or a feedback
-(which of two answers at one instant is the latest, §12); `detail` is a reply's
-agent, or a feedback's survey and score (`csat:4`). Everything the SPEC
-measures is a function of the sorted event times,
-so the state is the same whether events arrive in order, shuffled or redelivered, and a late event that merges
-two waits (or two conversations) simply gives a different derivation: nothing
-has to be patched.
+A thread is every event of one conversation_id. Its state is the thread's seen
+events themselves, as sorted `(created_at, kind, tie, fingerprint, detail)`
+entries, never message text. `tie` is the event_id of a reply (of two replies
+at one instant, the smaller event_id answers) or a feedback (of two answers at
+one instant, the larger event_id is the latest); `detail` is a reply's agent,
+or a feedback's survey and score (`csat:4`). Everything socialsla measures is a
+function of the sorted event times, so the state is the same whether events
+arrive in order, shuffled or redelivered, and a late event that merges two
+waits (or two conversations) simply gives a different derivation: nothing has
+to be patched.
 
 * the fingerprint of each event detects redeliveries exactly, so the
   `duplicate` outcome is counted and a redelivery never adds a time twice;
 * the kind keeps automated replies apart, because whether they count is a
-  setting (`count_automated`) while they always break a silence (§8).
+  setting (`count_automated`) while they always break a silence (the silence
+  after which a customer's next post opens a new conversation).
 
-Bound: `MAX_EVENTS` per thread, of every kind (SPEC §8, §11); `apply` refuses
-the next one with `ThreadTooLong`, which the callers dead-letter.
+Bound: `MAX_EVENTS` per thread, of every kind (resolves and feedback too);
+`apply` refuses the next one with `ThreadTooLong`, which the callers dead-letter.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ import orjson
 
 from socialsla.core.events import Event
 
-#: SPEC §8: a thread keeps at most this many events (of every type, §11).
+#: A thread keeps at most this many events, of every type, so that its state stays bounded.
 MAX_EVENTS: Final = 1_000
 POST: Final = 0
 REPLY: Final = 1
 AUTOMATED: Final = 2
-#: SPEC §11, §12: no messages, so they neither answer a wait nor break a silence.
+#: Resolves and feedback: no messages, so they neither answer a wait nor break a silence.
 RESOLVE: Final = 3
 FEEDBACK: Final = 4
 
@@ -52,7 +54,7 @@ class Status(Enum):
 
 
 class ThreadTooLong(ValueError):
-    """A seen event that its thread has no room for (SPEC §8: invalid, `thread too long`)."""
+    """A seen event that its thread has no room for: invalid (`thread too long`), never dropped silently."""
 
     reason = "thread too long"
 
@@ -62,20 +64,21 @@ class Policy:
     """The settings that decide what counts: automated replies, and the silence that starts a conversation."""
 
     count_automated: bool = False
-    #: SPEC §8 `SOCIALSLA_NEW_CONVERSATION_AFTER` in microseconds; None is off.
+    #: `SOCIALSLA_NEW_CONVERSATION_AFTER` in microseconds: a follow-up after this much silence is a
+    #: conversation of its own; None is off.
     new_conversation_after_us: int | None = None
 
 
-#: Replies by people only, and no silence rule: the defaults of SPEC §2 and §8.
+#: Replies by people only, and no silence rule: what counts unless the settings say otherwise.
 DEFAULT_POLICY: Final = Policy()
 
 
-#: SPEC §10: the agent of an answer whose reply names none.
+#: The agent of an answer whose reply names none.
 UNKNOWN_AGENT: Final = "unknown"
 
 
 class Wait(NamedTuple):
-    """One customer wait (SPEC §8): start, answer, whether it is a conversation, who answered (§10)."""
+    """One customer wait for a reply: start, answer, whether it counts as a conversation, who answered."""
 
     start: int
     answer: int | None
@@ -93,7 +96,7 @@ class Thread(NamedTuple):
 
     @property
     def opened_at(self) -> int | None:
-        """The earliest post time (SPEC §2), or None for a thread without posts."""
+        """The earliest post time (when its first conversation opens), or None for a thread without posts."""
         return next((entry[0] for entry in self.events if entry[1] == POST), None)
 
     @property
@@ -133,7 +136,7 @@ def last_event_of(raw: bytes) -> int | None:
 
 
 def fingerprint(kind: str, event_id: str) -> int:
-    """A 63-bit digest of (type, event_id): the duplicate key of SPEC §2, small to store."""
+    """A 63-bit digest of (type, event_id): the duplicate key (a redelivery repeats both), small to store."""
     digest = hashlib.blake2b(f"{kind}\0{event_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
 
@@ -163,22 +166,22 @@ def apply(state: Thread | None, event: Event) -> tuple[Thread, bool]:
 
 
 def waits(state: Thread, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, ...]:
-    """The thread's waits (SPEC §8), oldest first; the first one is the conversation of SPEC §2.
+    """The thread's waits, oldest first; the first one, from the thread's first post, is a conversation.
 
     A wait starting at `s` is answered by the first counting reply at or after
     `s`; the next wait starts at the first post after that answer. A follow-up
     is a conversation of its own when it starts at least the policy's silence
     after the thread's previous message (post or reply of any kind: resolve and
-    feedback events are no messages, SPEC §11).
+    feedback events are no messages).
     """
     posts = [entry[0] for entry in state.events if entry[1] == POST]
     if not posts:
         return ()
     counting = (REPLY, AUTOMATED) if policy.count_automated else (REPLY,)
-    # By time, then event_id: of two replies at one instant, the smaller id answers (SPEC §10).
+    # By time, then event_id: of two replies at one instant, the smaller id answers.
     answers = sorted((at, tie, agent) for at, kind, tie, _, agent in state.events if kind in counting)
     replies = [at for at, _, _ in answers]
-    times = [entry[0] for entry in state.events if entry[1] <= AUTOMATED]  # messages only (SPEC §11)
+    times = [entry[0] for entry in state.events if entry[1] <= AUTOMATED]  # posts and replies only
     silence = policy.new_conversation_after_us
     out: list[Wait] = []
     start: int | None = posts[0]
@@ -204,14 +207,15 @@ def waits(state: Thread, policy: Policy = DEFAULT_POLICY) -> tuple[Wait, ...]:
 def decide(
     opened: int, first: int | None, at: int, window: int, span: Callable[[int, int], int] | None = None
 ) -> tuple[Status, int | None]:
-    """SPEC §2 for a wait started at `opened`, seen at time `at`: its status, and its latency seen by then.
+    """A wait started at `opened`, seen at time `at`: responded, missed or pending, and its latency by then.
 
-    The one place the rule is written: the windows (conversations and
-    follow-ups, wall and business clocks alike), the expiry totals and
-    `status_at` all ask here. A reply after the window still has a latency (it
-    counts in the latency statistics) and makes the wait missed. `span(a, b)`
-    measures durations: wall-clock time when None, else a calendar's open time
-    (SPEC §7: latency `open(opened, first)`, missed once `open(opened, at) >= window`).
+    The one place the rule is written (docs/semantics.md, "Threads, waits and
+    conversations"): the windows (conversations and follow-ups, wall and
+    business clocks alike), the expiry totals and `status_at` all ask here. A
+    reply after the window still has a latency (it counts in the latency
+    statistics) and makes the wait missed. `span(a, b)` measures durations:
+    wall-clock time when None, else a calendar's open time (the business view:
+    latency `open(opened, first)`, missed once `open(opened, at) >= window`).
     """
     if first is not None and first <= at:
         latency = first - opened if span is None else span(opened, first)
@@ -221,7 +225,7 @@ def decide(
 
 
 def status_at(state: Thread, at: int, response_window: int, policy: Policy = DEFAULT_POLICY) -> Status:
-    """The SPEC §2 status of the thread's first conversation at time `at` (microseconds)."""
+    """The status of the thread's first conversation at time `at` (microseconds)."""
     found = waits(state, policy)
     if not found or found[0].start > at:
         return Status.NOT_OPEN
@@ -229,7 +233,7 @@ def status_at(state: Thread, at: int, response_window: int, policy: Policy = DEF
 
 
 def expired(state: Thread, at: int, horizon: int) -> bool:
-    """True once nothing in this thread can change a window any more (SPEC §2, late)."""
+    """True once nothing in this thread can change a window any more: its events are all late."""
     return past_horizon(state.last_event_at, at, horizon)
 
 

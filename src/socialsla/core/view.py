@@ -10,7 +10,7 @@ from socialsla.core.calendars import Calendar
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """How a series' durations are measured: wall-clock time, or a calendar's open time (SPEC §7).
+    """How a series' durations are measured: wall-clock time, or a calendar's open time.
 
     Which waits are in a window is decided by wall-clock time in both views;
     only latencies, waiting ages and "missed" are measured in the view.

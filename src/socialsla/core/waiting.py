@@ -1,10 +1,10 @@
-"""Who is waiting (SPEC §13): a series' unanswered customers at T, oldest first, with their deadlines.
+"""Who is waiting: a series' unanswered customers at T, oldest first, with their deadlines.
 
 The gauges say that someone waits; the person on call must know who. The list
 is read from the same kept waits as every number (`windows.SeriesWindows`), by
 the offline report (`report --waiting`) and the worker (`GET /waiting`) alike,
 so the two cannot disagree. `at_risk` names the rules whose forecast breach
-(SPEC §9) answering the wait could still delay: the conversations that turn
+answering the wait could still delay: the conversations that turn
 missed, on the rule's clock, before the forecast instant.
 
 A list asked with a limit walks the series' buckets oldest first and stops once
@@ -24,7 +24,7 @@ from socialsla.core.thread import Status, decide
 from socialsla.core.view import View
 from socialsla.core.windows import SeriesWindows
 
-#: SPEC §13: the list covers waits started within this much before T.
+#: The list covers waits started within this much before T (the longest window).
 SPAN_US = WINDOWS["7d"] * MICROS
 
 
@@ -33,7 +33,7 @@ class Waiting:
     """One unanswered wait at T: a customer to answer."""
 
     conversation_id: str
-    #: A conversation (SPEC §2), or a follow-up that is not one (SPEC §8).
+    #: A conversation (it counts in the response rate), or a follow-up that is not one.
     conversation: bool
     since: int
     waited_us: int
@@ -50,7 +50,7 @@ class Waiting:
     at_risk: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """SPEC §13's entry; the business fields only for a series with a calendar (they are set then)."""
+        """The entry as JSON (docs/semantics.md, "Who is waiting"); business fields only with a calendar."""
         out: dict[str, Any] = {
             "conversation_id": self.conversation_id,
             "kind": "conversation" if self.conversation else "follow_up",
@@ -107,7 +107,7 @@ def waiting_list(
     verdicts: Mapping[str, Verdict] | None = None,
     limit: int | None = None,
 ) -> list[Waiting]:
-    """SPEC §13's waiting list of a series at `at`, oldest first; the first `limit` entries when given.
+    """The waiting list of a series at `at`, oldest first; the first `limit` entries when given.
 
     `verdicts` are the series' verdicts at `at` (`series.evaluate`): their
     forecasts decide `at_risk`.
@@ -144,11 +144,11 @@ def waiting_list(
 
 
 def oldest_conversation(windows: SeriesWindows, at: int, oldest_us: int | None) -> str | None:
-    """SPEC §13's metric: the conversation unanswered longest at `at` (of two, the smaller id).
+    """The id that `socialsla_oldest_unanswered_conversation` carries: the one unanswered longest at `at`.
 
     `oldest_us` is the series' `oldest_unanswered_us` on the wall clock at
-    `at` (SPEC §3: conversations only, within 7 days), so only the bucket
-    holding that start is read.
+    `at` (conversations only, within 7 days), so only the bucket holding
+    that start is read. Of two that waited as long, the smaller id.
     """
     if oldest_us is None:
         return None

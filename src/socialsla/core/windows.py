@@ -1,11 +1,12 @@
-"""Rolling 1h / 24h / 7d windows per (account, channel) (SPEC §3, §8, §9).
+"""Rolling 1h / 24h / 7d windows per series (docs/semantics.md, "Windows at time T").
 
-Waits (SPEC §8) are kept in tumbling buckets by their start, one compact
-record (`start`, `answer`, `conversation`) each: conversations feed the §3
-statistics, the other follow-ups the next-reply ones. Reading at time T sums
-whole buckets from a cached aggregate and walks records only in the buckets a
-window edge cuts through, so evaluation costs about one step per bucket, not one
-per wait, while staying exact at any T (microsecond times, integer sums).
+Waits are kept in tumbling buckets by their start, one compact record
+(`start`, `answer`, `conversation`) each: conversations feed the response-rate
+and first-reply statistics, the other follow-ups the next-reply ones. Reading
+at time T sums whole buckets from a cached aggregate and walks records only in
+the buckets a window edge cuts through, so evaluation costs about one step per
+bucket, not one per wait, while staying exact at any T (microsecond times,
+integer sums).
 
 Each bucket caches its readings between change points (`bucket.py`); the
 result types are in `stats.py`, the breach forecast's sweep in `forecast.py`
@@ -49,7 +50,7 @@ class SeriesWindows:
         self.bucket_us = bucket_us
         self.calendar = calendar
         self.wall = View(response_window_us)
-        #: SPEC §7's business view, for a series with a calendar.
+        #: The business view (durations in the calendar's open time), for a series with a calendar.
         self.open = (
             None if calendar is None else View(calendar.response_window_us or response_window_us, calendar)
         )
@@ -86,7 +87,7 @@ class SeriesWindows:
     def set(self, key: str, waits: tuple[Wait, ...], resolved: Mapping[int, int] | None = None) -> bool:
         """Record a thread's current waits, replacing its old ones; returns whether anything changed.
 
-        `resolved`: SPEC §11, its resolved conversations by their start, packed
+        `resolved`: its resolved conversations by their start, packed
         (`pack_resolution`); a conversation wait not in it is unresolved.
         """
         size, floor = self.bucket_us, self.floor
@@ -179,8 +180,8 @@ class SeriesWindows:
     def unanswered(self, at: int, edge: int) -> Iterator[tuple[int, str, bool]]:
         """`(start, thread, is_conversation)` of each wait with `edge < start <= at` unanswered at `at`.
 
-        Oldest first, ties by thread (SPEC §13); buckets are read in order, so a
-        caller that stops early reads only the oldest ones.
+        Oldest first, ties by thread (the waiting list's order); buckets are
+        read in order, so a caller that stops early reads only the oldest ones.
         """
         size = self.bucket_us
         for number in sorted(self._buckets):
@@ -216,7 +217,7 @@ class SeriesWindows:
         return self.open
 
     def evaluate(self, at: int, lifetime: bool = False, business: bool = False) -> SeriesStats:
-        """The SPEC §3 and §8 statistics of every window at time `at` (microseconds), on either clock.
+        """The first-reply and next-reply statistics of every window at `at` (microseconds), on either clock.
 
         With `lifetime`, also an "all" window over every kept wait, for the
         cumulative counters and histogram that Prometheus rates are taken from.
@@ -248,14 +249,14 @@ class SeriesWindows:
         )
 
     def earliest_resolve(self) -> int | None:
-        """The earliest resolve of a kept conversation (SPEC §11: the series tracks resolution from then)."""
+        """The earliest resolve of a kept conversation: the series tracks resolution from then on."""
         return min(
             (found for bucket in self._buckets.values() if (found := bucket.earliest_resolve()) is not None),
             default=None,
         )
 
     def resolution(self, at: int, view: View) -> dict[str, ResolutionStats]:
-        """SPEC §11 per window at `at`: the conversations opened in it, judged against `view`'s window (S).
+        """Resolution per window at `at`: the conversations opened in it, judged against `view`'s window (S).
 
         `view` is `View(S)`, or `View(S, calendar)` for the business view (a
         series keeps the same one of each). Summed per bucket as `evaluate` is.
@@ -279,7 +280,7 @@ class SeriesWindows:
         return {name: total.stats() for name, total in sums.items()}
 
     def answered_since(self, edge: int, at: int) -> Iterator[Wait]:
-        """Every kept wait with `edge < start <= at` answered by `at` (SPEC §10 walks these)."""
+        """Every kept wait with `edge < start <= at` answered by `at` (the per-agent figures walk these)."""
         for wait in self._in_window(at, edge):
             if wait.answer is not None and wait.answer <= at:
                 yield wait
@@ -287,7 +288,7 @@ class SeriesWindows:
     def fastest_average_us(
         self, at: int, window: str, fraction: Fraction, business: bool = False
     ) -> Fraction | None:
-        """SPEC §9 `avg_of_fastest`: the mean of the `ceil(fraction * count)` fastest first replies.
+        """A rule's `avg_of_fastest`: the mean of the `ceil(fraction * count)` fastest first replies.
 
         Exact, not from buckets: whole buckets keep their latencies sorted (cached
         like their aggregates), so the slowest `count - take` are found by merging
@@ -321,7 +322,7 @@ class SeriesWindows:
         return Fraction(total - slowest, take)
 
     def rate_breach_at(self, at: int, window: str, threshold: Fraction, business: bool = False) -> int | None:
-        """SPEC §9: the earliest T' in [at, at + 7d] where the window's response rate is below `threshold`.
+        """The breach forecast: the earliest T' in [at, at + 7d] where the window's rate is below `threshold`.
 
         No further events are assumed, so the rate only moves at the instants
         where a pending conversation turns missed (start + R) and where one

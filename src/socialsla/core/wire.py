@@ -22,7 +22,7 @@ from socialsla.core.feedback import Answer
 from socialsla.core.resolution import Resolution
 from socialsla.core.thread import Wait
 
-SEPARATOR = "|"  # not allowed in account or channel names (SPEC §1), so keys split safely
+SEPARATOR = "|"  # not allowed in account or channel names (events.py's patterns), so keys split safely
 #: Outcomes per Kafka message, at most: what keeps stage 2's per-message cost amortised.
 PER_MESSAGE: Final = 500
 #: Bytes per Kafka message, estimated from the worst case of each outcome (a 1 KiB id, 60
@@ -38,7 +38,7 @@ def series_key(account: str, channel: str) -> str:
 
 
 class Scorecard(NamedTuple):
-    """A thread's resolutions and counted feedback (SPEC §11, §12), for a thread that has either."""
+    """A thread's resolutions and counted feedback, for a thread that has either."""
 
     #: Its resolved conversations: every other conversation of the thread is unresolved.
     resolutions: tuple[Resolution, ...]
@@ -50,7 +50,7 @@ class Scorecard(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """A thread's current waits (SPEC §8), all of them; `event_at`: created_at of the event that caused it.
+    """A thread's current waits, all of them; `event_at`: created_at of the event that caused it.
 
     A named tuple, for the same reason as `Event`: one is built per thread a batch touches.
     """

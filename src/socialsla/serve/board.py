@@ -1,11 +1,12 @@
 """The on-call board: every series of the deployment on one page, whichever worker serves it.
 
-A worker knows only the series it exports (SPEC §6), but a team runs several
-behind one address, so the page at `/` must show them all. Each worker posts,
+A worker knows only the series it exports (each series has one exporting
+worker at a time), but a team runs several behind one address, so the page at
+`/` must show them all. Each worker posts,
 every `PUBLISH_EVERY_S`, one message per series it exports to the compacted
 topic `<app id>-board`, keyed by series: the rule verdicts and breach forecast,
 whether the calendar is open, and the head of the waiting list (`LIST_HEAD`
-entries, SPEC §13), all as `/metrics` and `/waiting` say them. Every worker reads
+entries), all as `/metrics` and `/waiting` say them. Every worker reads
 the whole topic from its start and keeps the latest message per series
 (`Board`), which `GET /board` serves to the page. A series a worker stops
 exporting is posted by its next owner within `PUBLISH_EVERY_S`; a message not

@@ -1,5 +1,5 @@
 """The worker's HTTP endpoints: `/metrics` for Prometheus, `/healthz`, `/runbooks` for people paged,
-`/waiting`, who is waiting on this worker's series (SPEC §13), and the on-call page at `/` with the
+`/waiting`, who is waiting on this worker's series, and the on-call page at `/` with the
 deployment's board behind it (`/board`, `board.py`).
 
 Read-only, nothing else.
@@ -45,7 +45,7 @@ def _limit(text: str | None) -> int | None:
 
 
 def waiting_parts(collector: SlaCollector, query: Mapping[str, str]) -> tuple[int, Iterator[dict[str, Any]]]:
-    """SPEC §13's `GET /waiting` at the collector's clock now: T, and each series' part, one at a time.
+    """`GET /waiting` at the collector's clock now: T, and each series' part, one at a time.
 
     ValueError for a bad `limit`, before anything is built. The parts come one
     series at a time so the handler can let the agents run between them: the

@@ -47,7 +47,7 @@ class Settings:
     web_port: int = 6066
     rules_file: Path | None = None
     response_window: str = "24h"
-    #: SPEC §11's S: a conversation resolved within it is resolved in time.
+    #: S, the resolution window: a conversation resolved within it is resolved in time.
     resolution_window: str = "24h"
     count_automated: bool = False
     new_conversation_after: str | None = None
@@ -96,7 +96,7 @@ class Settings:
 
     @property
     def new_conversation_after_us(self) -> int | None:
-        """SPEC §8's silence that makes a follow-up a conversation, in microseconds; None when off."""
+        """The silence that makes a follow-up a conversation of its own, in microseconds; None when off."""
         return parse_silence(self.new_conversation_after)
 
     @property
@@ -106,7 +106,7 @@ class Settings:
 
     @property
     def policy(self) -> Policy:
-        """What counts as a reply and what silence starts a conversation (SPEC §2, §8)."""
+        """What counts as a reply and what silence starts a conversation."""
         return Policy(self.count_automated, self.new_conversation_after_us)
 
     def describe(self) -> list[tuple[str, str]]:
