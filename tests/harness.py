@@ -54,6 +54,19 @@ def eventually(
     return value
 
 
+def holds(probe: Callable[[], T], accept: Callable[[T], bool], duration: float, what: str) -> T:
+    """Poll `probe` for `duration` seconds: `accept` must hold at every look (a watch over time, for
+    what must not happen, such as an idle worker re-reading); fail at the first look where it does not."""
+    deadline = time.monotonic() + duration
+    while True:
+        value = probe()
+        if not accept(value):
+            raise AssertionError(f"{what} no longer held; last: {value!r}")
+        if time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
 def settles(probe: Callable[[], dict[K, V]], expected: dict[K, V], timeout: float, what: str) -> dict[K, V]:
     """Poll `probe` until it equals `expected`; on timeout, fail with what still differs."""
     return eventually(
@@ -119,6 +132,19 @@ def as_a_terminal_job() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
+def run_command(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real console command in a child process, as a person at a terminal runs it."""
+    return subprocess.run([sys.executable, "-m", "socialsla.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60, check=False)  # fmt: skip
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def free_port() -> int:

@@ -4,41 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
 from tests.e2e.conftest import EndToEnd
+from tests.factories import event, write_lines
 from tests.harness import CATCH_UP_S, eventually
 
 #: Prometheus waits `for: 1m`, then Alertmanager groups for 1 s: allow for both and the scrapes.
 PAGE_S = 150.0
 
 
-def events(path: Path, *items: dict[str, object]) -> Path:
-    path.write_bytes(b"\n".join(orjson.dumps(item) for item in items) + b"\n")
-    return path
-
-
-def post(cid: str, at: str, account: str = "acme", channel: str = "facebook") -> dict[str, object]:
-    return {"type": "post", "event_id": f"{cid}-p", "conversation_id": cid, "account": account,
-            "channel": channel, "created_at": at}  # fmt: skip
-
-
-def reply(cid: str, at: str, account: str = "acme", channel: str = "facebook") -> dict[str, object]:
-    return {"type": "reply", "event_id": f"{cid}-r", "conversation_id": cid, "account": account,
-            "channel": channel, "created_at": at}  # fmt: skip
-
-
 def test_waiting_customers_page_the_team_and_replies_resolve_it(e2e: EndToEnd, tmp_path: Path) -> None:
     """Two posts unanswered for 20 minutes page acme's team, naming the first to answer; replies resolve it."""
     # The worker's clock is 2026-01-08T00:00Z: these posts have waited 20 and 18 minutes.
     e2e.stack.produce(
-        events(
+        write_lines(
             tmp_path / "slow.jsonl",
-            post("slow-1", "2026-01-07T23:40:00Z"),
-            post("slow-2", "2026-01-07T23:42:00Z"),
-            post("quick-1", "2026-01-07T23:50:00Z", channel="instagram"),
-            reply("quick-1", "2026-01-07T23:52:00Z", channel="instagram"),
-            {**post("bad", "2026-01-07T23:50:00Z"), "channel": "Facebook"},  # invalid: dead-lettered
+            event("post", "slow-1", "2026-01-07T23:40:00Z"),
+            event("post", "slow-2", "2026-01-07T23:42:00Z"),
+            event("post", "quick-1", "2026-01-07T23:50:00Z", channel="instagram"),
+            event("reply", "quick-1", "2026-01-07T23:52:00Z", channel="instagram"),
+            {**event("post", "bad", "2026-01-07T23:50:00Z"), "channel": "Facebook"},  # invalid: dead-lettered
         )
     )
     fired = eventually(
@@ -66,10 +50,10 @@ def test_waiting_customers_page_the_team_and_replies_resolve_it(e2e: EndToEnd, t
     assert all(a["labels"]["channel"] == "facebook" for _, a in fired)
 
     e2e.stack.produce(
-        events(
+        write_lines(
             tmp_path / "answers.jsonl",
-            reply("slow-1", "2026-01-07T23:59:00Z"),
-            reply("slow-2", "2026-01-07T23:59:30Z"),
+            event("reply", "slow-1", "2026-01-07T23:59:00Z"),
+            event("reply", "slow-2", "2026-01-07T23:59:30Z"),
         )
     )
     eventually(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 
+from tests.factories import line
 from tests.harness import CATCH_UP_S, REBALANCE_S, Stack, Worker, eventually
 
 from .conftest import ARTIFACTS
@@ -19,11 +20,6 @@ from .conftest import ARTIFACTS
 ACCOUNTS = [f"brand{n}" for n in range(8)]
 #: The page refreshes every 5 s and a worker posts its series every 5 s: a new post shows within both.
 SHOWN_S = 30.0
-
-
-def event(kind: str, cid: str, account: str, at: str) -> bytes:
-    return orjson.dumps({"type": kind, "event_id": f"{cid}-{kind}", "conversation_id": cid, "account": account,
-                         "channel": "facebook", "created_at": at})  # fmt: skip
 
 
 def _series(worker: Worker) -> set[str]:
@@ -38,7 +34,7 @@ def test_either_workers_page_shows_every_series_and_follows_posts_and_answers(
     first, second = stack.worker(), stack.worker()
     eventually(lambda: (sorted(first.owned()), sorted(second.owned())),
                lambda owned: len(owned[0]) == 2 and len(owned[1]) == 2, REBALANCE_S, "two partitions each")  # fmt: skip
-    lines = [event("post", f"{account}-1", account, "2026-01-07T23:30:00Z") for account in ACCOUNTS]
+    lines = [line("post", f"{account}-1", account=account, at="2026-01-07T23:30:00Z") for account in ACCOUNTS]
     (tmp_path / "posts.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     stack.produce(tmp_path / "posts.jsonl")
     split = eventually(lambda: (_series(first), _series(second)),
@@ -57,7 +53,7 @@ def test_either_workers_page_shows_every_series_and_follows_posts_and_answers(
     assert "facebook_very_responsive" in card.inner_text()
     assert card.locator(f'tr[data-conversation="{elsewhere}-1"]').count() == 1
 
-    newcomer = [event("post", f"{elsewhere}-new", elsewhere, "2026-01-07T23:55:00Z")]
+    newcomer = [line("post", f"{elsewhere}-new", account=elsewhere, at="2026-01-07T23:55:00Z")]
     (tmp_path / "new.jsonl").write_bytes(b"\n".join(newcomer) + b"\n")
     stack.produce(tmp_path / "new.jsonl")
     page.wait_for_selector(f'tr[data-conversation="{elsewhere}-new"]', timeout=SHOWN_S * 1000)
@@ -65,7 +61,7 @@ def test_either_workers_page_shows_every_series_and_follows_posts_and_answers(
     page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
     assert (ARTIFACTS / "board.png").stat().st_size > 10_000
 
-    answer = [event("reply", f"{elsewhere}-new", elsewhere, "2026-01-07T23:58:00Z")]
+    answer = [line("reply", f"{elsewhere}-new", account=elsewhere, at="2026-01-07T23:58:00Z")]
     (tmp_path / "answer.jsonl").write_bytes(b"\n".join(answer) + b"\n")
     stack.produce(tmp_path / "answer.jsonl")
     page.wait_for_selector(

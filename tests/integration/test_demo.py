@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -273,7 +272,9 @@ def test_demo_exits_1_with_the_reason_when_its_worker_dies(
     request.addfinalizer(lambda: kill_demo(process, output))
     pid = eventually(lambda: worker_pid(output), bool, 60, "the demo to start its worker")
     assert pid is not None
-    time.sleep(1.0)  # let it get going; the kill is the point, not its timing
+    # the demo runs: its screen counts the generator's events (the kill is the point, not its timing)
+    eventually(lambda: events_sent(output.read_text(errors="replace")), lambda sent: sent > 0, DEMO_READY_S,
+               "the demo's screen to count events sent")  # fmt: skip
     os.kill(pid, signal.SIGKILL)
     assert process.wait(timeout=STOP_S) == 1
     text = output.read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import orjson
 import pytest
 
 from socialsla.core import report
@@ -13,6 +12,7 @@ from socialsla.core.events import MICROS, format_time, parse_time
 from socialsla.core.rules import DEFAULT_RULES
 from socialsla.core.thread import Policy
 from socialsla.stream.settings import parse_silence
+from tests.factories import line
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles
 
 from .expected import from_report, key, sla_gauges
@@ -22,38 +22,33 @@ T = parse_time(AT)
 S, M, H, D = MICROS, 60 * MICROS, 3600 * MICROS, 86_400 * MICROS
 
 
-def event(kind: str, thread: str, n: int, at: int, channel: str = "facebook", **extra: object) -> bytes:
-    return orjson.dumps({"type": kind, "event_id": f"{thread}-{kind}-{n}", "conversation_id": thread,
-                         "account": "acme", "channel": channel, "created_at": format_time(at), **extra})  # fmt: skip
-
-
 def threads() -> tuple[list[bytes], list[bytes]]:
     """Back-and-forth threads and silence boundaries; the second part holds late events that reshape waits."""
     first = [
         # three waits: answered in 10 m, answered in 1 h, and one still waiting
-        event("post", "ping", 0, T - 5 * H), event("reply", "ping", 1, T - 5 * H + 10 * M),
-        event("post", "ping", 2, T - 4 * H), event("post", "ping", 3, T - 4 * H + 5 * M),
-        event("reply", "ping", 4, T - 3 * H), event("post", "ping", 5, T - 2 * H),
+        line("post", "ping", n=0, at=T - 5 * H), line("reply", "ping", n=1, at=T - 5 * H + 10 * M),
+        line("post", "ping", n=2, at=T - 4 * H), line("post", "ping", n=3, at=T - 4 * H + 5 * M),
+        line("reply", "ping", n=4, at=T - 3 * H), line("post", "ping", n=5, at=T - 2 * H),
         # silent exactly 24 h after the answer, then writes again
-        event("post", "day", 0, T - 3 * D), event("reply", "day", 1, T - 3 * D + 10 * M),
-        event("post", "day", 2, T - 2 * D + 10 * M), event("reply", "day", 3, T - 2 * D + 30 * M),
+        line("post", "day", n=0, at=T - 3 * D), line("reply", "day", n=1, at=T - 3 * D + 10 * M),
+        line("post", "day", n=2, at=T - 2 * D + 10 * M), line("reply", "day", n=3, at=T - 2 * D + 30 * M),
         # silent 1 s less than 24 h
-        event("post", "almost", 0, T - 3 * D), event("reply", "almost", 1, T - 3 * D + 10 * M),
-        event("post", "almost", 2, T - 2 * D + 10 * M - S), event("reply", "almost", 3, T - 2 * D + 40 * M),
+        line("post", "almost", n=0, at=T - 3 * D), line("reply", "almost", n=1, at=T - 3 * D + 10 * M),
+        line("post", "almost", n=2, at=T - 2 * D + 10 * M - S), line("reply", "almost", n=3, at=T - 2 * D + 40 * M),
         # silent 2 days, then a follow-up nobody answers (missed after R)
-        event("post", "quiet", 0, T - 5 * D, "x"), event("reply", "quiet", 1, T - 5 * D + 5 * M, "x"),
-        event("post", "quiet", 2, T - 3 * D, "x"),
+        line("post", "quiet", n=0, at=T - 5 * D, channel="x"), line("reply", "quiet", n=1, at=T - 5 * D + 5 * M, channel="x"),
+        line("post", "quiet", n=2, at=T - 3 * D, channel="x"),
         # split later: one long wait now, two waits once an earlier reply arrives
-        event("post", "split", 0, T - 6 * H, "x"), event("post", "split", 1, T - 5 * H, "x"),
-        event("reply", "split", 2, T - 4 * H, "x"),
+        line("post", "split", n=0, at=T - 6 * H, channel="x"), line("post", "split", n=1, at=T - 5 * H, channel="x"),
+        line("reply", "split", n=2, at=T - 4 * H, channel="x"),
     ]  # fmt: skip
     second = [
         # an automated reply inside "quiet"'s silence: with the 24h rule its follow-up stops being a conversation
-        event("reply", "quiet", 3, T - 3 * D - 12 * H, "x", automated=True),
+        line("reply", "quiet", n=3, at=T - 3 * D - 12 * H, channel="x", automated=True),
         # a reply between "split"'s posts arrives late: its 5 h post becomes a follow-up
-        event("reply", "split", 4, T - 5 * H - 30 * M, "x"),
+        line("reply", "split", n=4, at=T - 5 * H - 30 * M, channel="x"),
         # a late earlier post moves "ping"'s first wait back
-        event("post", "ping", 6, T - 6 * H),
+        line("post", "ping", n=6, at=T - 6 * H),
     ]  # fmt: skip
     return first, second
 
@@ -92,9 +87,12 @@ def test_follow_ups_and_silence_equal_the_report(stack: Stack, tmp_path: Path, s
 
 def test_breach_forecast_comes_true_at_the_predicted_instant(stack: Stack, tmp_path: Path) -> None:
     """The forecast on /metrics matches the report; at the predicted instant the badge is lost, 1 µs before it holds."""
-    lines = [event("post", f"ok{n}", 0, T - H + n * S) for n in range(9)]
-    lines += [event("reply", f"ok{n}", 1, T - H + n * S + M) for n in range(9)]
-    lines += [event("post", "waiting", 0, T - 23 * H - 30 * M), event("post", "waiting2", 0, T - 23 * H)]
+    lines = [line("post", f"ok{n}", n=0, at=T - H + n * S) for n in range(9)]
+    lines += [line("reply", f"ok{n}", n=1, at=T - H + n * S + M) for n in range(9)]
+    lines += [
+        line("post", "waiting", n=0, at=T - 23 * H - 30 * M),
+        line("post", "waiting2", n=0, at=T - 23 * H),
+    ]
     path = tmp_path / "breach.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     offline_report = offline(lines, Policy())

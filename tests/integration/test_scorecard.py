@@ -6,13 +6,12 @@ import random
 import signal
 from pathlib import Path
 
-import orjson
-
 from socialsla.core import report
-from socialsla.core.events import MICROS, format_time, parse_time
+from socialsla.core.events import MICROS, parse_time
 from socialsla.core.rulebook import parse_book
 from socialsla.core.thread import Policy
 from socialsla.stream.settings import parse_silence
+from tests.factories import line
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles
 
 from .expected import from_report, key, sla_gauges
@@ -45,46 +44,41 @@ hours = { mon = ["08:00-20:00"], tue = ["08:00-20:00"], wed = ["08:00-20:00"], t
 """
 
 
-def event(kind: str, thread: str, n: int, at: int, channel: str = "facebook", **extra: object) -> bytes:
-    return orjson.dumps({"type": kind, "event_id": f"{thread}-{kind}-{n}", "conversation_id": thread,
-                         "account": "acme", "channel": channel, "created_at": format_time(at), **extra})  # fmt: skip
-
-
 def scenario() -> tuple[list[bytes], list[bytes]]:
     """Threads of every §11 and §12 case; the second part is late events that move spans and answers."""
     first = [
         # resolved, then the customer returns after a day's silence: a second conversation, resolved too
-        event("post", "split", 0, T - 4 * D), event("reply", "split", 1, T - 4 * D + 10 * M),
-        event("resolve", "split", 2, T - 4 * D + H),
-        event("post", "split", 3, T - 2 * D), event("reply", "split", 4, T - 2 * D + 20 * M),
-        event("resolve", "split", 5, T - 2 * D + 30 * H),  # 30 h: past S, overdue
+        line("post", "split", n=0, at=T - 4 * D), line("reply", "split", n=1, at=T - 4 * D + 10 * M),
+        line("resolve", "split", n=2, at=T - 4 * D + H),
+        line("post", "split", n=3, at=T - 2 * D), line("reply", "split", n=4, at=T - 2 * D + 20 * M),
+        line("resolve", "split", n=5, at=T - 2 * D + 30 * H),  # 30 h: past S, overdue
         # resolved, reopened by the customer within the silence, resolved again
-        event("post", "reopen", 0, T - 10 * H), event("reply", "reopen", 1, T - 10 * H + 5 * M),
-        event("resolve", "reopen", 2, T - 9 * H), event("post", "reopen", 3, T - 8 * H),
-        event("reply", "reopen", 4, T - 7 * H), event("resolve", "reopen", 5, T - 6 * H),
+        line("post", "reopen", n=0, at=T - 10 * H), line("reply", "reopen", n=1, at=T - 10 * H + 5 * M),
+        line("resolve", "reopen", n=2, at=T - 9 * H), line("post", "reopen", n=3, at=T - 8 * H),
+        line("reply", "reopen", n=4, at=T - 7 * H), line("resolve", "reopen", n=5, at=T - 6 * H),
         # a customer who changes a CSAT answer, and an NPS answer
-        event("post", "changed", 0, T - 20 * H), event("reply", "changed", 1, T - 19 * H),
-        event("resolve", "changed", 2, T - 18 * H),
-        event("feedback", "changed", 3, T - 17 * H, survey="csat", score=2),
-        event("feedback", "changed", 4, T - 16 * H, survey="csat", score=5),
-        event("feedback", "changed", 5, T - 16 * H, survey="nps", score=6),
+        line("post", "changed", n=0, at=T - 20 * H), line("reply", "changed", n=1, at=T - 19 * H),
+        line("resolve", "changed", n=2, at=T - 18 * H),
+        line("feedback", "changed", n=3, at=T - 17 * H, survey="csat", score=2),
+        line("feedback", "changed", n=4, at=T - 16 * H, survey="csat", score=5),
+        line("feedback", "changed", n=5, at=T - 16 * H, survey="nps", score=6),
         # feedback before the first post belongs to no conversation
-        event("feedback", "early", 0, T - 30 * H, survey="csat", score=1),
-        event("post", "early", 1, T - 29 * H), event("reply", "early", 2, T - 28 * H),
+        line("feedback", "early", n=0, at=T - 30 * H, survey="csat", score=1),
+        line("post", "early", n=1, at=T - 29 * H), line("reply", "early", n=2, at=T - 28 * H),
         # on x, under the calendar with its own resolution window (2 h of open time)
-        event("post", "xfast", 0, T - 30 * H, "x"), event("reply", "xfast", 1, T - 30 * H + 30 * M, "x"),
-        event("resolve", "xfast", 2, T - 29 * H, "x"),
-        event("post", "xslow", 0, T - 50 * H, "x"), event("reply", "xslow", 1, T - 49 * H, "x"),
-        event("resolve", "xslow", 2, T - 40 * H, "x"), event("feedback", "xslow", 3, T - 39 * H, "x", survey="ces", score=6),
-        event("post", "xopen", 0, T - 20 * H, "x"),  # unresolved
+        line("post", "xfast", n=0, at=T - 30 * H, channel="x"), line("reply", "xfast", n=1, at=T - 30 * H + 30 * M, channel="x"),
+        line("resolve", "xfast", n=2, at=T - 29 * H, channel="x"),
+        line("post", "xslow", n=0, at=T - 50 * H, channel="x"), line("reply", "xslow", n=1, at=T - 49 * H, channel="x"),
+        line("resolve", "xslow", n=2, at=T - 40 * H, channel="x"), line("feedback", "xslow", n=3, at=T - 39 * H, channel="x", survey="ces", score=6),
+        line("post", "xopen", n=0, at=T - 20 * H, channel="x"),  # unresolved
     ]  # fmt: skip
     second = [
         # the silence disappears: a reply inside it joins split's two conversations into one
-        event("reply", "split", 6, T - 3 * D, automated=True),
+        line("reply", "split", n=6, at=T - 3 * D, automated=True),
         # an earlier post moves early's conversation back before its feedback: now counted
-        event("post", "early", 3, T - 31 * H),
+        line("post", "early", n=3, at=T - 31 * H),
         # a second CSAT answer at the same instant as the first, with a larger id: it wins
-        event("feedback", "changed", 9, T - 16 * H, survey="csat", score=3),
+        line("feedback", "changed", n=9, at=T - 16 * H, survey="csat", score=3),
     ]  # fmt: skip
     return first, second
 

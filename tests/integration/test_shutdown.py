@@ -17,6 +17,8 @@ MARGIN_S = 10.0
 #: The default session timeout (SOCIALSLA_SESSION_TIMEOUT), and Faust's own, which a restart waited out.
 SESSION_S = 10.0
 FAUST_SESSION_S = 60.0
+#: A housekeeping round (every SOCIALSLA_REFRESH_INTERVAL, 5 s by default) finds the broker gone.
+NOTICE_S = 30.0
 
 
 def ended_within(process: subprocess.Popen[bytes], seconds: float) -> float:
@@ -45,7 +47,13 @@ def test_sigterm_ends_a_worker_whose_broker_is_gone(tmp_path: Path) -> None:
         )
     finally:
         broker.run("stop")
-    time.sleep(2.0)  # the worker notices: its fetches and heartbeats fail
+    # the worker notices, as a closed demo leaves it: its housekeeping finds no broker to connect to
+    eventually(
+        worker.metrics,
+        lambda samples: samples.get(("socialsla_broker_reachable", ())) == 0,
+        NOTICE_S,
+        "the worker to report its broker unreachable",
+    )
     assert worker.process is not None
     worker.process.send_signal(signal.SIGTERM)
     ended_within(worker.process, SHUTDOWN_S + MARGIN_S)

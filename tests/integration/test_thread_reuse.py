@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
 from socialsla.core import report
 from socialsla.core.events import MICROS, format_time, parse_time
 from socialsla.core.rules import DEFAULT_RULES
+from tests.factories import line
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Samples, Stack, eventually, settles
 
 from .expected import from_report, key, sla_gauges
@@ -18,9 +17,7 @@ M, D = 60 * MICROS, 86_400 * MICROS
 LATER = T0 + 9 * D
 
 
-def event(kind: str, n: int, at: int, account: str = "acme", thread: str = "t-customer-42") -> bytes:
-    return orjson.dumps({"type": kind, "event_id": f"{thread}-{kind}-{n}", "conversation_id": thread,
-                         "account": account, "channel": "facebook", "created_at": format_time(at)})  # fmt: skip
+THREAD = "t-customer-42"
 
 
 def responded(samples: Samples) -> float | None:
@@ -35,7 +32,7 @@ def test_a_thread_id_used_again_9_days_later_never_lowers_the_decided_counter(
     decided counter never decreases, and the window gauges equal the report at each step."""
     worker = stack.worker(SOCIALSLA_PURGE_INTERVAL="0.5")
     eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
-    first = [event("post", 0, T0 - 60 * M), event("reply", 1, T0 - 50 * M)]
+    first = [line("post", THREAD, n=0, at=T0 - 60 * M), line("reply", THREAD, n=1, at=T0 - 50 * M)]
     path = tmp_path / "first.jsonl"
     path.write_bytes(b"\n".join(first) + b"\n")
     stack.produce(path)
@@ -50,7 +47,7 @@ def test_a_thread_id_used_again_9_days_later_never_lowers_the_decided_counter(
 
     # 9 days on: other series' traffic on every partition lets stage 1 purge the old thread; acme stays quiet.
     stack.set_clock(format_time(LATER))
-    filler = [event("post", n, LATER - 5 * M, account="filler", thread=f"f{n}") for n in range(64)]
+    filler = [line("post", f"f{n}", n=n, at=LATER - 5 * M, account="filler") for n in range(64)]
     path = tmp_path / "filler.jsonl"
     path.write_bytes(b"\n".join(filler) + b"\n")
     stack.produce(path)
@@ -58,8 +55,8 @@ def test_a_thread_id_used_again_9_days_later_never_lowers_the_decided_counter(
     eventually(worker.metrics, lambda s: s.get(purged, 0) >= 1, CATCH_UP_S, "stage 1 to purge the old thread")
 
     # The customer writes again in the same thread: a new conversation, pending at first.
-    again = [event("post", 2, LATER - 10 * M)]
-    answer = [event("reply", 3, LATER - 5 * M)]
+    again = [line("post", THREAD, n=2, at=LATER - 10 * M)]
+    answer = [line("reply", THREAD, n=3, at=LATER - 5 * M)]
     for step, lines in (("post", again), ("reply", answer)):
         path = tmp_path / f"{step}.jsonl"
         path.write_bytes(b"\n".join(lines) + b"\n")

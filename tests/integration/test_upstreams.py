@@ -21,7 +21,7 @@ from aiokafka.partitioner import murmur2
 from socialsla.stream.kafka import ensure_topics
 from socialsla.stream.settings import from_env
 from socialsla.stream.thread_store import unpack
-from tests.harness import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually, settles, write_load
+from tests.harness import BOOTSTRAP, CATCH_UP_S, WORKER_READY_S, Stack, eventually, holds, settles, write_load
 
 from .expected import from_report, sla_gauges
 from .test_pipeline import AT, offline
@@ -119,13 +119,18 @@ def test_transactional_upstream_counts_committed_events_once_and_commits_past_ma
         CATCH_UP_S,
         "every input partition committed to its end offset, past the transaction markers",
     )
-    time.sleep(IDLE_S)
-    samples = worker.metrics()
+    samples = holds(
+        worker.metrics,
+        lambda samples: (
+            _metric(samples, "socialsla_partition_rereads_total") == 0
+            and _metric(samples, "socialsla_consumer_lag") == 0
+        ),
+        IDLE_S,
+        "an idle worker, caught up past the markers, re-reads nothing and shows no lag",
+    )
     assert _metric(samples, "socialsla_events_total") == len(committed), (
         f"{aborted} aborted events must not count"
     )
-    assert _metric(samples, "socialsla_partition_rereads_total") == 0
-    assert _metric(samples, "socialsla_consumer_lag") == 0
 
 
 def murmur2_partition(key: bytes, partitions: int) -> int:
@@ -136,6 +141,11 @@ def murmur2_partition(key: bytes, partitions: int) -> int:
 def crc32_partition(key: bytes, partitions: int) -> int:
     """librdkafka's default partitioner ("consistent_random") for a non-empty key: CRC32 of the key."""
     return zlib.crc32(key) % partitions
+
+
+def crc32_partitioner(key: bytes, every: list[int], available: list[int]) -> int:
+    """aiokafka's partitioner hook: the partition a CRC32 partitioner (librdkafka's "consistent") picks."""
+    return every[crc32_partition(key, len(every))]
 
 
 async def _produce(stack: Stack, lines: list[bytes], partitioner: Any = None) -> None:
@@ -208,7 +218,7 @@ def test_crc32_partitioned_upstream_gives_the_report_and_is_purged(stack: Stack,
     )
     worker = stack.worker(SOCIALSLA_PURGE_INTERVAL=str(PURGE_S))
     eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
-    asyncio.run(_produce(stack, lines, lambda key, every, available: every[crc32_partition(key, len(every))]))
+    asyncio.run(_produce(stack, lines, crc32_partitioner))
     eventually(worker.consumed, lambda n: n >= len(lines), CATCH_UP_S, f"{len(lines)} events counted")
     settles(
         lambda: sla_gauges(worker.metrics()), from_report(offline(AT, lines)), CATCH_UP_S, "gauges = report"
@@ -217,10 +227,14 @@ def test_crc32_partitioned_upstream_gives_the_report_and_is_purged(stack: Stack,
     logged = asyncio.run(_logged_threads(log, partitions))
     assert {key.split(b"|", 2)[2] for key in logged} == _conversations(lines)
     stack.set_clock("2026-01-17T00:00:00Z")  # 9 days on: every conversation is past 7 days + R
-    time.sleep(PURGE_S * 1.5)  # a sweep starts over at most once per interval, at a batch of its partition
-    asyncio.run(_produce(stack, lines, lambda key, every, available: every[crc32_partition(key, len(every))]))
+
+    def resent_then_purged() -> float:
+        """Send the events again: a sweep starts over at a batch of its partition, once PURGE_S has passed."""
+        asyncio.run(_produce(stack, lines, crc32_partitioner))
+        return _purged(worker)
+
     eventually(
-        lambda: _purged(worker),
+        resent_then_purged,
         lambda purged: purged >= len(_conversations(lines)),
         CATCH_UP_S,
         "every conversation purged from the stage-1 store",
@@ -233,8 +247,8 @@ def test_crc32_partitioned_upstream_gives_the_report_and_is_purged(stack: Stack,
     eventually(
         again.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the restarted worker to own 4 partitions"
     )
-    time.sleep(PURGE_S * 1.5)
-    asyncio.run(_produce(stack, lines, lambda key, every, available: every[crc32_partition(key, len(every))]))
+    # a new worker's first batch of each partition starts its sweep: no interval to wait for
+    asyncio.run(_produce(stack, lines, crc32_partitioner))
     eventually(again.consumed, lambda n: n >= len(lines), CATCH_UP_S, "the late events counted")
     assert _purged(again) == 0
 

@@ -12,6 +12,7 @@ from socialsla.cli import render
 from socialsla.core import report
 from socialsla.core.events import parse_time
 from socialsla.core.rulebook import load_book
+from tests.factories import event
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, Worker, eventually, settles
 
 RULES = """
@@ -42,28 +43,23 @@ fri = ["09:00-17:30"]
 AT = "2026-03-31T20:00:00Z"  # Tuesday 21:00 in London: the team closed at 17:30
 
 
-def event(kind: str, thread: str, n: int, at: str, account: str = "acme") -> dict[str, object]:
-    return {"type": kind, "event_id": f"{thread}-{kind}-{n}", "conversation_id": thread, "account": account,
-            "channel": "x", "created_at": at}  # fmt: skip
-
-
 def events() -> list[bytes]:
     """Nine answered, two customers who wrote at the same instant, a follow-up, a post after closing time."""
     out = []
     for n in range(9):
-        out += [event("post", f"ok{n}", 0, f"2026-03-31T09:0{n}:00Z"),
-                event("reply", f"ok{n}", 1, f"2026-03-31T09:1{n}:00Z")]  # fmt: skip
+        out += [event("post", f"ok{n}", n=0, channel="x", at=f"2026-03-31T09:0{n}:00Z"),
+                event("reply", f"ok{n}", n=1, channel="x", at=f"2026-03-31T09:1{n}:00Z")]  # fmt: skip
     out += [
-        event("post", "tie-b", 0, "2026-03-31T10:00:00Z"),
-        event("post", "tie-a", 0, "2026-03-31T10:00:00Z"),
+        event("post", "tie-b", n=0, channel="x", at="2026-03-31T10:00:00Z"),
+        event("post", "tie-a", n=0, channel="x", at="2026-03-31T10:00:00Z"),
         # answered, then the customer writes again: a follow-up waits
-        event("post", "ping", 0, "2026-03-31T12:00:00Z"), event("reply", "ping", 1, "2026-03-31T12:10:00Z"),
-        event("post", "ping", 2, "2026-03-31T13:00:00Z"),
+        event("post", "ping", n=0, channel="x", at="2026-03-31T12:00:00Z"), event("reply", "ping", n=1, channel="x", at="2026-03-31T12:10:00Z"),
+        event("post", "ping", n=2, channel="x", at="2026-03-31T13:00:00Z"),
         # after closing time: due on the team's clock only after Wednesday's opening plus 2 open hours
-        event("post", "night", 0, "2026-03-31T17:00:00Z"),
+        event("post", "night", n=0, channel="x", at="2026-03-31T17:00:00Z"),
         # a series without a calendar
-        event("post", "g1", 0, "2026-03-31T19:00:00Z", "globex"),
-        event("post", "g0", 0, "2026-03-25T19:00:00Z", "globex"),  # missed long ago, still in 7 days
+        event("post", "g1", n=0, channel="x", at="2026-03-31T19:00:00Z", account="globex"),
+        event("post", "g0", n=0, channel="x", at="2026-03-25T19:00:00Z", account="globex"),  # missed long ago, still in 7 days
     ]  # fmt: skip
     return [orjson.dumps(item) for item in out]
 

@@ -20,6 +20,7 @@ from socialsla.cli import render
 from socialsla.core import report
 from socialsla.core.events import MICROS, format_time, parse_time
 from socialsla.core.rules import DEFAULT_RULES
+from tests.factories import line
 from tests.harness import CATCH_UP_S, WORKER_READY_S, Stack, Worker, eventually, settles
 
 from .conftest import ARTIFACTS
@@ -32,33 +33,38 @@ M = 60 * MICROS
 SHOWN_S = 30.0
 
 
-def event(kind: str, cid: str, account: str, channel: str, at: int, **extra: object) -> bytes:
-    return orjson.dumps({"type": kind, "event_id": f"{cid}-{kind}", "conversation_id": cid, "account": account,
-                         "channel": channel, "created_at": format_time(at), **extra})  # fmt: skip
-
-
 def first_part() -> list[bytes]:
     """A series with posts and stray threads beside it; series made only of strays; a reply before its post."""
     return [
-        event("post", "c1", "acme", "facebook", T - 30 * M),
-        event("reply", "c1", "acme", "facebook", T - 25 * M),
+        line("post", "c1", account="acme", channel="facebook", at=T - 30 * M),
+        line("reply", "c1", account="acme", channel="facebook", at=T - 25 * M),
         # threads without a post in a series that has posts
-        event("reply", "acme-outreach", "acme", "facebook", T - 20 * M),
-        event("resolve", "acme-stray-resolve", "acme", "facebook", T - 10 * M),
-        event("feedback", "acme-stray-feedback", "acme", "facebook", T - 5 * M, survey="csat", score=1),
+        line("reply", "acme-outreach", account="acme", channel="facebook", at=T - 20 * M),
+        line("resolve", "acme-stray-resolve", account="acme", channel="facebook", at=T - 10 * M),
+        line(
+            "feedback",
+            "acme-stray-feedback",
+            account="acme",
+            channel="facebook",
+            at=T - 5 * M,
+            survey="csat",
+            score=1,
+        ),
         # series made only of threads without a post
-        event("reply", "zeta-outreach", "zeta", "x", T - 20 * M),
-        event("resolve", "omega-resolve", "omega", "x", T - 15 * M),
-        event("feedback", "kappa-feedback", "kappa", "x", T - 15 * M, survey="nps", score=0),
+        line("reply", "zeta-outreach", account="zeta", channel="x", at=T - 20 * M),
+        line("resolve", "omega-resolve", account="omega", channel="x", at=T - 15 * M),
+        line(
+            "feedback", "kappa-feedback", account="kappa", channel="x", at=T - 15 * M, survey="nps", score=0
+        ),
         # its post comes later, with an earlier time
-        event("reply", "early", "early", "instagram", T - 8 * M),
+        line("reply", "early", account="early", channel="instagram", at=T - 8 * M),
         # a minute ahead of the clock: seen only once T reaches it
-        event("post", "ahead", "future", "x", T + M),
+        line("post", "ahead", account="future", channel="x", at=T + M),
     ]
 
 
 def second_part() -> list[bytes]:
-    return [event("post", "early", "early", "instagram", T - 12 * M)]
+    return [line("post", "early", account="early", channel="instagram", at=T - 12 * M)]
 
 
 def offline(lines: list[bytes], at: int) -> report.Report:

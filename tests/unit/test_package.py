@@ -19,8 +19,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "src" / "socialsla"
+from tests.paths import REPO
+
+PACKAGE = REPO / "src" / "socialsla"
 CLIENTS = ("aiokafka", "faust", "prometheus_client", "mode", "aiohttp", "rocksdict")
 #: Which parts of the package each part may import (a part is a layer's folder, or `app`).
 ALLOWED = {
@@ -143,7 +144,7 @@ def test_there_is_no_import_cycle() -> None:
 
 def _readme_tree() -> set[str]:
     """The files the README's module map names, as paths under src/socialsla/."""
-    text = (ROOT / "README.md").read_text()
+    text = (REPO / "README.md").read_text()
     start = text.index("```text\nsrc/socialsla/\n")
     block = text[start : text.index("```\n", start + 8)].splitlines()[2:]
     out: set[str] = set()
@@ -198,3 +199,23 @@ def test_no_two_things_in_the_package_share_a_name() -> None:
                     defined[name].append(module)
     shared = {name: places for name, places in defined.items() if len(places) > 1}
     assert shared == {}
+
+
+#: Unit tests named after no single module: what they test crosses modules on purpose.
+ACROSS = {"core/test_hostile_input.py": "decoding and the wire format under random and hostile bytes"}
+
+
+def test_unit_tests_mirror_the_package() -> None:
+    """tests/unit/<layer>/test_<module>.py tests src/socialsla/<layer>/<module>.py: a test is where its module is."""
+    unit = REPO / "tests" / "unit"
+    for path in sorted(unit.rglob("test_*.py")):
+        relative = path.relative_to(unit)
+        if relative.parent == Path(".") or relative.as_posix() in ACROSS:
+            continue  # the package as a whole (test_package), the app above the layers (test_app)
+        module = PACKAGE / relative.parent / (path.stem.removeprefix("test_") + ".py")
+        assert module.exists(), (
+            f"tests/unit/{relative} names no module: {module.relative_to(REPO)} is missing"
+        )
+    assert {path.parent.name for path in unit.rglob("test_*.py")} - {"unit"} <= {
+        folder.name for folder in PACKAGE.iterdir() if folder.is_dir() and folder.name != "__pycache__"
+    }

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -118,8 +119,15 @@ class ThreadsStage:
     """Stage 1: input events to thread states (`ThreadStore`) and outcomes."""
 
     def __init__(
-        self, settings: Settings, admission: Admission, metrics: PipelineMetrics, threads: ThreadStore
+        self,
+        settings: Settings,
+        admission: Admission,
+        metrics: PipelineMetrics,
+        threads: ThreadStore,
+        wall: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`wall` paces the purge's sweeps (seconds, monotonic); a test moves it instead of sleeping."""
+        self.wall = wall
         self.settings = settings
         self.admission = admission
         self.metrics = metrics
@@ -235,9 +243,9 @@ class ThreadsStage:
         """
         state = self.sweeps.setdefault(partition, _Sweep())
         if not state.keys:
-            if time.monotonic() - state.started < self.settings.purge_interval:
+            if self.wall() - state.started < self.settings.purge_interval:
                 return
-            state.started = time.monotonic()
+            state.started = self.wall()
             state.keys = self.threads.keys(partition)
         horizon = self.settings.horizon_us
         for _ in range(min(step, len(state.keys))):

@@ -10,7 +10,7 @@ from socialsla.stream.faust_agents import Outbox, StageAgent
 from socialsla.stream.handlers import Sends
 from socialsla.stream.partitions import Partitions
 from socialsla.stream.settings import Settings
-from tests.unit.test_handlers import Message
+from tests.unit.stream.test_handlers import Message
 
 
 class Topic:

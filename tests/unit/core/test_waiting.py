@@ -14,8 +14,8 @@ from socialsla.core.thread import Wait
 from socialsla.core.waiting import Waiting, count, oldest_conversation, waiting_list
 from socialsla.core.windows import SeriesWindows
 from tests.oracle import naive_waiting
-from tests.unit.test_calendars import calendars
-from tests.unit.test_windows import T0, H, R, Record, instants, one, records, thread_waits
+from tests.unit.core.test_calendars import calendars
+from tests.unit.core.test_windows import T0, H, R, Record, instants, one, records, thread_waits
 
 threads = st.lists(st.lists(records, min_size=1, max_size=4), max_size=14)
 # few distinct ids and times, so that ties at one instant happen

@@ -13,14 +13,12 @@ from socialsla.core.rulebook import RuleError, load_rules, parse_book, parse_rul
 from socialsla.core.rules import DEFAULT_RULES, Rule, Verdict
 from socialsla.core.thread import Wait
 from socialsla.core.windows import SeriesWindows
+from tests import factories
+from tests.paths import SHIPPED_RULES
 
 H = 3600 * MICROS
 T = 1_767_225_600 * MICROS
 R = 24 * H
-
-
-def rules(body: str) -> str:
-    return f'[[rule]]\nname = "r"\nwindow = "7d"\n{body}\n'
 
 
 @pytest.mark.parametrize(
@@ -29,7 +27,9 @@ def rules(body: str) -> str:
         pytest.param("not toml = [", "not valid TOML", id="bad-toml"),
         pytest.param("", "no [[rule]] tables", id="empty"),
         pytest.param('x = 1\n[[rule]]\nname="a"\n', "unknown top-level key 'x'", id="top-level-key"),
-        pytest.param(rules("min_response_rate = 0.9\nspeed = 3"), "unknown key 'speed'", id="unknown-key"),
+        pytest.param(
+            factories.rule(body="min_response_rate = 0.9\nspeed = 3"), "unknown key 'speed'", id="unknown-key"
+        ),
         pytest.param(
             '[[rule]]\nname = "Bad Name"\nwindow="7d"\nmin_decided=1',
             "name must match",
@@ -41,58 +41,76 @@ def rules(body: str) -> str:
             id="bad-window",
         ),
         pytest.param(
-            rules("min_response_rate = 1.5"),
+            factories.rule(body="min_response_rate = 1.5"),
             "min_response_rate must be in (0, 1]",
             id="rate-above-1",
         ),
-        pytest.param(rules("min_response_rate = 0"), "min_response_rate must be in (0, 1]", id="rate-zero"),
         pytest.param(
-            rules('min_response_rate = "90%"'),
+            factories.rule(body="min_response_rate = 0"),
+            "min_response_rate must be in (0, 1]",
+            id="rate-zero",
+        ),
+        pytest.param(
+            factories.rule(body='min_response_rate = "90%"'),
             "min_response_rate must be a number, got str",
             id="rate-string",
         ),
-        pytest.param(rules("max_avg_first_reply_seconds = -5"), "must be positive", id="negative-limit"),
-        pytest.param(rules("max_avg_first_reply_seconds = inf"), "must be finite", id="infinite-limit"),
-        pytest.param(rules("min_decided = 1"), "names no condition", id="no-condition"),
         pytest.param(
-            rules("min_response_rate = 0.9\nmin_decided = -1"),
+            factories.rule(body="max_avg_first_reply_seconds = -5"), "must be positive", id="negative-limit"
+        ),
+        pytest.param(
+            factories.rule(body="max_avg_first_reply_seconds = inf"), "must be finite", id="infinite-limit"
+        ),
+        pytest.param(factories.rule(body="min_decided = 1"), "names no condition", id="no-condition"),
+        pytest.param(
+            factories.rule(body="min_response_rate = 0.9\nmin_decided = -1"),
             "min_decided must be",
             id="negative-min",
         ),
         pytest.param(
-            rules('min_response_rate = 0.9\nchannels = ["Facebook"]'),
+            factories.rule(body='min_response_rate = 0.9\nchannels = ["Facebook"]'),
             "does not match",
             id="bad-channel",
         ),
-        pytest.param(rules("min_response_rate = 0.9\naccounts = []"), "non-empty list", id="empty-accounts"),
         pytest.param(
-            rules("min_response_rate = 0.9") * 2, "rule name 'r' is used twice", id="duplicate-name"
+            factories.rule(body="min_response_rate = 0.9\naccounts = []"),
+            "non-empty list",
+            id="empty-accounts",
         ),
         pytest.param(
-            rules("max_avg_first_reply_seconds = 900\navg_of_fastest = 0"),
+            factories.rule(body="min_response_rate = 0.9") * 2,
+            "rule name 'r' is used twice",
+            id="duplicate-name",
+        ),
+        pytest.param(
+            factories.rule(body="max_avg_first_reply_seconds = 900\navg_of_fastest = 0"),
             "avg_of_fastest must be in (0, 1]",
             id="fastest-zero",
         ),
         pytest.param(
-            rules("max_avg_first_reply_seconds = 900\navg_of_fastest = 1.1"),
+            factories.rule(body="max_avg_first_reply_seconds = 900\navg_of_fastest = 1.1"),
             "avg_of_fastest must be in (0, 1]",
             id="fastest-above-1",
         ),
         pytest.param(
-            rules("min_response_rate = 0.9\navg_of_fastest = 0.9"),
+            factories.rule(body="min_response_rate = 0.9\navg_of_fastest = 0.9"),
             "avg_of_fastest needs max_avg_first_reply_seconds",
             id="fastest-without-average",
         ),
         pytest.param(
-            rules("min_resolution_rate = 1.5"),
+            factories.rule(body="min_resolution_rate = 1.5"),
             "min_resolution_rate must be in [0, 1]",
             id="resolution-rate-1.5",
         ),
-        pytest.param(rules("min_csat = -0.1"), "min_csat must be in [0, 1]", id="csat-negative"),
-        pytest.param(rules("min_nps = 101"), "min_nps must be in [-100, 100]", id="nps-101"),
-        pytest.param(rules('min_nps = "50"'), "min_nps must be a number, got str", id="nps-string"),
         pytest.param(
-            rules("max_avg_resolution_seconds = 0"),
+            factories.rule(body="min_csat = -0.1"), "min_csat must be in [0, 1]", id="csat-negative"
+        ),
+        pytest.param(factories.rule(body="min_nps = 101"), "min_nps must be in [-100, 100]", id="nps-101"),
+        pytest.param(
+            factories.rule(body='min_nps = "50"'), "min_nps must be a number, got str", id="nps-string"
+        ),
+        pytest.param(
+            factories.rule(body="max_avg_resolution_seconds = 0"),
             "max_avg_resolution_seconds must be positive",
             id="resolution-zero",
         ),
@@ -187,18 +205,18 @@ def test_badge_verdict_boundaries(responded: int, missed: int, latency: int, ok:
 
 def test_oldest_unanswered_condition() -> None:
     """A waiting customer older than the limit fails the rule; exactly at the limit holds."""
-    (rule,) = parse_rules(rules("max_oldest_unanswered_seconds = 900\nmin_decided = 0"))
+    (rule,) = parse_rules(factories.rule(body="max_oldest_unanswered_seconds = 900\nmin_decided = 0"))
     assert verdict(rule, stats_with(1, 0, pending_age_s=900)).ok is True
     assert verdict(rule, stats_with(1, 0, pending_age_s=901)).ok is False
 
 
 def test_condition_on_null_statistic_holds() -> None:
     """With nothing answered yet, latency conditions hold (SPEC: a null statistic passes)."""
-    (rule,) = parse_rules(rules("max_p90_first_reply_seconds = 10"))
+    (rule,) = parse_rules(factories.rule(body="max_p90_first_reply_seconds = 10"))
     assert verdict(rule, stats_with(0, 2)).ok is True
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "rules" / "facebook-2018.toml"
+SHIPPED = SHIPPED_RULES
 
 
 def test_the_shipped_facebook_2018_rules_keep_a_badge_one_slow_reply_would_cost() -> None:
@@ -236,7 +254,7 @@ fri = ["08:00-17:00"]
 
 def test_a_rules_file_holds_calendars_beside_rules() -> None:
     """[[calendar]] tables are read in file order beside the rules, and a rule may use the business clock."""
-    book = parse_book(CALENDAR + rules('min_response_rate = 0.9\nclock = "business"'))
+    book = parse_book(CALENDAR + factories.rule(body='min_response_rate = 0.9\nclock = "business"'))
     (calendar,) = book.calendars
     assert (calendar.name, calendar.timezone, calendar.response_window_us) == (
         "emea_care",
@@ -251,7 +269,7 @@ def test_a_rules_file_holds_calendars_beside_rules() -> None:
 def test_the_clock_is_wall_or_business() -> None:
     """Any other clock is refused with the rule's name."""
     with pytest.raises(RuleError, match="rule 'r': clock must be wall or business, got 'office'"):
-        parse_book(rules('min_response_rate = 0.9\nclock = "office"'))
+        parse_book(factories.rule(body='min_response_rate = 0.9\nclock = "office"'))
 
 
 def test_a_bad_calendar_makes_the_file_invalid_and_names_the_mistake() -> None:
@@ -259,7 +277,9 @@ def test_a_bad_calendar_makes_the_file_invalid_and_names_the_mistake() -> None:
     with pytest.raises(
         RuleError, match=r"<rules>:\d+: calendar 'emea_care': unknown timezone 'Europe/Londn'"
     ):
-        parse_book(CALENDAR.replace("Europe/London", "Europe/Londn") + rules("min_response_rate = 0.9"))
+        parse_book(
+            CALENDAR.replace("Europe/London", "Europe/Londn") + factories.rule(body="min_response_rate = 0.9")
+        )
 
 
 @pytest.mark.parametrize(
@@ -274,7 +294,9 @@ def test_a_business_rule_over_series_no_calendar_covers_is_a_warning(
     selectors: str, warned: list[str]
 ) -> None:
     """A business-clock rule gives no verdict where no calendar applies: `rules check` says where."""
-    book = parse_book(CALENDAR + rules(f'min_response_rate = 0.9\nclock = "business"\n{selectors}'))
+    book = parse_book(
+        CALENDAR + factories.rule(body=f'min_response_rate = 0.9\nclock = "business"\n{selectors}')
+    )
     found = book.warnings()
     assert len(found) == len(warned)
     for message, account in zip(found, warned, strict=True):
@@ -337,7 +359,9 @@ timezone = "Mars/Olympus"
 
 def test_the_version_3_keys_parse_exactly_with_their_ends_included() -> None:
     (rule,) = parse_rules(
-        rules("min_resolution_rate = 0\nmin_csat = 1\nmin_nps = -100\nmax_avg_resolution_seconds = 14400")
+        factories.rule(
+            body="min_resolution_rate = 0\nmin_csat = 1\nmin_nps = -100\nmax_avg_resolution_seconds = 14400"
+        )
     )
     assert (rule.min_resolution_rate, rule.min_csat, rule.min_nps) == (0, 1, -100)
     assert rule.max_avg_resolution_seconds == 14_400

@@ -277,7 +277,7 @@ def test_breach_forecast_sees_answered_customers_leave_the_window() -> None:
 
 # --- the business view (SPEC §7): every duration in a calendar's open time -------------------
 
-from tests.unit.test_calendars import calendars  # noqa: E402 - the calendar strategy lives with its tests
+from tests.unit.core.test_calendars import calendars  # noqa: E402 - the calendar strategy lives with its tests
 
 
 @settings(max_examples=150, deadline=None)

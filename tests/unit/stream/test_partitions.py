@@ -74,6 +74,8 @@ class Log:
 
 
 INPUTS = frozenset({"posts", "replies"})
+#: How long a replay of these in-memory logs may take before a test fails (they take milliseconds).
+REPLAY_S = 5.0
 
 
 def _manager(log: Log) -> tuple[Partitions, State, State]:
@@ -94,7 +96,7 @@ async def test_an_assignment_loads_every_assigned_partition_of_both_states_one_r
     manager, threads, series = _manager(log)
     manager.assign(_assignment(0, 2))
     task = asyncio.create_task(manager.keep_loaded())
-    await asyncio.wait_for(_until(lambda: manager.loaded(series) == {0, 2}), 5)
+    await _until(lambda: manager.loaded(series) == {0, 2})
     task.cancel()
     assert log.replays == [("threads", {0, 2}), ("outcomes", {0, 2})]
     assert manager.loaded(threads) == {0, 2}
@@ -140,9 +142,8 @@ async def test_a_partition_revoked_during_its_replay_is_not_loaded_and_gets_no_m
     loading = asyncio.create_task(manager.ready(threads, {0}))
     await _until(lambda: threads.rows.get(0) == [b"a"])
     manager.revoke([TP("posts", 0), TP("replies", 0)])
-    log.hold.set()
-    await asyncio.sleep(0.01)  # the replay ends; ready sees 0 not loaded and loads it again
-    await asyncio.wait_for(loading, 5)
+    log.hold.set()  # the replay ends; ready sees 0 not loaded and loads it again
+    await asyncio.wait_for(loading, REPLAY_S)
     assert log.replays == [("threads", {0}), ("threads", {0})]
     assert threads.rows == {0: [b"a", b"b", b"c"]}
     assert manager.loaded(threads) == {0}
@@ -156,7 +157,7 @@ async def test_a_failed_replay_is_tried_again(monkeypatch: pytest.MonkeyPatch) -
     manager, threads, _ = _manager(log)
     manager.assign([TP("posts", 4), TP("replies", 4)])
     task = asyncio.create_task(manager.keep_loaded())
-    await asyncio.wait_for(_until(lambda: manager.loaded(threads) == {4}), 5)
+    await _until(lambda: manager.loaded(threads) == {4})
     task.cancel()
     assert len(log.replays) == 3
     assert threads.rows == {4: [b"x"]}
@@ -174,7 +175,10 @@ async def test_faust_signals_drive_it() -> None:
 
 
 async def _until(condition: Callable[[], bool]) -> None:
+    """Yield to the loop until `condition` holds; fail after REPLAY_S."""
+    deadline = asyncio.get_running_loop().time() + REPLAY_S
     while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the condition did not come true"
         await asyncio.sleep(0.001)
 
 
@@ -203,11 +207,11 @@ async def test_a_state_rebuilt_aside_loads_while_the_other_replays_here() -> Non
     )
     manager.assign(_assignment(1))
     task = asyncio.create_task(manager.keep_loaded())
-    await asyncio.wait_for(_until(lambda: manager.loaded(series) == {1}), 5)
+    await _until(lambda: manager.loaded(series) == {1})
     assert manager.loaded(threads) == set()
     assert log.replays == [("outcomes", {1})]  # the reader is not used for a state rebuilt aside
     threads.release.set()
-    await asyncio.wait_for(_until(lambda: manager.loaded(threads) == {1}), 5)
+    await _until(lambda: manager.loaded(threads) == {1})
     task.cancel()
     assert threads.rebuilt == [({1}, 42)]
     assert threads.opened == [{1}]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import orjson
 import pytest
 
 from socialsla.cli import twcs
 from socialsla.core.events import decode, parse_time
+from tests.paths import DATA
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "twcs-sample.csv"  # source: tests/data/README.md
+SAMPLE = DATA / "twcs-sample.csv"  # source: tests/data/README.md
 NOW = parse_time("2026-11-22T00:00:00Z")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,8 +11,8 @@ from socialsla.core import fold
 from socialsla.core.events import MICROS, Event, InvalidEvent, decode, parse_time
 from socialsla.core.fold import ThreadKey
 from socialsla.core.thread import Thread, waits
+from tests.paths import DATA
 
-DATA = Path(__file__).parent.parent / "data"
 NOW = parse_time("2026-01-08T00:00:00Z")
 HORIZON = NOW - 8 * 24 * 3600 * MICROS
 

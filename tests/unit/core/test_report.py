@@ -14,12 +14,13 @@ from socialsla.cli import render
 from socialsla.cli.files import iter_lines
 from socialsla.cli.offline import report_of
 from socialsla.core import report
-from socialsla.core.events import MICROS, Event, encode, format_time, parse_time
+from socialsla.core.events import MICROS, Event, encode, parse_time
 from socialsla.core.rulebook import parse_book, parse_rules
 from socialsla.core.rules import DEFAULT_RULES
 from socialsla.core.thread import Policy
+from tests.factories import line
+from tests.paths import DATA
 
-DATA = Path(__file__).parent.parent / "data"
 AT = parse_time("2026-01-08T00:00:00Z")
 NOW = parse_time("2026-11-22T00:00:00Z")
 
@@ -318,9 +319,9 @@ def test_the_report_is_the_workers_stages_and_evaluation(scenario: report.Report
     from socialsla.core.stats import LONGEST_US
 
     events = []
-    for line in (DATA / "scenario.jsonl").read_bytes().splitlines():
+    for raw in (DATA / "scenario.jsonl").read_bytes().splitlines():
         try:
-            event = decode(line, NOW)
+            event = decode(raw, NOW)
         except ValueError:
             continue
         if event.created_at <= AT:
@@ -349,8 +350,10 @@ SCORECARD_RULES = parse_rules(
 def _line(
     kind: str, event_id: str, cid: str, account: str, channel: str, minute: int, **extra: object
 ) -> bytes:
-    return orjson.dumps({"type": kind, "event_id": event_id, "conversation_id": cid, "account": account,
-                         "channel": channel, "created_at": format_time(T0 + minute * 60 * MICROS), **extra})  # fmt: skip
+    """An event `minute` minutes after T0."""
+    return line(
+        kind, cid, T0 + minute * 60 * MICROS, event_id=event_id, account=account, channel=channel, **extra
+    )
 
 
 def _series_names(lines: list[bytes], at_minute: int) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from socialsla.core.waiting import waiting_list
 from socialsla.core.wire import Outcome
 from socialsla.serve.collector import SlaCollector
 from socialsla.serve.web import waiting_body
-from tests.unit.test_metrics import FixedClock
+from tests.unit.serve.test_collector import FixedClock
 
 H = 3600 * MICROS
 R = 24 * H

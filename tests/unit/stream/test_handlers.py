@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,8 +21,8 @@ from socialsla.stream.handlers import Admission, Sends, SeriesStage, ThreadsStag
 from socialsla.stream.partitions import Partitions
 from socialsla.stream.settings import Settings
 from socialsla.stream.thread_store import RECORD_BUDGET, ThreadStore, pack, unpack
+from tests.paths import DATA
 
-DATA = Path(__file__).parent.parent / "data"
 AT = parse_time("2026-01-08T00:00:00Z")
 
 
@@ -51,13 +51,15 @@ def _batch(lines: list[bytes], partition_of: Any) -> list[Message]:
     return out
 
 
-def _stage1(clock: Clock, purge: float = 600.0, partitions: int = 3) -> tuple[ThreadsStage, ThreadStore]:
+def _stage1(
+    clock: Clock, purge: float = 600.0, partitions: int = 3, wall: Callable[[], float] = time.monotonic
+) -> tuple[ThreadsStage, ThreadStore]:
     """Stage 1 on in-memory stores, its partitions loaded as after a replay of an empty log."""
     settings = Settings(purge_interval=purge, store="memory://")
     metrics = PipelineMetrics(CollectorRegistry())
     threads = ThreadStore(settings, clock)
     threads.reset(set(range(partitions)))
-    return ThreadsStage(settings, Admission(settings, metrics), metrics, threads), threads
+    return ThreadsStage(settings, Admission(settings, metrics), metrics, threads, wall), threads
 
 
 def _logged(*sends: Sends) -> dict[int, dict[bytes, bytes]]:
@@ -115,13 +117,17 @@ def test_stage1_logs_nothing_for_duplicates_but_sends_their_outcomes_again() -> 
 def test_stage1_purges_what_nothing_can_change_any_more() -> None:
     """Once the clock is 7 days + R past a thread's last event, the sweep deletes it from the store."""
     clock = Clock(AT)
-    stage, threads = _stage1(clock, purge=0.05)
+    wall = [1000.0]
+    stage, threads = _stage1(clock, purge=60.0, wall=lambda: wall[0])
     lines = _scenario()
     stage.handle(_batch(lines, lambda key: 1), AT)
     kept = len(threads.stores[1])
     assert kept
     clock.at = AT + 9 * 24 * 3600 * MICROS
-    time.sleep(0.06)  # the purge interval of this stage: a sweep starts over at most that often
+    wall[0] += 59.0  # within the purge interval the sweep does not start over
+    stage.handle(_batch(lines, lambda key: 1), clock.at)
+    assert len(threads.stores[1]) == kept
+    wall[0] += 1.0  # the interval has passed
     stage.handle(_batch(lines, lambda key: 1), clock.at)
     assert threads.stores[1] == {}
     assert stage.metrics.expired.labels("conversations")._value.get() == kept
