@@ -63,8 +63,9 @@ def add_worker_command(commands: Any) -> None:
     worker = commands.add_parser(
         "worker",
         help="run a streaming worker (Faust) that exports the SLA gauges on /metrics",
-        description="Consume post and reply events from Kafka, keep thread and window state "
-        "rebuilt from logs in Kafka (7 days + R of them), and serve /metrics and /healthz. "
+        description="Consume post, reply, resolve and feedback events from Kafka, keep thread and "
+        "window state rebuilt from logs in Kafka (7 days + R of them), and serve /metrics (the gauges), "
+        "/healthz, /waiting (who waits for an answer), / (the on-call page), /board and /runbooks. "
         "Configured by environment variables only.",
         epilog=settings_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -72,8 +72,15 @@ class Event(NamedTuple):
 
 
 def _show(value: object) -> str:
-    """Echo a bad value in a reason without letting a huge or hostile value through."""
-    text = repr(value)
+    """Echo a bad value in a reason without letting a huge or hostile value through.
+
+    JSON nested about a thousand deep is still JSON to orjson (its limit is
+    1024), but deeper than `repr` can recurse: such a value is named, not shown.
+    """
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"(a {type(value).__name__} nested too deeply to show)"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -118,3 +118,16 @@ def test_outcome_reader_refuses_garbage_cleanly(raw: bytes) -> None:
     """Stage 2's reader raises only ValueError on bytes, or JSON, that is not an outcome message."""
     with contextlib.suppress(ValueError):
         decode_outcomes(raw)
+
+
+@pytest.mark.parametrize("depth", [500, 1000, 1023])
+@pytest.mark.parametrize("field", ["type", "event_id", "created_at", "survey", "score"])
+def test_a_value_nested_deeper_than_repr_can_go_is_named_not_shown(field: str, depth: int) -> None:
+    """orjson reads lists nested up to 1024 deep; the reason names such a value instead of crashing on it."""
+    good = {"type": "feedback", "event_id": "f1", "conversation_id": "c", "account": "acme",
+            "channel": "x", "created_at": "2026-01-07T00:00:00Z", "survey": "csat", "score": 5}  # fmt: skip
+    raw = orjson.dumps({**good, field: "here"}).replace(b'"here"', b"[" * depth + b"]" * depth)
+    with pytest.raises(InvalidEvent) as caught:
+        decode(raw, NOW)
+    assert field in caught.value.reason
+    assert len(caught.value.reason) < 200
