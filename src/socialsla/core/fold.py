@@ -23,7 +23,7 @@ from socialsla.core.wire import SEPARATOR, Outcome, Scorecard
 
 
 class ThreadKey(NamedTuple):
-    """Which conversation (a conversation is unique per account and channel)."""
+    """Which thread: a `conversation_id` names one thread within its account and channel."""
 
     account: str
     channel: str
