@@ -39,9 +39,9 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="socialsla-prometheus")
 SELECT = 'account=~"$account", channel=~"$channel"'
 OUT = Path(__file__).parent / "dashboards" / "socialsla-wall.json"
-#: The breach forecast (SPEC §9) is shown on the badge tile in minutes while under this many.
+#: The breach forecast is shown on the badge tile in minutes while under this many.
 FORECAST_MINUTES = 180
-#: SPEC §7: a series whose calendar is closed now (`socialsla_series_open` 0).
+#: A series whose calendar is closed now (`socialsla_series_open` 0).
 CLOSED = "on(account, channel) (socialsla_series_open == 0)"
 GREY = "#8e8e8e"
 
@@ -77,7 +77,7 @@ def tile(
     words: dict[str, tuple[str, str | None]] | None = None, description: str = "", w: int = 5,
     forecast: bool = False,
 ) -> stat.Panel:  # fmt: skip
-    """A badge-wall stat tile whose series are grey while their calendar is closed (SPEC §7)."""
+    """A badge-wall stat tile whose series are grey while their calendar is closed."""
     panel = (
         stat.Panel().id(panel_id).title(title).datasource(DATASOURCE)
         .description(description + " Grey: the team's calendar is closed now.")
@@ -113,7 +113,7 @@ def tile(
 def score_tile(
     panel_id: int, title: str, expr: str, unit: str, steps: board.ThresholdsConfig, x: int, y: int, description: str,
 ) -> stat.Panel:  # fmt: skip
-    """A scorecard tile (SPEC §11, §12): shown only for series that send resolve or feedback events."""
+    """A scorecard tile: shown only for series that send resolve or feedback events."""
     return (
         stat.Panel().id(panel_id).title(title).datasource(DATASOURCE)
         .description(description + " No tile: the series sends no such events.")
@@ -141,7 +141,7 @@ def trend(
 
 
 def agents_table(panel_id: int, y: int) -> table.Panel:
-    """SPEC §10: per agent, first replies, their average and p90, over 24h and 7d (wall clock)."""
+    """Agents: per agent, first replies, their average and p90, over 24h and 7d (wall clock)."""
     where = f'kind="first", window=~"24h|7d", {SELECT}'
     return (
         table.Panel().id(panel_id).title("Agents: first replies, 24 hours and 7 days").datasource(DATASOURCE)
@@ -167,7 +167,7 @@ def agents_table(panel_id: int, y: int) -> table.Panel:
 
 
 def waiting_table(panel_id: int, y: int) -> table.Panel:
-    """SPEC §13: per series, the customer waiting longest and for how long, longest first."""
+    """Who is waiting: per series, the customer waiting longest and for how long, longest first."""
     return (
         table.Panel().id(panel_id).title("Customers waiting now").datasource(DATASOURCE)
         .description("Per account and channel, the customer to answer first: the conversation that has "

@@ -8,7 +8,6 @@ of one kind. A rule is a `[[rule]]` table of a rules file (`rule`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
@@ -40,7 +39,7 @@ def line(kind: str, thread: str, at: int | str, n: int | None = None, **fields: 
     return orjson.dumps(event(kind, thread, at, n, **fields))  # type: ignore[arg-type]
 
 
-def write_lines(path: Path, items: Iterable[dict[str, object] | bytes]) -> Path:
+def write_lines(path: Path, *items: dict[str, object] | bytes) -> Path:
     """A JSON-lines input file of these events (dicts or lines), for the report or `send`."""
     path.write_bytes(
         b"".join((item if isinstance(item, bytes) else orjson.dumps(item)) + b"\n" for item in items)

@@ -1,4 +1,6 @@
-"""A brute-force oracle: SPEC §3, §8 and §9 statistics recomputed from every wait."""
+"""A brute-force oracle, written from the metric contract, independently of the package: the windows'
+statistics, follow-ups, the fastest-share average, resolution, feedback and the waiting list, recomputed
+from every wait and every event."""
 
 from __future__ import annotations
 
@@ -45,10 +47,11 @@ def _window(
 
 
 def naive_stats(waits: Iterable[Wait], at: int, response_window_us: int, span: Span = _wall) -> SeriesStats:
-    """The statistics by brute force, straight from the SPEC's definitions.
+    """The statistics by brute force, straight from their definitions
+    (docs/semantics.md, "Windows at time T").
 
     `span(a, b)` measures every duration: wall-clock time by default, or a
-    calendar's open time for the business view (SPEC §7).
+    calendar's open time for the business view.
     """
     waits = list(waits)
     windows: dict[str, WindowStats] = {}
@@ -68,7 +71,8 @@ def naive_stats(waits: Iterable[Wait], at: int, response_window_us: int, span: S
 
 
 def naive_fastest_average(waits: Iterable[Wait], at: int, window: str, fraction: Fraction) -> Fraction | None:
-    """SPEC §9 avg_of_fastest by sorting every answered conversation of the window."""
+    """`avg_of_fastest`: the mean of the `ceil(fraction * count)` fastest latencies, by sorting every
+    answered conversation of the window (answers after R included)."""
     edge = at - WINDOWS[window] * MICROS
     latencies = sorted(w.answer - w.start for w in waits
                        if w.conversation and edge < w.start <= at and w.answer is not None and w.answer <= at)  # fmt: skip
@@ -81,7 +85,8 @@ def naive_fastest_average(waits: Iterable[Wait], at: int, window: str, fraction:
 def naive_scorecard(
     events: Iterable[Event], at: int, not_before: int, count_automated: bool, silence_us: int | None
 ) -> tuple[list[tuple[int, int | None, bool, bool]], list[tuple[int, str, int]]]:
-    """SPEC §2, §8, §11 and §12 word for word, for one thread's events in arrival order.
+    """A thread's conversations, their resolution and its counted feedback, each straight from its definition
+    (docs/semantics.md, "Resolution" and "Customer feedback"), for one thread's events in arrival order.
 
     Returns each conversation's (opened, resolved_at, reopened, first_contact),
     and the counted feedback as (created_at, survey, score), sorted.
@@ -141,7 +146,8 @@ def naive_scorecard(
 def naive_resolution_windows(
     conversations: Iterable[tuple[int, int | None, bool, bool]], at: int, window_us: int, span: Span = _wall
 ) -> dict[str, tuple[int, int, int, int, int, int, int | None]]:
-    """SPEC §11 per window, word for word, from (opened, resolved_at, reopened, first_contact).
+    """Resolution per window, straight from its definition (docs/semantics.md, "Resolution"), from
+    (opened, resolved_at, reopened, first_contact).
 
     Returns resolved, in_time, overdue, reopened, first_contact, the sum and the
     max of the resolution times, per window.
@@ -163,7 +169,8 @@ def naive_resolution_windows(
 
 
 def naive_surveys(answers: Iterable[tuple[int, str, int]], at: int) -> dict[str, dict[str, tuple[int, int]]]:
-    """SPEC §12 per window and survey, word for word: (responses, sum of scores) of the answers inside."""
+    """Counted feedback per window and survey, each answer in the window of its own time: (responses, sum of
+    scores) of the answers inside."""
     out: dict[str, dict[str, tuple[int, int]]] = {}
     for name, seconds in WINDOWS.items():
         edge = at - seconds * MICROS
@@ -181,7 +188,8 @@ def naive_waiting(
     span: Span | None = None,
     business_window_us: int | None = None,
 ) -> list[dict[str, object]]:
-    """SPEC §13's waiting list word for word, without `at_risk` and the business deadline.
+    """The waiting list straight from its definition (docs/semantics.md, "Who is waiting"), without `at_risk`
+    and the business deadline.
 
     Every wait with `T - 7d < s <= T` and no answer at or before T, oldest first, ties by
     id; waited and due-in on the wall clock; with `span`, the open time waited and

@@ -40,7 +40,7 @@ def test_waiting_customers_page_the_team_and_replies_resolve_it(e2e: EndToEnd, t
         "severity": "critical",
         "component": "sla",
     }
-    # the page says whom to answer: the customer waiting longest (SPEC §13)
+    # the page says whom to answer: the customer waiting longest
     assert alert["annotations"]["description"] == (
         "The oldest unanswered post of acme on facebook has waited 20m 0s. Answer conversation slow-1 first."
     )

@@ -46,7 +46,7 @@ def wall(e2e: EndToEnd, tmp_path_factory: pytest.TempPathFactory) -> EndToEnd:
         {"type": "post", "event_id": "i2-p", "conversation_id": "i2", "account": "initech",
          "channel": "x", "created_at": "2026-01-07T16:50:00Z"},
     ] + [
-        # the scorecard row (SPEC §11, §12): globex resolves two threads, one reopened; customers answer
+        # the scorecard row: globex resolves two threads, one reopened; customers answer
         {"type": "resolve", "event_id": "d0-d", "conversation_id": "d0", "account": "globex",
          "channel": "x", "created_at": "2026-01-07T23:30:00Z"},
         {"type": "resolve", "event_id": "d1-d", "conversation_id": "d1", "account": "globex",

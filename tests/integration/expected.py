@@ -1,4 +1,4 @@
-"""SPEC §6 gauge samples that the offline report implies, for comparing with a worker's /metrics."""
+"""The per-series gauge samples that the offline report implies, for comparing with a worker's /metrics."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samples:
-    """Every gauge sample the report's numbers call for (nulls are absent, as SPEC §6 says)."""
+    """Every gauge sample the report's numbers call for (a null is not exported)."""
     out: Samples = {}
 
     def put(name: str, value: Any, **labels: str) -> None:
@@ -52,7 +52,7 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
         body = series_json(series, rules)
         who = {"account": series.account, "channel": series.channel}
         views = [("wall", body)]
-        if "business" in body:  # SPEC §7: a series with a calendar is exported on both clocks
+        if "business" in body:  # a series with a calendar is exported on both clocks
             views.append(("business", body["business"]))
             out[key("socialsla_series_open", **who)] = float(bool(series.is_open))
         for clock, view in views:
@@ -77,7 +77,7 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
                     put("socialsla_next_reply_seconds", follow["seconds"][stat], window=window, stat=stat,
                         clock=clock, **who)  # fmt: skip
             put("socialsla_oldest_unanswered_seconds", view["oldest_unanswered_seconds"], clock=clock, **who)
-            for window, w in view["windows"].items():  # SPEC §11, for a series that tracks resolution
+            for window, w in view["windows"].items():  # resolution, for a series that tracks it
                 r = w.get("resolution")
                 if r is None:
                     continue
@@ -89,7 +89,7 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
                 for stat in ("avg", "p50", "p90", "max"):
                     put("socialsla_resolution_seconds", r["seconds"][stat], window=window, stat=stat,
                         clock=clock, **who)  # fmt: skip
-        for window, w in body["windows"].items():  # SPEC §12, wall clock only
+        for window, w in body["windows"].items():  # customer feedback, wall clock only
             said = w.get("feedback")
             if said is None:
                 continue
@@ -110,7 +110,7 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
                     **who,
                 )
                 put(metric, said[survey][headline], window=window, **who)
-        for window, w in body["windows"].items():  # SPEC §10: agents on the wall clock only
+        for window, w in body["windows"].items():  # agents, on the wall clock only
             for agent, figures in w["agents"].items():
                 for kind, name in (("first", "first_reply"), ("next", "next_reply")):
                     put("socialsla_agent_replies", figures[f"{name.split('_')[0]}_replies"], window=window,
@@ -135,5 +135,5 @@ def from_report(report: Report, rules: tuple[Rule, ...] = DEFAULT_RULES) -> Samp
 
 
 def sla_gauges(samples: Samples) -> Samples:
-    """Only the per-series SPEC gauges of a scrape."""
+    """Only the per-series gauges of a scrape (those in GAUGES)."""
     return {k: v for k, v in samples.items() if k[0] in GAUGES}

@@ -1,4 +1,4 @@
-"""Business hours and agents live (SPEC §7, §10): a calendar across a DST change and a holiday, six agents
+"""Business hours and agents live: a calendar across a DST change and a holiday, six agents
 capped at three, /metrics against the report."""
 
 from __future__ import annotations

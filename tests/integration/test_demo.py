@@ -186,7 +186,7 @@ def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
     first = start_demo(env, ports, home, tmp_path / "first.out", request)
     eventually(first.metrics, lambda s: set(inbound(s)) == SERIES and min(inbound(s).values()) > 0
                and accepted(s) > 1000, DEMO_READY_S, "every generated series with inbound > 0 on /metrics")  # fmt: skip
-    # every series whose team has answered also resolves and hears from its customers (SPEC §11, §12), on
+    # every series whose team has answered also resolves and hears from its customers, on
     # /metrics and on the screen (a team whose calendar is closed all the backfill has answered nobody yet)
     eventually(first.metrics, lambda s: answering(s) and answering(s) <= scorecards(s), DEMO_READY_S,
                "a resolution rate and a CSAT for every series that answers")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Follow-ups, new conversations after silence and the breach forecast (SPEC §8, §9) live, against the report."""
+"""Follow-ups, new conversations after silence and the breach forecast live, against the report."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Resolution and customer feedback (SPEC §11, §12) live, against the report: shuffled, late, after a SIGKILL."""
+"""Resolution and customer feedback live, against the report: shuffled, late, after a SIGKILL."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ hours = { mon = ["08:00-20:00"], tue = ["08:00-20:00"], wed = ["08:00-20:00"], t
 
 
 def scenario() -> tuple[list[bytes], list[bytes]]:
-    """Threads of every §11 and §12 case; the second part is late events that move spans and answers."""
+    """Threads of every case of resolution and feedback; the second part is late events that move spans
+    and answers."""
     first = [
         # resolved, then the customer returns after a day's silence: a second conversation, resolved too
         line("post", "split", n=0, at=T - 4 * D), line("reply", "split", n=1, at=T - 4 * D + 10 * M),

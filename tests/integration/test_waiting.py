@@ -1,4 +1,4 @@
-"""Who is waiting live (SPEC §13): a worker's `GET /waiting` and metric against `report --waiting`."""
+"""Who is waiting live: a worker's `GET /waiting` and metric against `report --waiting`."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ def test_empty_scrape_says_so() -> None:
 
 
 def test_a_held_badge_says_when_it_would_be_lost() -> None:
-    """SPEC §9's forecast shows beside the budget: the team reads how long it has to answer."""
+    """The breach forecast shows beside the budget: the team reads how long it has to answer."""
     text = screen.draw(screen.read_scrape(TEXT))
     assert "OK facebook_very_responsive (budget +60, lost in 42.0m unless answered)" in text
 
@@ -121,7 +121,7 @@ def test_a_forecast_far_off_is_not_shown() -> None:
 
 
 def test_a_series_that_sends_resolve_and_feedback_events_shows_its_scorecard_and_others_do_not() -> None:
-    """The demo screen reads SPEC §11's and §12's gauges from /metrics: one line under the series."""
+    """The demo screen reads the resolution and feedback gauges from /metrics: one line under the series."""
     from prometheus_client import CollectorRegistry, generate_latest
 
     from socialsla.core import fold

@@ -50,7 +50,7 @@ def test_import_counts_rows(imported: subprocess.CompletedProcess[bytes]) -> Non
 def test_import_writes_valid_events_without_text(
     imported: subprocess.CompletedProcess[bytes],
 ) -> None:
-    """Every line is a valid SPEC event on channel x, and no tweet text leaks."""
+    """Every line is a valid event on channel x, and no tweet text leaks."""
     lines = imported.stdout.splitlines()
     assert len(lines) == 90
     assert all(decode(line, NOW).channel == "x" for line in lines)
@@ -88,7 +88,7 @@ def test_tesco_threads(reported: dict[str, dict[str, object]]) -> None:
     assert latency["avg"] == (141 + 347 + 5569) / 3
     assert latency["max"] == 5569.0
     # buckets (120,300], (300,600], (3600,7200]: p90 rank 2.7 -> 3600 + 3600 * 0.7 = 6120,
-    # above the slowest reply, so SPEC §3 caps it at the max
+    # above the slowest reply, so it is capped at the max (an estimate never exceeds the slowest reply)
     assert latency["p90"] == 5569.0
     # 100% answered but a 2019 s average: the badge is lost; 3/(3+k) >= 0.9 allows k = 0
     assert tesco["rules"] == {

@@ -1,4 +1,4 @@
-"""Calendars and open time (SPEC §7): validation, DST, 24:00, holidays, and additivity."""
+"""Calendars and open time: validation, DST, 24:00, holidays, and additivity."""
 
 from __future__ import annotations
 

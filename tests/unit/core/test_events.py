@@ -1,4 +1,4 @@
-"""Decoding of SPEC §1 events."""
+"""Decoding of events (docs/semantics.md, "Events")."""
 
 from __future__ import annotations
 

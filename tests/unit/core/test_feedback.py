@@ -1,4 +1,4 @@
-"""A series' counted answers (SPEC §12): tallied per bucket, against the oracle's count per window."""
+"""A series' counted survey answers: tallied per bucket, against the oracle's count per window."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The offline report (SPEC §5) on hand-written scenarios, with numbers derived by hand."""
+"""The offline report on hand-written scenarios, with numbers derived by hand."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ NO_AGENT_SECONDS = {"count": 0, "avg": None, "p90": None, "max": None}
 
 
 def agent(first: dict[str, object], next_: dict[str, object] | None = None) -> dict[str, object]:
-    """SPEC §10's figures of one agent."""
+    """One agent's figures in the report's JSON: first and next replies, and their seconds."""
     return {"first_replies": first["count"], "first_reply_seconds": first,
             "next_replies": (next_ or NO_AGENT_SECONDS)["count"], "next_reply_seconds": next_ or NO_AGENT_SECONDS}  # fmt: skip
 
@@ -188,7 +188,8 @@ def test_default_time_is_the_latest_event(tmp_path: Path) -> None:
 
 
 def test_json_document_shape(scenario: report.Report) -> None:
-    """The JSON output carries `at` and the series in SPEC §5's shape."""
+    """The JSON output carries `at` and the series in the report's shape
+    (docs/semantics.md, "The offline report")."""
     body = orjson.loads(render.to_json(scenario))
     assert body["at"] == "2026-01-08T00:00:00Z"
     assert [s["account"] for s in body["series"]] == ["acme", "acme"]
@@ -245,7 +246,7 @@ def _thread(*events: tuple[str, int]) -> list[bytes]:
 
 
 def test_a_thread_past_its_bound_is_invalid_with_its_line() -> None:
-    """SPEC §8: the event that finds its thread holding 1,000 times is counted invalid, never dropped silently."""
+    """The event that finds its thread holding 1,000 times is counted invalid, never dropped silently."""
     lines = _thread(*((("post", "reply")[n % 2], n) for n in range(1_001)))
     result = report.build(iter(lines), T0 + 2_000 * 60 * MICROS, NOW, DEFAULT_RULES)
     assert (result.tally.accepted, result.tally.invalid) == (1_000, 1)

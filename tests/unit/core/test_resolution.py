@@ -1,4 +1,4 @@
-"""Resolution and counted feedback (SPEC §11, §12) from shuffled arrival, against a word-for-word oracle."""
+"""Resolution and counted feedback from shuffled arrival, against a word-for-word oracle."""
 
 from __future__ import annotations
 
@@ -154,7 +154,8 @@ def series_events(draw: st.DrawFn) -> list[Event]:
 @settings(max_examples=150, deadline=None)
 @given(series_events())
 def test_the_report_counts_resolution_and_feedback_as_the_oracle_per_window(events: list[Event]) -> None:
-    """§11 and §12 per window, from the report (stage 1, stage 2, evaluate), against per-thread oracles."""
+    """Resolution and feedback per window, from the report (stage 1, stage 2, evaluate), against
+    per-thread oracles."""
     from socialsla.core import report
     from socialsla.core.events import encode
 

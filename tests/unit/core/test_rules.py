@@ -1,4 +1,4 @@
-"""Rule files, verdicts and error budgets (SPEC §4)."""
+"""Rule files, verdicts and error budgets."""
 
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ def test_bad_rule_files_are_refused_with_a_reason(text: str, message: str) -> No
 
 
 def test_full_rule_parses_exactly() -> None:
-    """Every key of SPEC §4 is read, thresholds as exact decimals."""
+    """Every key of a response-time rule (name, window, channels, accounts, the four conditions, min_decided)
+    is read, thresholds as exact decimals."""
     (rule,) = parse_rules(
         '[[rule]]\nname = "facebook_very_responsive"\nwindow = "7d"\nchannels = ["facebook"]\n'
         'accounts = ["acme"]\nmin_response_rate = 0.90\nmax_avg_first_reply_seconds = 900\n'
@@ -211,7 +212,7 @@ def test_oldest_unanswered_condition() -> None:
 
 
 def test_condition_on_null_statistic_holds() -> None:
-    """With nothing answered yet, latency conditions hold (SPEC: a null statistic passes)."""
+    """With nothing answered yet, latency conditions hold (a condition on a null statistic holds)."""
     (rule,) = parse_rules(factories.rule(body="max_p90_first_reply_seconds = 10"))
     assert verdict(rule, stats_with(0, 2)).ok is True
 
@@ -236,7 +237,7 @@ def test_the_shipped_facebook_2018_rules_keep_a_badge_one_slow_reply_would_cost(
     assert verdict(badge, windows).ok is False  # the plain average is over an hour
 
 
-# --- calendars and the business clock in the rules file (SPEC §7) ----------------------------
+# --- calendars and the business clock in the rules file --------------------------------------
 
 CALENDAR = """
 [[calendar]]

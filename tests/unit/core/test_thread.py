@@ -1,4 +1,4 @@
-"""Thread state (SPEC §2) and its waits (SPEC §8)."""
+"""Thread state, its conversation and its waits (docs/semantics.md, "Threads, waits and conversations")."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def m(v: int | None) -> float | None:
 
 
 def minutes(state: Thread, count_automated: bool = False) -> tuple[float | None, float | None]:
-    """(opened_at, first_reply_at) in minutes: the conversation of SPEC §2."""
+    """(opened_at, first_reply_at) in minutes: the thread's conversation (its first wait)."""
     found = waits(state, Policy(count_automated))
     return (m(found[0].start), m(found[0].answer)) if found else (None, None)
 
@@ -102,7 +102,7 @@ def test_duplicates_are_ignored_after_the_first() -> None:
 
 
 def test_conflicting_redelivery_cannot_rewrite_history() -> None:
-    """A duplicate id with a different time is ignored, as SPEC §2 says."""
+    """A duplicate id with a different time is ignored: the first delivery of a type and id counts."""
     state = fold(post(0, "a"), reply(10, "b"))
     again, duplicate = apply(state, reply(2, "b"))
     assert duplicate
@@ -115,7 +115,8 @@ def test_post_and_reply_may_share_an_event_id() -> None:
 
 
 def test_a_full_thread_refuses_new_events_but_knows_its_duplicates() -> None:
-    """SPEC §8: past 1,000 times a new event is `thread too long`; a redelivery stays a duplicate."""
+    """A thread keeps at most 1,000 times: past that, a new event is `thread too long`; a
+    redelivery stays a duplicate."""
     state = fold(post(0, "p"), *(reply(i + 1, f"r{i}") for i in range(MAX_EVENTS - 1)))
     assert len(state.events) == MAX_EVENTS
     with pytest.raises(ThreadTooLong, match="thread too long"):
@@ -146,7 +147,8 @@ def test_state_round_trips_through_bytes() -> None:
     ],
 )
 def test_status_at(events: tuple[Event, ...], at_minute: int, expected: Status) -> None:
-    """Status at T follows SPEC §2, including its boundaries."""
+    """Status at T with R = 24 h, including its boundaries: exactly R is responded when answered,
+    missed when not."""
     assert status_at(fold(*events), T0 + at_minute * 60 * MICROS, R) == expected
 
 
@@ -174,7 +176,7 @@ def test_expiry_waits_for_the_last_event() -> None:
     ],
 )  # fmt: skip
 def test_waits(events: tuple[Event, ...], expected: list[tuple[float, float | None, bool]]) -> None:
-    """Waits follow SPEC §8: a post after an answer waits again; posts inside a wait add nothing."""
+    """Waits: a post after an answer waits again; posts inside a wait add nothing."""
     assert shown(waits(fold(*events))) == expected
 
 
@@ -204,7 +206,8 @@ def test_silence_is_broken_by_automated_replies() -> None:
 
 
 def plain_waits(events: list[Event], policy: Policy) -> list[Wait]:
-    """SPEC §8 (and §10's answering agent) word for word, over a plain list of distinct events."""
+    """The waits, which of them are conversations (after silence), and each one's answering agent, straight
+    from their definitions, over a plain list of distinct events."""
     unique = {(e.kind, e.event_id): e for e in reversed(events)}.values()  # the first of each id wins
     P = sorted(e.created_at for e in unique if e.kind == "post")
     # by time; at one instant, the smaller event_id answers
@@ -252,7 +255,7 @@ def test_waits_from_shuffled_arrival_equal_sorted_arrival(
     events = [Event(kind, f"e{n}", "c", "acme", "facebook", at, kind == "reply" and flag,
                     agent if kind == "reply" else None)
               for kind, n, at, flag, agent in raw]  # fmt: skip
-    # A redelivery carries the same event as the first delivery (SPEC §1): make duplicates identical.
+    # A redelivery carries the same event as the first delivery: make duplicates identical.
     first = {}
     events = [first.setdefault((e.kind, e.event_id), e) for e in events]
     policy = Policy(automated, None if silence is None else silence * 60 * MICROS)
@@ -268,7 +271,7 @@ def test_waits_from_shuffled_arrival_equal_sorted_arrival(
 
 
 def test_of_two_replies_at_one_instant_the_smaller_event_id_answers() -> None:
-    """SPEC §10: the wait's agent is the one whose reply has the smaller event_id, whatever arrived first."""
+    """The wait's agent is the one whose reply has the smaller event_id, whatever arrived first."""
     b = Event("reply", "r-b", "c", "acme", "facebook", T0 + 60 * MICROS, agent="bo")
     a = Event("reply", "r-a", "c", "acme", "facebook", T0 + 60 * MICROS, agent="al")
     for order in ((b, a), (a, b)):

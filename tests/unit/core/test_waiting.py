@@ -1,4 +1,4 @@
-"""Who is waiting (SPEC §13): the list against a word-for-word oracle, its limit, at-risk marks, the metric's id."""
+"""Who is waiting: the list against a word-for-word oracle, its limit, at-risk marks, the metric's id."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rolling windows (SPEC §3): incremental buckets against the brute-force oracle."""
+"""Rolling windows: incremental buckets against the brute-force oracle."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def test_lifetime_window_counts_everything_kept() -> None:
 
 
 def test_quantiles_are_capped_at_the_slowest_reply() -> None:
-    """One 92.8-minute reply interpolates to p90 114m in its bucket; SPEC §3 caps it at the max."""
+    """One 92.8-minute reply interpolates to p90 114m in its bucket, capped at the max."""
     windows = SeriesWindows(R)
     windows.set("c", one(T0, T0 + 5_568 * MICROS))
     week = windows.evaluate(T0 + 2 * H).windows["7d"]
@@ -164,13 +164,13 @@ def test_quantiles_never_exceed_the_max(delays: list[int]) -> None:
     assert p50 <= p90 <= top
 
 
-# --- threads of several waits, the fastest average and the breach forecast (SPEC §8, §9) ----
+# --- threads of several waits, the fastest average and the breach forecast ------------------
 
 threads = st.lists(st.lists(records, min_size=1, max_size=4), max_size=12)
 
 
 def thread_waits(raw: list[Record]) -> tuple[Wait, ...]:
-    """A thread's waits with distinct, increasing starts (as SPEC §8 derives them)."""
+    """A thread's waits with distinct, increasing starts (each after the previous one's answer)."""
     out: list[Wait] = []
     for opened, delay, conversation in sorted(raw, key=lambda r: r[0]):
         if out and opened <= (out[-1].answer if out[-1].answer is not None else out[-1].start):
@@ -275,7 +275,7 @@ def test_breach_forecast_sees_answered_customers_leave_the_window() -> None:
     assert windows.rate_breach_at(at, "7d", Fraction(9, 10)) == T0 + 7 * 24 * H
 
 
-# --- the business view (SPEC §7): every duration in a calendar's open time -------------------
+# --- the business view: every duration in a calendar's open time -----------------------------
 
 from tests.unit.core.test_calendars import calendars  # noqa: E402 - the calendar strategy lives with its tests
 
@@ -306,7 +306,7 @@ def test_a_calendar_response_window_replaces_r_in_the_business_view() -> None:
     assert (wall.windows["24h"].responded, business.windows["24h"].missed) == (1, 1)
 
 
-# --- agents (SPEC §10) ---------------------------------------------------------------------
+# --- agents --------------------------------------------------------------------------------
 
 
 def answered(
@@ -344,7 +344,7 @@ def test_an_agent_is_listed_in_a_window_only_when_it_answered_there() -> None:
     assert found["24h"]["ana"].first.avg_seconds == 120.0
 
 
-# --- resolution (SPEC §11): resolved conversations kept beside their waits -------------------
+# --- resolution: resolved conversations kept beside their waits ------------------------------
 
 resolves = st.none() | st.tuples(st.integers(min_value=0, max_value=60 * H), st.booleans(), st.booleans())
 S = 24 * H

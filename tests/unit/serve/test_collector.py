@@ -1,4 +1,4 @@
-"""The scrape-time collector on a fresh registry: SPEC §6 names, labels and null handling."""
+"""The scrape-time collector on a fresh registry: metric names, labels and null handling."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def registry_with(*outcomes: Outcome, at: int = T0) -> tuple[CollectorRegistry, 
 
 
 def test_gauges_carry_the_window_numbers() -> None:
-    """One answered and one waiting conversation give the SPEC gauges with their labels."""
+    """One answered and one waiting conversation give the per-series gauges with their labels."""
     registry, _, _ = registry_with(
         conv("acme", "facebook", "a", T0 - 30 * 60 * MICROS, T0 - 20 * 60 * MICROS),
         conv("acme", "facebook", "b", T0 - 10 * 60 * MICROS, None),
@@ -160,7 +160,8 @@ def test_counters_have_no_created_series_and_known_labels_start_at_zero() -> Non
 
 
 def test_help_texts_stand_alone() -> None:
-    """No help text sends a reader to a document they do not have (the SPEC); each is a sentence."""
+    """No help text sends a reader to a document they do not have (the internal contract); each is
+    a sentence."""
     registry, _, _ = registry_with(conv("acme", "x", "a", T0 - 60 * MICROS, T0))
     PipelineMetrics(registry)
     helps = [
@@ -185,7 +186,8 @@ def test_build_info_and_process_metrics() -> None:
 
 
 def test_a_series_with_a_calendar_exports_both_clocks_and_whether_it_is_open() -> None:
-    """SPEC §7: the five gauges twice, `clock` wall and business, and `socialsla_series_open` 0 while closed."""
+    """Business hours: the five window gauges twice, `clock` wall and business, and `socialsla_series_open` 0
+    while closed."""
     (team,) = parse_calendars([{"name": "emea", "timezone": "UTC", "hours": {"sat": ["09:00-17:00"]}}])
     ledger = Ledger(R, calendars=(team,))
     saturday_noon = parse_time("2026-01-10T12:00:00Z")
@@ -208,7 +210,7 @@ def test_a_series_with_a_calendar_exports_both_clocks_and_whether_it_is_open() -
 
 
 def test_agents_have_their_reply_counts_and_times() -> None:
-    """SPEC §10 on /metrics: replies per agent and kind, and their seconds, per window."""
+    """Agents on /metrics: replies per agent and kind, and their seconds, per window."""
     waits = (Wait(T0 - 50 * 60 * MICROS, T0 - 40 * 60 * MICROS, True, "ana"),
              Wait(T0 - 30 * 60 * MICROS, T0 - 25 * 60 * MICROS, False, "ben"))  # fmt: skip
     registry, _, _ = registry_with(Outcome("acme", "x", "t", waits, T0))
@@ -226,7 +228,7 @@ def test_agents_have_their_reply_counts_and_times() -> None:
 
 
 def test_resolution_and_feedback_gauges_equal_the_report_and_only_where_tracked() -> None:
-    """A series with resolve and feedback events exports SPEC §11's and §12's families, equal to the
+    """A series with resolve and feedback events exports the resolution and feedback families, equal to the
     report's JSON; a series with neither exports none of them."""
     import orjson
 

@@ -1,4 +1,4 @@
-"""`GET /waiting` (SPEC §13) as the worker answers it, against the report's list for the same outcomes."""
+"""`GET /waiting` as the worker answers it, against the report's list for the same outcomes."""
 
 from __future__ import annotations
 

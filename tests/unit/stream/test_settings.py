@@ -132,7 +132,8 @@ def test_store_memory_is_bounded() -> None:
     ],
 )
 def test_new_conversation_after_is_a_duration_or_off(raw: str | None, expected: int | None) -> None:
-    """SOCIALSLA_NEW_CONVERSATION_AFTER reads SPEC §7 durations; unset or `off` keeps every later post a follow-up."""
+    """SOCIALSLA_NEW_CONVERSATION_AFTER reads durations with units (`90s`, `1h30m`, `1d12h`); unset or
+    `off` keeps every later post a follow-up."""
     env = {} if raw is None else {"SOCIALSLA_NEW_CONVERSATION_AFTER": raw}
     settings = from_env(env)
     assert settings.new_conversation_after_us == expected
@@ -146,7 +147,7 @@ def test_a_bad_silence_is_named() -> None:
 
 
 def test_the_resolution_window_is_a_duration_above_zero() -> None:
-    """SPEC §11's S: 24h unless set; nonsense and 0 are refused with the setting's name."""
+    """The resolution window S: 24h unless set; nonsense and 0 are refused with the setting's name."""
     assert Settings().resolution_window_us == 24 * 3600 * MICROS
     assert from_env({"SOCIALSLA_RESOLUTION_WINDOW": "8h"}).resolution_window_us == 8 * 3600 * MICROS
     for bad, says in (("soon", "'soon' is not a duration"), ("0s", "'0s' must be a positive duration")):
