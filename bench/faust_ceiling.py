@@ -8,8 +8,10 @@ which Faust's consumer, conductor and stream hand messages to an agent. Modes:
   allows: uvloop, a consumer fetch of FETCH_MIB per partition, no cap on the
   records of a poll, a deeper stream buffer (`bench/run.py` sweeps FETCH_MIB and
   keeps the best as the ceiling ours is measured against);
-* `socialsla`: the same settings with the delivery loop socialsla installs
-  (socialsla/workarounds.py), to show what that change is worth.
+* `socialsla`: the same settings on the worker's own app class (`socialsla.app._App`,
+  which installs the consumer and producer workarounds of
+  socialsla/stream/workarounds.py as `socialsla worker` does: its delivery loop and
+  commit guard), to show what that change is worth.
 
 Run: python bench/faust_ceiling.py BOOTSTRAP PREFIX PROGRESS_FILE {faust,tuned,socialsla} [FETCH_MIB]
 """
@@ -23,16 +25,11 @@ from typing import Any
 
 import faust
 
-from socialsla.stream import workarounds
-
-
-class _SocialslaConsumerApp(faust.App):
-    def _new_consumer(self) -> Any:
-        return workarounds.install_consumer(super()._new_consumer())
+from socialsla.app import _App as WorkerApp  # the worker's wiring of workarounds.py, not a copy of it
 
 
 def main(bootstrap: str, prefix: str, progress: Path, mode: str, fetch_mib: int) -> None:
-    kind = _SocialslaConsumerApp if mode == "socialsla" else faust.App
+    kind = WorkerApp if mode == "socialsla" else faust.App
     tuning: dict[str, Any] = {}
     loop = None
     if mode != "faust":

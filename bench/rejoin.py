@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+
+from children import Child, wait_for
 
 PARTITIONS = 4
 
@@ -41,18 +41,15 @@ def owns_all(port: int) -> bool:
     return health.get("owned_partitions") == every and health.get("input_partitions_loaded") == every
 
 
-def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "socialsla.cli", "worker"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)  # fmt: skip
+def start(env: dict[str, str], log: Path) -> Child:
+    command = [sys.executable, "-m", "socialsla.cli", "worker"]
+    return Child.start(f"the worker on port {env['SOCIALSLA_WEB_PORT']}", command, log, env)
 
 
-def wait_for(port: int, limit: float) -> float:
+def own_all(worker: Child, port: int, limit: float) -> float:
+    """Seconds until the worker owns every partition; ends early if it exits."""
     began = time.monotonic()
-    while not owns_all(port):
-        if time.monotonic() - began > limit:
-            raise SystemExit(f"no worker owned every partition within {limit:.0f} s")
-        time.sleep(0.1)
+    wait_for(lambda: owns_all(port), worker, limit, "it to own every partition", 0.1)
     return time.monotonic() - began
 
 
@@ -67,24 +64,27 @@ def one(bootstrap: str, session_timeout: float, port: int, tmp: Path) -> float:
     log = tmp / f"{tag}.log"
     worker = start(env, log)
     try:
-        wait_for(port, 120)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+        own_all(worker, port, 120)
+        worker.kill()
         worker = start(env, log)
-        return wait_for(port, 4 * session_timeout + 60)
+        return own_all(worker, port, 4 * session_timeout + 60)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
+        worker.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
-    parser.add_argument("--session-timeout", type=float, action="append", help="seconds; repeat to compare")
-    parser.add_argument("--port", type=int, default=7077)
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--bootstrap", default="127.0.0.1:9092", help="the Kafka broker (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--session-timeout", type=float, action="append",
+        help="SOCIALSLA_SESSION_TIMEOUT in seconds; repeat to compare (default: 10)",
+    )  # fmt: skip
+    parser.add_argument("--port", type=int, default=7077, help="the worker's web port (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds over every session timeout")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):

@@ -3,13 +3,17 @@ memory and recovery, on the real local broker. Prints a table and writes JSON.
 
     deploy/kafka/kafka.sh start
     python bench/run.py                      # the full run behind BENCHMARKS.md
-    python bench/run.py --events 50000 --conversations 20000 --quick   # a smoke run
+    python bench/run.py --events 50000 --conversations 20000 --quick   # a short run
+    python bench/run.py --events 2000 --conversations 1000 --partitions 1 --fetch-mib 1 4 --quick
+                                             # the smoke run of tests/bench/test_smoke.py
 
 Every figure comes from real processes: `socialsla worker` subprocesses (RocksDB
 store, a file clock so event times are fixed), an aiokafka consumer for the limit,
 bench/faust_ceiling.py for what a do-nothing Faust agent reaches (with Faust's
 delivery loop and with socialsla's), and bench/naive_app.py for the naive peer.
-Timings are printed, never asserted.
+Timings are printed, never asserted. Each child's output goes to a log file under
+$TMPDIR/socialsla-bench-*/ (bench/children.py); a child that dies ends the run at once
+with its last lines, and a failed run keeps those logs.
 """
 
 from __future__ import annotations
@@ -22,9 +26,7 @@ import os
 import platform
 import random
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -34,6 +36,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from children import Child, run_for, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialsla.core.events import MICROS, InvalidEvent, decode, format_time, parse_time
@@ -193,6 +196,12 @@ class Progress:
         self.loop = asyncio.new_event_loop()
         self.admin, self.ends = self.loop.run_until_complete(start())
 
+    @classmethod
+    def of(cls, bootstrap: str, env: dict[str, str]) -> Progress:
+        """The progress of the worker whose environment is `env`."""
+        inputs = [env["SOCIALSLA_TOPIC_POSTS"], env["SOCIALSLA_TOPIC_REPLIES"]]
+        return cls(bootstrap, env["SOCIALSLA_APP_ID"], inputs, env["SOCIALSLA_TOPIC_OUTCOMES"])
+
     def read(self) -> tuple[int, bool]:
         """(input events committed, whether stage 2 has committed every outcome sent so far)."""
         committed = self.loop.run_until_complete(self.admin.list_consumer_group_offsets(self.group))
@@ -233,31 +242,24 @@ def run_scale(
                "ours-again", f"-w{workers}").start()
         for i in range(workers)
     ]  # fmt: skip
-    env = running[0].env
-    progress = Progress(bootstrap, env["SOCIALSLA_APP_ID"], [env["SOCIALSLA_TOPIC_POSTS"],
-                        env["SOCIALSLA_TOPIC_REPLIES"]], env["SOCIALSLA_TOPIC_OUTCOMES"])  # fmt: skip
+    progress = Progress.of(bootstrap, running[0].env)
+    window = Window()
+
+    def done() -> bool:
+        consumed, stage2_done = progress.read()
+        if window.start is None and settled([w.port for w in running], partitions):
+            window.open(consumed)
+        return consumed >= count and stage2_done
+
     try:
-        deadline = time.monotonic() + 600
-        t0 = c0 = None
-        while time.monotonic() < deadline:
-            consumed, stage2_done = progress.read()
-            if t0 is None:
-                loaded = [
-                    set(health(port + 2 * i).get("input_partitions_loaded") or ()) for i in range(workers)
-                ]
-                if all(loaded) and sorted(p for x in loaded for p in x) == list(range(partitions)):
-                    t0, c0 = time.monotonic(), consumed
-            if consumed >= count and stage2_done:
-                break
-            time.sleep(0.25)
-        elapsed = time.monotonic() - (t0 or time.monotonic())
-        rss = sum(rss_mib(w.process.pid) for w in running if w.process is not None)
-        rate = (count - c0) / elapsed if t0 and c0 is not None and elapsed > 0 else 0.0
+        what = f"{workers} worker(s) in one group to process {count:,} events"
+        wait_for(done, [w.started for w in running], 600, what)
+        rate = window.rate(count)
         return {
             "workers": workers,
             "events_per_s": rate,
-            "timed_events": count - (c0 or count),
-            "rss_mib": rss,
+            "timed_events": count - (window.start[1] if window.start else count),
+            "rss_mib": sum(w.rss() for w in running),
         }
     finally:
         progress.close()
@@ -265,8 +267,37 @@ def run_scale(
             worker.stop()
 
 
+def settled(ports: list[int], partitions: int) -> bool:
+    """Whether the workers on these ports have loaded every input partition between them, each some."""
+    loaded = [set(health(port).get("input_partitions_loaded") or ()) for port in ports]
+    return all(loaded) and sorted(p for x in loaded for p in x) == list(range(partitions))
+
+
+class Window:
+    """A timed window over a backlog: opened once, at (monotonic time, events consumed by then)."""
+
+    def __init__(self) -> None:
+        self.start: tuple[float, int] | None = None
+
+    def open(self, consumed: int) -> None:
+        if self.start is None:
+            self.start = (time.monotonic(), consumed)
+
+    def rate(self, count: int) -> float:
+        """Events per second from the opening until now, when `count` events are consumed."""
+        if self.start is None:
+            return 0.0
+        at, consumed = self.start
+        elapsed = time.monotonic() - at
+        return (count - consumed) / elapsed if elapsed > 0 else 0.0
+
+
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # gone, and reaped
+        return 0.0
+    for line in status.splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -318,20 +349,26 @@ class Worker:
         elif variant in ("stock-drain", "untuned"):
             # Without one of workarounds.py's performance workarounds (bench/variant_worker.py).
             self.command = [sys.executable, str(HERE / "variant_worker.py"), variant, "worker"]
-        self.process: subprocess.Popen[bytes] | None = None
+        self.child: Child | None = None
 
     def start(self) -> Worker:
-        log = open(self.data.parent / f"worker-{self.port}.log", "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=log)
+        name = f"the worker on port {self.port} ({self.env['SOCIALSLA_APP_ID']})"
+        self.child = Child.start(name, self.command, self.data.parent / f"worker-{self.port}.log", self.env)
         return self
 
+    @property
+    def started(self) -> Child:
+        """The running worker's process (it must have been started)."""
+        if self.child is None:
+            raise RuntimeError(f"the worker on port {self.port} was never started")
+        return self.child
+
+    def rss(self) -> float:
+        return rss_mib(self.child.pid) if self.child is not None else 0.0
+
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        if self.child is not None:
+            self.child.stop()
 
 
 def log_records(bootstrap: str, topics: list[str]) -> int:
@@ -369,37 +406,47 @@ def run_ours(
 ) -> dict[str, Any]:
     """Whole-pipeline throughput after a 10% warm-up, then memory, Kafka writes and recovery time."""
     worker = Worker(bootstrap, prefix, partitions, tmp / "data", port, variant, group).start()
-    env = worker.env
     try:
-        progress = Progress(bootstrap, env["SOCIALSLA_APP_ID"], [env["SOCIALSLA_TOPIC_POSTS"],
-                            env["SOCIALSLA_TOPIC_REPLIES"]], env["SOCIALSLA_TOPIC_OUTCOMES"])  # fmt: skip
-    except BaseException:
+        rate, peak = time_backlog(worker, Progress.of(bootstrap, worker.env), count)
+        result = {"partitions": partitions, "events": count, "events_per_s": rate,
+                  **after_backlog(bootstrap, worker, count), "store_mib": dir_mib(tmp / "data")}  # fmt: skip
+        result["rss_peak_mib"] = max(peak, result["rss_mib"])
+    finally:
         worker.stop()  # a worker left running would hold its port for the next run
-        raise
+    shutil.rmtree(tmp / "data")
+    if recover:
+        result.update(recovery(bootstrap, prefix, partitions, tmp / "data", port + 1))
+    return result
 
-    def rss() -> float:
-        return rss_mib(worker.process.pid) if worker.process is not None else 0.0
 
-    warm, t0, peak = count * 0.1, None, 0.0
-    deadline = time.monotonic() + 3600
+def time_backlog(worker: Worker, progress: Progress, count: int) -> tuple[float, float]:
+    """(events per second after a 10% warm-up, peak RSS in MiB) of a worker through the whole backlog."""
+    window, peak = Window(), [0.0]
+
+    def done() -> bool:
+        peak[0] = max(peak[0], worker.rss())
+        consumed, stage2_done = progress.read()
+        if consumed >= count * 0.1:
+            window.open(consumed)
+        return consumed >= count and stage2_done
+
     try:
-        while time.monotonic() < deadline:
-            peak = max(peak, rss())
-            consumed, stage2_done = progress.read()
-            if t0 is None and consumed >= warm:
-                t0, c0 = time.monotonic(), consumed
-            if consumed >= count and stage2_done:
-                break
-            time.sleep(0.25)
+        wait_for(done, worker.started, 3600, f"{worker.env['SOCIALSLA_APP_ID']} to process {count:,} events")
+        return window.rate(count), peak[0]
     finally:
         progress.close()
-    elapsed = time.monotonic() - (t0 or time.monotonic())
+
+
+def after_backlog(bootstrap: str, worker: Worker, count: int) -> dict[str, Any]:
+    """A caught-up worker's scrape cost, open conversations, RSS and Kafka writes per event."""
     time.sleep(2)  # a scrape after the last batch, for the number of open conversations
     scrapes = []
     for _ in range(5):  # what one Prometheus scrape costs once caught up (the forecast included)
         begin = time.perf_counter()
-        scrape(port)
+        scrape(worker.port)
         scrapes.append((time.perf_counter() - begin) * 1000)
+    worker.started.check("its scrapes")
+    env = worker.env
     app = env["SOCIALSLA_APP_ID"]
     written = {
         "threads_log": log_records(bootstrap, [f"{app}-threads"]),
@@ -407,37 +454,37 @@ def run_ours(
         # what an older version wrote instead (Faust changelogs), for a variant's comparison
         "changelogs": log_records(bootstrap, [f"{app}-conversations-changelog", f"{app}-series-changelog"]),
     }
-    result = {
+    return {
         "scrape_ms": statistics.median(scrapes),
-        "open_conversations": scrape(port).get("open", 0),
-        "partitions": partitions,
-        "events": count,
-        "events_per_s": (count - c0) / elapsed if t0 else 0.0,
-        "rss_mib": rss(),
-        "rss_peak_mib": max(peak, rss()),
-        "store_mib": dir_mib(tmp / "data"),
+        "open_conversations": scrape(worker.port).get("open", 0),
+        "rss_mib": worker.rss(),
         "kafka_writes_per_event": {name: n / count for name, n in written.items()},
     }
-    worker.stop()
-    shutil.rmtree(tmp / "data")
-    if not recover:
-        return result
+
+
+def recovery(bootstrap: str, prefix: str, partitions: int, data: Path, port: int) -> dict[str, float]:
+    """How long a worker started on an empty data directory takes to rebuild its state from Kafka."""
     start = time.monotonic()
-    fresh = Worker(bootstrap, prefix, partitions, tmp / "data", port + 1).start()
-    while time.monotonic() - start < 1800:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port + 1}/healthz", timeout=2) as r:
-                health = json.loads(r.read())
-            loaded = len(health["owned_partitions"]) == partitions and health["series"] >= 60
-            if loaded and len(health.get("input_partitions_loaded", range(partitions))) == partitions:
-                break
-        except OSError:
-            pass
-        time.sleep(0.25)
-    result["recovery_s"] = time.monotonic() - start
-    result["recovery_rss_mib"] = rss_mib(fresh.process.pid) if fresh.process is not None else 0.0
-    fresh.stop()
-    return result
+    fresh = Worker(bootstrap, prefix, partitions, data, port).start()
+    try:
+        wait_for(lambda: recovered(port, partitions), fresh.started, 1800, "the restarted worker to rebuild")
+        return {"recovery_s": time.monotonic() - start, "recovery_rss_mib": fresh.rss()}
+    finally:
+        fresh.stop()
+
+
+def loaded_all(port: int, partitions: int) -> bool:
+    """Whether the worker on `port` has loaded every input partition."""
+    return health(port).get("input_partitions_loaded") == list(range(partitions))
+
+
+def recovered(port: int, partitions: int) -> bool:
+    """Whether the worker on `port` owns every partition, with both stages loaded and its series back."""
+    answer = health(port)
+    if not answer:
+        return False
+    loaded = len(answer["owned_partitions"]) == partitions and answer["series"] >= 60
+    return loaded and len(answer.get("input_partitions_loaded", range(partitions))) == partitions
 
 
 def compare(
@@ -485,64 +532,55 @@ def compare(
 def run_ceiling(bootstrap: str, prefix: str, count: int, tmp: Path, mode: str, fetch_mib: int = 1) -> float:
     """Events per second of a do-nothing Faust agent over the whole backlog, after a 10% warm-up."""
     progress = tmp / f"{prefix}-ceiling-{mode}-{fetch_mib}"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(HERE / "faust_ceiling.py"),
-            bootstrap,
-            prefix,
-            str(progress),
-            mode,
-            str(fetch_mib),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    start: tuple[int, float] | None = None
+    command = [sys.executable, str(HERE / "faust_ceiling.py"), bootstrap, prefix, str(progress), mode,
+               str(fetch_mib)]  # fmt: skip
+    name = f"the do-nothing Faust agent ({mode}, {fetch_mib} MiB fetch)"
+    child = Child.start(name, command, Path(f"{progress}.log"))
+    start: list[tuple[int, float]] = []
+
+    def window() -> tuple[tuple[int, float], tuple[int, float]] | None:
+        reading = read_progress(progress)
+        if reading is None:
+            return None
+        if not start and reading[0] >= count * 0.1:
+            start.append(reading)
+        if start and reading[0] >= count and reading[1] > start[0][1]:
+            return start[0], reading
+        return None
+
     try:
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline:
-            text = progress.read_text().split() if progress.exists() else []
-            if len(text) == 2:
-                done, at = int(text[0]), float(text[1])
-                if start is None and done >= count * 0.1:
-                    start = (done, at)
-                if done >= count and start is not None and at > start[1]:
-                    return (done - start[0]) / (at - start[1])
-            time.sleep(0.1)
-        return 0.0
+        what = f"{count:,} events in its progress file"
+        (done0, at0), (done1, at1) = wait_for(window, child, 900, what, 0.1)
+        return (done1 - done0) / (at1 - at0)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
+        child.stop()
+
+
+def read_progress(path: Path) -> tuple[int, float] | None:
+    """(events done, monotonic time) from a child's progress file, or None before its first report."""
+    text = path.read_text().split() if path.exists() else []
+    return (int(text[0]), float(text[1])) if len(text) == 2 else None
 
 
 def run_naive(bootstrap: str, prefix: str, seconds: float, tmp: Path) -> tuple[float, int]:
     """Events per second of the naive peer, over a fixed time after its first events (it is slow)."""
     progress = tmp / f"{prefix}-progress"
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / "naive_app.py"), bootstrap, prefix, str(progress)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def read() -> tuple[int, float] | None:
-        text = progress.read_text().split() if progress.exists() else []
-        return (int(text[0]), float(text[1])) if len(text) == 2 else None
-
+    command = [sys.executable, str(HERE / "naive_app.py"), bootstrap, prefix, str(progress)]
+    child = Child.start("the naive peer", command, tmp / f"{prefix}-naive.log")
     try:
-        deadline = time.monotonic() + 300
-        first = read()
-        while (first is None or first[0] == 0) and time.monotonic() < deadline:
-            time.sleep(0.5)
-            first = read()
-        time.sleep(seconds)
-        last = read()
+        first = wait_for(lambda: started(read_progress(progress)), child, 300, "the naive peer's first event")
+        run_for(seconds, child, f"the naive peer's {seconds:g} s run")
+        last = read_progress(progress)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(60)
-    if first is None or last is None or last[1] <= first[1]:
+        child.stop()
+    if last is None or last[1] <= first[1]:
         return 0.0, 0
     return (last[0] - first[0]) / (last[1] - first[1]), last[0]
+
+
+def started(reading: tuple[int, float] | None) -> tuple[int, float] | None:
+    """A progress reading once it counts some events, else None."""
+    return reading if reading is not None and reading[0] > 0 else None
 
 
 def drain_bound_s(burst: dict[str, Any]) -> float:
@@ -574,36 +612,37 @@ async def freshness(
     """
     worker = Worker(bootstrap, prefix, 4, tmp / prefix / "data", port)
     worker.env["SOCIALSLA_CLOCK"] = "system"
-    worker.start()  # it makes the topics
-    for _ in range(240):
-        if health(port).get("input_partitions_loaded") == [0, 1, 2, 3]:
-            break
-        await asyncio.sleep(0.5)
-    else:
+    child = worker.start().started  # it makes the topics
+    try:
+        # A blocking wait, in the event loop: nothing else runs on it yet.
+        wait_for(lambda: loaded_all(port, 4), child, 120, "the freshness worker to load its partitions", 0.5)
+        await asyncio.sleep(5)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        await producer.start()
+    except BaseException:
         worker.stop()
-        raise RuntimeError(f"the freshness worker did not serve /metrics; see {tmp / prefix}")
-    await asyncio.sleep(5)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    first = {"type": "post", "event_id": "f0", "conversation_id": "f0", "account": "load", "channel": "x",
-             "created_at": format_time(time.time_ns() // 1000)}  # fmt: skip
-    await producer.send_and_wait(f"{prefix}.posts", orjson.dumps(first), key=b"f0")
-    for _ in range(100):  # the load series is there: probes are what the series count adds
-        if (base := health(port).get("series", 0)) >= 1:
-            break
-        await asyncio.sleep(0.1)
+        raise
     probes: list[tuple[float, float]] = []  # (sent, seen) in seconds since the start
     sent_at: dict[str, float] = {}
     burst_start = seconds
     burst_end = seconds + (burst_seconds if burst_factor else 0.0)
     total = burst_end + (after_seconds if burst_factor else 0.0)
-    start, sent, probe, planned = time.monotonic(), 0, 0, 0.0
-    last = 0.0
+    sent, probe, planned, last = 0, 0, 0.0, 0.0
     fresh_since: float | None = None
     burst_events = 0  # the events planned up to the burst's end: when were they all sent?
     burst_sent: float | None = None
     try:
+        first = {"type": "post", "event_id": "f0", "conversation_id": "f0", "account": "load", "channel": "x",
+                 "created_at": format_time(time.time_ns() // 1000)}  # fmt: skip
+        await producer.send_and_wait(f"{prefix}.posts", orjson.dumps(first), key=b"f0")
+        for _ in range(100):  # the load series is there: probes are what the series count adds
+            child.check("the load series")
+            if (base := health(port).get("series", 0)) >= 1:
+                break
+            await asyncio.sleep(0.1)
+        start = time.monotonic()
         while (elapsed := time.monotonic() - start) < total:
+            child.check(f"its probes at {rate:,.0f} events/s")
             in_burst = burst_factor and burst_start <= elapsed < burst_end
             planned += (elapsed - last) * rate * (burst_factor if in_burst else 1.0)
             last = elapsed
@@ -665,22 +704,50 @@ async def freshness(
     return result
 
 
-def main() -> None:
+def options() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--bootstrap", default=os.environ.get("SOCIALSLA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    )
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--conversations", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--partitions", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--naive-seconds", type=float, default=60.0)
-    parser.add_argument("--fresh-rates", type=float, nargs="+", default=[1000.0, 10_000.0])
-    parser.add_argument("--fresh-seconds", type=float, default=30.0)
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
-    parser.add_argument("--quick", action="store_true", help="skip freshness and the naive peer")
-    parser.add_argument("--freshness-only", action="store_true", help="measure freshness only")
+        "--bootstrap", default=os.environ.get("SOCIALSLA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        help="the Kafka broker, host:port (default: $SOCIALSLA_BOOTSTRAP_SERVERS, else %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--events", type=int, default=200_000,
+        help="input events produced per run, posts and replies (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--conversations", type=int, nargs="+", default=[100_000], metavar="N",
+        help="conversations the events are spread over; one round of runs per value (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--partitions", type=int, nargs="+", default=[1, 4], metavar="N",
+        help="partitions of the input topics; one run per value and --conversations (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--naive-seconds", type=float, default=60.0,
+        help="how long the naive peer is timed, after its first events (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fresh-rates", type=float, nargs="+", default=[1000.0, 10_000.0], metavar="RATE",
+        help="freshness: steady input rates in events/s, one run each (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--fresh-seconds", type=float, default=30.0,
+        help="freshness: seconds at each steady rate, and before each burst (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=HERE / "results" / "latest.json",
+        help="where the figures are written as JSON (default: bench/results/latest.json)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="skip freshness and the naive peer (the limit, the ceilings, ours and recovery still run)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--freshness-only", action="store_true",
+        help="measure freshness only, no throughput runs (give --sustainable for the burst runs)",
+    )  # fmt: skip
     parser.add_argument(
         "--skip-ceiling", action="store_true", help="skip the do-nothing Faust agents (long memory runs)"
     )
@@ -695,10 +762,13 @@ def main() -> None:
         "gc, Faust's stream buffer, 1 MiB fetches) or `baseline=DIR` (the code of "
         "another checkout, e.g. a git worktree of main)",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of ours + each variant")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of ours + each --variants (default: %(default)s)"
+    )
     parser.add_argument(
         "--fetch-mib", type=int, nargs="+", default=[1, 4, 16],
-        help="consumer fetch sizes the tuned Faust ceiling is swept over; the best is the ceiling",
+        help="consumer fetch sizes the tuned Faust ceiling is swept over; the best is the ceiling, and "
+        "the do-nothing agent on socialsla's delivery loop uses it (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--scale",
@@ -708,9 +778,12 @@ def main() -> None:
     parser.add_argument(
         "--burst", type=float, default=5.0,
         help="freshness: after --fresh-seconds at each --burst-steady rate, this many times it for "
-        "--burst-seconds",
+        "--burst-seconds (default: %(default)s)",
     )  # fmt: skip
-    parser.add_argument("--burst-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--burst-seconds", type=float, default=60.0, help="freshness: how long each burst lasts (default: "
+        "%(default)s)",
+    )  # fmt: skip
     parser.add_argument(
         "--burst-steady", type=float, nargs="+", default=[0.5, 0.25], metavar="FRACTION",
         help="freshness: the steady rates of the burst runs, as fractions of the sustainable rate "
@@ -721,119 +794,144 @@ def main() -> None:
         "--sustainable", type=float, default=0.0, metavar="RATE",
         help="the sustainable rate in events/s, for --freshness-only runs (else measured)",
     )  # fmt: skip
-    parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs and data")
+    parser.add_argument(
+        "--keep-logs", action="store_true",
+        help="keep the children's logs and data after a run that succeeds (a failed run always keeps them)",
+    )  # fmt: skip
     parser.add_argument(
         "--scorecard",
         action="store_true",
         help="also a resolve per conversation and a CSAT answer on every third (SPEC §11, §12)",
     )
-    args = parser.parse_args()
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    results: dict[str, Any] = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "runs": [],
-    }
-    port = 17100
-    requested = args.events
+    return parser
+
+
+#: The first web port of the workers; each run takes the next ten.
+FIRST_PORT = 17100
+
+
+def measure_runs(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
+    """One run per --conversations and --partitions: throughput, ceilings, memory, recovery."""
+    runs: list[dict[str, Any]] = []
+    port = FIRST_PORT
     for conversations in [] if args.freshness_only else args.conversations:
-        items = events(requested, conversations, seed=conversations, scorecard=args.scorecard)
+        items = events(args.requested, conversations, seed=conversations, scorecard=args.scorecard)
         # A run is timed until every event produced is processed: with --scorecard, the resolves
         # and answers too (timing only the first --events of them stopped before most resolves).
         args.events = len(items)
         for partitions in args.partitions:
-            prefix = f"bench{uuid.uuid4().hex[:8]}"
-            print(
-                f"... {args.events:,} events, {conversations:,} conversations, {partitions} partition(s)",
-                flush=True,
-            )
-            produce_s = asyncio.run(produce(args.bootstrap, prefix, items, partitions))
-            limit = asyncio.run(raw_limit(args.bootstrap, prefix, args.events))
-            ceiling: dict[str, float] = {}
-            if not args.skip_ceiling:
-                ceiling["faust"] = run_ceiling(args.bootstrap, prefix, args.events, tmp, "faust")
-                for mib in args.fetch_mib:
-                    ceiling[f"tuned-{mib}"] = run_ceiling(
-                        args.bootstrap, prefix, args.events, tmp, "tuned", mib
-                    )
-                    print(f"... tuned stock Faust, {mib} MiB fetch: {ceiling[f'tuned-{mib}']:,.0f} events/s")
-                best = max(args.fetch_mib, key=lambda mib: ceiling[f"tuned-{mib}"])
-                ceiling["tuned"], ceiling["tuned_fetch_mib"] = ceiling[f"tuned-{best}"], best
-                ceiling["socialsla"] = run_ceiling(
-                    args.bootstrap, prefix, args.events, tmp, "socialsla", best
-                )
-            ours = run_ours(args.bootstrap, prefix, partitions, args.events, tmp / prefix, port)
-            port += 10
-            if args.scale:
-                for workers in (2, 1):
-                    scaled = run_scale(
-                        args.bootstrap, prefix, partitions, workers, args.events, tmp / prefix, port
-                    )
-                    port += 10
-                    ours[f"scale_{workers}_timed_events"] = scaled["timed_events"]
-                    ours[f"scale_{workers}_per_s"] = scaled["events_per_s"]
-                    ours[f"scale_{workers}_rss_mib"] = scaled["rss_mib"]
-                    print(
-                        f"... {workers} worker(s) in one group: {scaled['events_per_s']:,.0f} events/s",
-                        flush=True,
-                    )
-            if args.variants:
-                ours["variants"] = compare(args, prefix, partitions, tmp, port, ours["events_per_s"])
-                port += 10 * (len(args.variants) + 1) * args.repeat
-            naive = 0.0
-            if not args.quick and partitions == args.partitions[0] and conversations == args.conversations[0]:
-                naive_prefix = f"naive{uuid.uuid4().hex[:8]}"
-                asyncio.run(produce(args.bootstrap, naive_prefix, items, partitions))
-                naive, naive_done = run_naive(args.bootstrap, naive_prefix, args.naive_seconds, tmp)
-                print(f"... naive peer: {naive_done} events in its run, {naive:.1f} events/s", flush=True)
-            run = {
-                "conversations": conversations,
-                "produce_s": produce_s,
-                "limit_per_s": limit,
-                "faust_ceiling_per_s": ceiling.get("faust", 0.0),
-                "faust_ceiling_tuned_per_s": ceiling.get("tuned", 0.0),
-                "faust_ceiling": ceiling,
-                "faust_ceiling_socialsla_drain_per_s": ceiling.get("socialsla", 0.0),
-                "naive_per_s": naive,
-                **ours,
-            }
-            results["runs"].append(run)
+            print(f"... {args.events:,} events, {conversations:,} conversations, {partitions} partition(s)",
+                  flush=True)  # fmt: skip
+            first = partitions == args.partitions[0] and conversations == args.conversations[0]
+            run = one_run(args, items, conversations, partitions, tmp, port, naive=first and not args.quick)
+            port += 10 + (10 * (len(args.variants) + 1) * args.repeat if args.variants else 0)
+            port += 20 if args.scale else 0
+            runs.append(run)
             print(json.dumps(run), flush=True)
-    if not args.quick:
-        rates = list(args.fresh_rates)
-        at_four = [run["events_per_s"] for run in results["runs"] if run["partitions"] == 4]
-        half = statistics.mean(at_four) / 2 if at_four else 0.0
-        results["freshness"] = [
-            asyncio.run(
-                freshness(args.bootstrap, f"fresh{uuid.uuid4().hex[:8]}", rate, args.fresh_seconds,
-                          port + 50 + i, tmp)
-            )
-            for i, rate in enumerate(rates)
-        ]  # fmt: skip
-        sustainable = args.sustainable or 2 * half
-        results["freshness_burst"] = []
-        for i, fraction in enumerate(args.burst_steady if sustainable else ()):
-            steady = fraction * sustainable
-            print(f"... freshness at {fraction:g} of the sustainable rate ({steady:,.0f}/s), then "
-                  f"{args.burst:g}x for {args.burst_seconds:.0f} s", flush=True)  # fmt: skip
-            burst = asyncio.run(
-                freshness(args.bootstrap, f"fresh{uuid.uuid4().hex[:8]}", steady, args.fresh_seconds,
-                          port + 70 + i, tmp, burst_factor=args.burst, burst_seconds=args.burst_seconds)
-            )  # fmt: skip
-            burst.update(sustainable_per_s=sustainable, steady_fraction=fraction)
-            results["freshness_burst"].append(burst)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    return runs
+
+
+def one_run(
+    args: argparse.Namespace, items: list[tuple[str, bytes, bytes]], conversations: int, partitions: int,
+    tmp: Path, port: int, naive: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """The figures of one run: input produced once, then the limit, the ceilings, ours, the variants."""
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    produce_s = asyncio.run(produce(args.bootstrap, prefix, items, partitions))
+    limit = asyncio.run(raw_limit(args.bootstrap, prefix, args.events))
+    ceiling = {} if args.skip_ceiling else ceilings(args, prefix, tmp)
+    ours = run_ours(args.bootstrap, prefix, partitions, args.events, tmp / prefix, port)
+    port += 10
+    if args.scale:
+        ours.update(scale(args, prefix, partitions, tmp, port))
+        port += 20
+    if args.variants:
+        ours["variants"] = compare(args, prefix, partitions, tmp, port, ours["events_per_s"])
+    return {
+        "conversations": conversations,
+        "produce_s": produce_s,
+        "limit_per_s": limit,
+        "faust_ceiling_per_s": ceiling.get("faust", 0.0),
+        "faust_ceiling_tuned_per_s": ceiling.get("tuned", 0.0),
+        "faust_ceiling": ceiling,
+        "faust_ceiling_socialsla_drain_per_s": ceiling.get("socialsla", 0.0),
+        "naive_per_s": run_naive_peer(args, items, partitions, tmp) if naive else 0.0,
+        **ours,
+    }
+
+
+def ceilings(args: argparse.Namespace, prefix: str, tmp: Path) -> dict[str, float]:
+    """The do-nothing Faust agents: stock, tuned over each fetch size, and on socialsla's delivery loop."""
+    ceiling = {"faust": run_ceiling(args.bootstrap, prefix, args.events, tmp, "faust")}
+    for mib in args.fetch_mib:
+        ceiling[f"tuned-{mib}"] = run_ceiling(args.bootstrap, prefix, args.events, tmp, "tuned", mib)
+        print(f"... tuned stock Faust, {mib} MiB fetch: {ceiling[f'tuned-{mib}']:,.0f} events/s", flush=True)
+    best = max(args.fetch_mib, key=lambda mib: ceiling[f"tuned-{mib}"])
+    ceiling["tuned"], ceiling["tuned_fetch_mib"] = ceiling[f"tuned-{best}"], best
+    ceiling["socialsla"] = run_ceiling(args.bootstrap, prefix, args.events, tmp, "socialsla", best)
+    print(f"... do-nothing agent on our delivery loop: {ceiling['socialsla']:,.0f} events/s", flush=True)
+    return ceiling
+
+
+def scale(args: argparse.Namespace, prefix: str, partitions: int, tmp: Path, port: int) -> dict[str, float]:
+    """Two workers in one group, then one, on the same input."""
+    figures: dict[str, float] = {}
+    for workers in (2, 1):
+        scaled = run_scale(args.bootstrap, prefix, partitions, workers, args.events, tmp / prefix, port)
+        port += 10
+        figures[f"scale_{workers}_timed_events"] = scaled["timed_events"]
+        figures[f"scale_{workers}_per_s"] = scaled["events_per_s"]
+        figures[f"scale_{workers}_rss_mib"] = scaled["rss_mib"]
+        print(f"... {workers} worker(s) in one group: {scaled['events_per_s']:,.0f} events/s", flush=True)
+    return figures
+
+
+def run_naive_peer(
+    args: argparse.Namespace, items: list[tuple[str, bytes, bytes]], partitions: int, tmp: Path
+) -> float:
+    """The naive peer's events per second, on its own copy of the input."""
+    naive_prefix = f"naive{uuid.uuid4().hex[:8]}"
+    asyncio.run(produce(args.bootstrap, naive_prefix, items, partitions))
+    naive, naive_done = run_naive(args.bootstrap, naive_prefix, args.naive_seconds, tmp)
+    print(f"... naive peer: {naive_done} events in its run, {naive:.1f} events/s", flush=True)
+    return naive
+
+
+def measure_freshness(args: argparse.Namespace, tmp: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Freshness at each --fresh-rates, then at each --burst-steady fraction with a burst."""
+    port = FIRST_PORT + 10 * len(runs)
+    at_four = [run["events_per_s"] for run in runs if run["partitions"] == 4]
+    half = statistics.mean(at_four) / 2 if at_four else 0.0
+    fresh = [
+        asyncio.run(
+            freshness(args.bootstrap, f"fresh{uuid.uuid4().hex[:8]}", rate, args.fresh_seconds,
+                      port + 50 + i, tmp)
+        )
+        for i, rate in enumerate(args.fresh_rates)
+    ]  # fmt: skip
+    sustainable = args.sustainable or 2 * half
+    bursts = []
+    for i, fraction in enumerate(args.burst_steady if sustainable else ()):
+        steady = fraction * sustainable
+        print(f"... freshness at {fraction:g} of the sustainable rate ({steady:,.0f}/s), then "
+              f"{args.burst:g}x for {args.burst_seconds:.0f} s", flush=True)  # fmt: skip
+        burst = asyncio.run(
+            freshness(args.bootstrap, f"fresh{uuid.uuid4().hex[:8]}", steady, args.fresh_seconds,
+                      port + 70 + i, tmp, burst_factor=args.burst, burst_seconds=args.burst_seconds)
+        )  # fmt: skip
+        burst.update(sustainable_per_s=sustainable, steady_fraction=fraction)
+        bursts.append(burst)
+    return {"freshness": fresh, "freshness_burst": bursts}
+
+
+def print_runs(runs: list[dict[str, Any]]) -> None:
+    """The table: one row per run, and the scale-out line under it."""
     print(
         f"\n{'conv':>8} {'part':>4} {'ours ev/s':>10} {'tuned ceil':>10} {'ours/ceil':>9} "
         f"{'limit ev/s':>10} {'ours/limit':>10} {'stock':>8} {'+drain':>8} {'naive':>6} "
         f"{'writes/ev':>9} {'open':>9} {'RSS MiB':>8} {'peak MiB':>8} {'recover s':>9}"
     )
-    for run in results["runs"]:
+    for run in runs:
         tuned = run["faust_ceiling_tuned_per_s"]
         writes = sum(run["kafka_writes_per_event"].values())
         print(
@@ -845,11 +943,18 @@ def main() -> None:
             f"{run['open_conversations']:>9.0f} {run['rss_mib']:>8.0f} {run['rss_peak_mib']:>8.0f} "
             f"{run['recovery_s']:>9.1f}"
         )
+        own_loop = run["faust_ceiling_socialsla_drain_per_s"]
+        if own_loop:
+            print(f"{'':>14} ours / the do-nothing agent on our own delivery loop: "
+                  f"{run['events_per_s'] / own_loop:.3f} (same run)")  # fmt: skip
         if "scale_2_per_s" in run:
             two, one = run["scale_2_per_s"], run["scale_1_per_s"]
             print(f"{'':>14} two workers in one group: {two:,.0f} events/s, one: {one:,.0f} "
                   f"({two / one if one else float('nan'):.2f}x, same run)")  # fmt: skip
-    for run in results["runs"]:
+
+
+def print_variants(runs: list[dict[str, Any]]) -> None:
+    for run in runs:
         for name, figures in run.get("variants", {}).items():
             if not isinstance(figures, dict):
                 continue
@@ -860,6 +965,9 @@ def main() -> None:
             print(f"{run['partitions']} partition(s): {name:>24}: {rates} events/s, "
                   f"{figures['ratio_to_ours']:.3f} x ours (same run); RSS {rss} MiB, store {store} MiB, "
                   f"scrape {scrapes} ms, open {figures['open_conversations'][0]:,.0f}")  # fmt: skip
+
+
+def print_freshness(results: dict[str, Any]) -> None:
     for fresh in results.get("freshness", []):
         print(
             f"freshness at {fresh['target_per_s']:.0f}/s (achieved {fresh['produced_per_s']:.0f}/s): "
@@ -876,6 +984,32 @@ def main() -> None:
             f"last event {burst['burst_sent_after_s']} s after its planned end, fresh again "
             f"{burst['fresh_after_burst_sent_s']} s after that"
         )
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Every figure the options ask for, with the machine they were taken on."""
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    results: dict[str, Any] = {"machine": machine, "runs": measure_runs(args, tmp)}
+    if not args.quick:
+        results.update(measure_freshness(args, tmp, results["runs"]))
+    return results
+
+
+def main() -> None:
+    args = options().parse_args()
+    args.requested = args.events
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        results = measure(args, tmp)
+    except BaseException:
+        print(f"bench failed: the children's logs and data are kept in {tmp}", file=sys.stderr, flush=True)
+        raise
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print_runs(results["runs"])
+    print_variants(results["runs"])
+    print_freshness(results)
     print(f"results: {args.out}")
     if args.keep_logs:
         print(f"worker logs kept in {tmp}")
