@@ -48,9 +48,11 @@ def stack(broker: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterat
     yield built
     for worker in built.workers:
         worker.stop()
+    for gateway in built.gateways:
+        gateway.stop()
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
-        for worker in built.workers:
+        for worker in [*built.workers, *built.gateways]:
             if worker.log.exists():
                 sys.stderr.write(f"\n--- {worker.log} (last 60 lines) ---\n")
                 sys.stderr.write("\n".join(worker.log.read_text(errors="replace").splitlines()[-60:]))

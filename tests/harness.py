@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -246,12 +247,81 @@ class Worker:
 
 
 @dataclass
+class Gateway:
+    """One running `socialsla ingest` process."""
+
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.env["SOCIALSLA_INGEST_PORT"])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, ready_s: float = 60.0) -> Gateway:
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "socialsla.cli", "ingest"],
+                preexec_fn=ends_with_this_test_run(),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        eventually(self._serving, bool, ready_s, f"the gateway on port {self.port} to serve")
+        return self
+
+    def _serving(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-15:])
+            raise AssertionError(f"the gateway exited with {self.process.returncode}:\n{tail}")
+        return "socialsla ingest: serving" in self.log.read_text(errors="replace")
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """(status, body, headers) of one request; an HTTP error status is an answer, not a failure."""
+        request = urllib.request.Request(self.url + path, data=body, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as error:
+            return error.code, error.read(), dict(error.headers)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+        status, answer, _ = self.request("POST", path, body, headers)
+        return status, orjson.loads(answer) if answer else {}
+
+    def metrics(self) -> Samples:
+        status, text, _ = self.request("GET", "/metrics")
+        return parse_metrics(text.decode()) if status == 200 else {}
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int | None:
+        """Signal the gateway and wait for it; its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code, self.process = self.process.returncode, None
+        return code
+
+
+@dataclass
 class Stack:
     """The topics, clock and workers of one test."""
 
     tmp: Path
     env: dict[str, str]
     workers: list[Worker] = field(default_factory=list)
+    gateways: list[Gateway] = field(default_factory=list)
 
     @classmethod
     def create(cls, tmp: Path) -> Stack:
@@ -291,6 +361,15 @@ class Stack:
         worker = Worker(env, self.tmp / f"{name}.log")
         self.workers.append(worker)
         return worker.start()
+
+    def gateway(self, **extra: str) -> Gateway:
+        """A gateway on this stack's topics, every platform configured (tests/webhooks.py's secrets)."""
+        from tests.webhooks import SECRETS
+
+        env = {**self.env, **SECRETS, "SOCIALSLA_INGEST_PORT": str(free_port()), **extra}
+        gateway = Gateway(env, self.tmp / f"gateway{len(self.gateways)}.log")
+        self.gateways.append(gateway)
+        return gateway.start()
 
     def produce(self, path: Path) -> None:
         done = subprocess.run(

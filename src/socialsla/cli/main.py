@@ -1,8 +1,8 @@
 """The `socialsla` command line: every command, and its exit codes.
 
 Commands: `report`, `rules check` and `import twcs` (offline.py), `worker`
-(worker.py), `produce` and `generate` (send.py), `receiver` (paging.py) and
-`demo` (demo.py).
+(worker.py), `ingest` (ingest.py), `produce` and `generate` (send.py), `receiver`
+(paging.py) and `demo` (demo.py).
 
 Exit codes: 0 done, 1 the input, a rule file or the settings could not be used
 (the message says why), 2 the command line itself was wrong (argparse's
@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from socialsla.cli.demo import add_demo_command
 from socialsla.cli.files import InputFileError
+from socialsla.cli.ingest import add_ingest_command
 from socialsla.cli.offline import add_offline_commands
 from socialsla.cli.paging import add_paging_command
 from socialsla.cli.send import add_send_commands
@@ -48,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     for add in (
         add_offline_commands,
         add_worker_command,
+        add_ingest_command,
         add_send_commands,
         add_paging_command,
         add_demo_command,

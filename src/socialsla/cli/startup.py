@@ -34,14 +34,19 @@ def web_port_taken(settings: Settings, command: str) -> bool:
     Checked before anything starts: a worker would crash deep inside Faust, and a
     demo would show the numbers of whichever process holds the port.
     """
+    return port_taken(settings.web_host, settings.web_port, command, "/metrics", "SOCIALSLA_WEB_PORT")
+
+
+def port_taken(host: str, port: int, command: str, what: str, variable: str) -> bool:
+    """Whether `what` cannot bind host:port; if so, say which and what to do, in one line."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((settings.web_host, settings.web_port))
+            probe.bind((host, port))
         except OSError as exc:
             print(
-                f"socialsla {command}: cannot serve /metrics on {settings.web_host}:{settings.web_port}: "
-                f"{exc.strerror} (another worker or demo running?); stop it or set SOCIALSLA_WEB_PORT",
+                f"socialsla {command}: cannot serve {what} on {host}:{port}: "
+                f"{exc.strerror} (another worker or demo running?); stop it or set {variable}",
                 file=sys.stderr,
             )
             return True

@@ -6,7 +6,6 @@ seconds; `/healthz` and the `socialsla_data_stale` gauge read what it found.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from socialsla.stream import workarounds
 from socialsla.stream.counters import PipelineMetrics
 from socialsla.stream.faust_agents import Outbox
 from socialsla.stream.handlers import SeriesStage
+from socialsla.stream.kafka import broker_reachable
 from socialsla.stream.settings import Settings
 from socialsla.stream.topics import Topics
 
@@ -84,19 +84,6 @@ class Housekeeping:
         idle = time.monotonic() - self.health.last_progress > self.settings.stale_after
         self.health.stale = not reachable or (behind and idle)
         self.metrics.stale.set(1 if self.health.stale else 0)
-
-
-async def broker_reachable(servers: str) -> bool:
-    """Whether any bootstrap broker accepts a TCP connection within a second."""
-    for server in servers.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
-        except (TimeoutError, OSError):
-            continue
-        writer.close()
-        return True
-    return False
 
 
 def lags_of(app: Any, topics: frozenset[str]) -> Iterator[tuple[str, int, int]]:

@@ -217,3 +217,16 @@ async def events_held(settings: Settings) -> int:
         return sum(ends[tp] - starts[tp] for tp in tps)
     finally:
         await consumer.stop()
+
+
+async def broker_reachable(servers: str) -> bool:
+    """Whether any bootstrap broker accepts a TCP connection within a second."""
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 1.0)
+        except (TimeoutError, OSError):
+            continue
+        writer.close()
+        return True
+    return False

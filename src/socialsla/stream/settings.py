@@ -22,7 +22,11 @@ from socialsla.core.thread import Policy
 PREFIX: Final = "SOCIALSLA_"
 _TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _HOSTPORT_RE: Final = re.compile(r"[^\s,:]+:\d{1,5}")
-_SECRET: Final = {"sasl_password"}
+_SECRET: Final = {
+    "sasl_password", "ingest_token", "meta_app_secret", "meta_verify_token", "x_consumer_secret",
+    "chatwoot_secret",
+}  # fmt: skip
+_APP_IDS_RE: Final = re.compile(r"\d{1,20}(,\d{1,20})*")
 
 
 class SettingsError(ValueError):
@@ -68,6 +72,20 @@ class Settings:
     sasl_username: str | None = None
     sasl_password: str | None = None
     ssl_cafile: Path | None = None
+    # The webhook gateway (`socialsla ingest`); a worker reads these too, so that one environment
+    # may serve both, and ignores them.
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 6070
+    ingest_timeout: str = "10s"
+    ingest_max_bytes: int = 1 << 20
+    ingest_accounts: Path | None = None
+    ingest_token: str | None = None
+    meta_app_secret: str | None = None
+    meta_verify_token: str | None = None
+    meta_automated_app_ids: str | None = None
+    x_consumer_secret: str | None = None
+    x_automated_app_ids: str | None = None
+    chatwoot_secret: str | None = None
 
     def rocksdb_options(self) -> dict[str, int]:
         """Memtable and block-cache sizes for each RocksDB partition store.
@@ -98,6 +116,19 @@ class Settings:
     def new_conversation_after_us(self) -> int | None:
         """The silence that makes a follow-up a conversation of its own, in microseconds; None when off."""
         return parse_silence(self.new_conversation_after)
+
+    @property
+    def ingest_timeout_us(self) -> int:
+        """How long the gateway waits for Kafka's acknowledgement before answering 503."""
+        return round(parse_seconds(self.ingest_timeout) * MICROS)
+
+    @property
+    def automated_app_ids(self) -> dict[str, frozenset[str]]:
+        """Per platform (`meta`, `x`), the app ids whose sends are the team's bots."""
+        return {
+            "meta": _app_ids(self.meta_automated_app_ids),
+            "x": _app_ids(self.x_automated_app_ids),
+        }
 
     @property
     def horizon_us(self) -> int:
@@ -158,7 +189,25 @@ HELP: Final = {
     "sasl_username": "SASL user",
     "sasl_password": "SASL password (never printed)",
     "ssl_cafile": "CA bundle for SSL / SASL_SSL",
+    "ingest_host": "address the webhook gateway (socialsla ingest) binds to (loopback unless set)",
+    "ingest_port": "port of the webhook gateway: /meta, /x, /chatwoot, /events, /healthz, /metrics",
+    "ingest_timeout": "how long the gateway waits for Kafka to acknowledge a delivery's events before "
+    "answering 503 with Retry-After (the platform sends it again)",
+    "ingest_max_bytes": "largest delivery body the gateway reads; a larger one gets 413",
+    "ingest_accounts": 'TOML file naming platform accounts: "meta:PAGE_ID" = "acme" (default: the ids)',
+    "ingest_token": "bearer token of the gateway's /events (our own event format); unset: /events is off",
+    "meta_app_secret": "Meta app secret: checks X-Hub-Signature-256; unset: /meta is off",
+    "meta_verify_token": "the verify token typed in Meta's webhook settings (the subscription handshake)",
+    "meta_automated_app_ids": "comma-separated Meta app ids whose messages are the team's bots (automated)",
+    "x_consumer_secret": "X app consumer secret: the CRC check and x-twitter-webhooks-signature; unset: "
+    "/x is off",
+    "x_automated_app_ids": "comma-separated X app ids whose messages are the team's bots (automated)",
+    "chatwoot_secret": "Chatwoot webhook secret: checks X-Chatwoot-Signature; unset: /chatwoot is off",
 }
+
+
+def _app_ids(text: str | None) -> frozenset[str]:
+    return frozenset() if not text else frozenset(part.strip() for part in text.split(","))
 
 
 def _bool(text: str) -> bool:
@@ -213,7 +262,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
                 values[item.name] = _whole(raw)
             elif isinstance(default, float):
                 values[item.name] = _seconds(raw)
-            elif item.name in ("data_dir", "rules_file", "ssl_cafile"):
+            elif item.name in ("data_dir", "rules_file", "ssl_cafile", "ingest_accounts"):
                 values[item.name] = Path(raw) if raw else None
             else:
                 values[item.name] = raw or None
@@ -230,6 +279,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
 _WHOLE_RANGES: Final = {
     "partitions": (1, 1024), "replication": (1, 16), "web_port": (1, 65535), "max_agents": (1, 10_000),
     "max_series": (1, 1_000_000), "batch_size": (1, 100_000), "store_memory_mib": (16, 65_536),
+    "ingest_port": (1, 65535), "ingest_max_bytes": (1024, 64 << 20),
 }  # fmt: skip
 #: Settings in seconds and the values they may take, ends included.
 _SECONDS_RANGES: Final = {
@@ -237,12 +287,13 @@ _SECONDS_RANGES: Final = {
     "refresh_interval": (0.05, 3600), "purge_interval": (0.05, 86_400), "batch_seconds": (0.001, 10),
 }  # fmt: skip
 #: Settings that are durations, each checked by reading it (`response_window` -> `response_window_us`).
-_DURATIONS: Final = ("response_window", "resolution_window", "new_conversation_after")
+_DURATIONS: Final = ("response_window", "resolution_window", "new_conversation_after", "ingest_timeout")
 
 
 def _check(s: Settings) -> list[str]:
     """Every problem of a set of settings whose values each read: their ranges, and how they go together."""
-    return [*_kafka_problems(s), *_range_problems(s), *_reading_problems(s), *_security_problems(s)]
+    return [*_kafka_problems(s), *_range_problems(s), *_reading_problems(s), *_security_problems(s),
+            *_ingest_problems(s)]  # fmt: skip
 
 
 def _kafka_problems(s: Settings) -> list[str]:
@@ -304,4 +355,23 @@ def _security_problems(s: Settings) -> list[str]:
             problems.append(f"{PREFIX}SASL_MECHANISM: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
         if not s.sasl_username or not s.sasl_password:
             problems.append(f"{PREFIX}SASL_USERNAME and SASL_PASSWORD are required with SASL")
+    return problems
+
+
+def _ingest_problems(s: Settings) -> list[str]:
+    """The gateway's settings that go together: app id lists, Meta's two secrets, the names file."""
+    problems = []
+    for name in ("meta_automated_app_ids", "x_automated_app_ids"):
+        value = getattr(s, name)
+        if value and not _APP_IDS_RE.fullmatch(value.replace(" ", "")):
+            problems.append(
+                f"{PREFIX}{name.upper()}: expected comma-separated app ids (digits), got {value!r}"
+            )
+    if bool(s.meta_app_secret) != bool(s.meta_verify_token):
+        problems.append(
+            f"{PREFIX}META_APP_SECRET and {PREFIX}META_VERIFY_TOKEN go together: Meta signs with the first "
+            "and subscribes the webhook with the second"
+        )
+    if s.ingest_accounts is not None and not s.ingest_accounts.is_file():
+        problems.append(f"{PREFIX}INGEST_ACCOUNTS: {s.ingest_accounts} is not a file")
     return problems
