@@ -70,13 +70,13 @@ def _ingest(args: argparse.Namespace) -> int:
 async def _serve(settings: Settings, served: dict[str, Any]) -> None:
     from prometheus_client import CollectorRegistry
 
-    from socialsla.ingest.gateway import Gateway, serve
+    from socialsla.ingest.gateway import Gateway, run_gateway
     from socialsla.ingest.producer import Producer
 
     producer = Producer(settings)
     await producer.start()
     gateway = Gateway(settings, served, producer, CollectorRegistry())
-    await serve(settings, gateway, lambda line: print(line, file=sys.stderr, flush=True))
+    await run_gateway(settings, gateway, lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def add_ingest_command(commands: Any) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -22,18 +21,17 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from socialsla.ingest.counters import GatewayMetrics
 from socialsla.ingest.delivery import Delivery
+from socialsla.ingest.metrics import GatewayMetrics
 from socialsla.ingest.platforms import Platform
 from socialsla.ingest.producer import Producer
 from socialsla.ingest.signatures import crc_response
 from socialsla.stream.kafka import broker_reachable
 from socialsla.stream.settings import Settings
+from socialsla.stream.shutdown import STOP_SIGNALS
 
 log = logging.getLogger("socialsla")
 
-#: Signals that stop a gateway as they stop a worker: a closed terminal (SIGHUP) included.
-STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: Part of SOCIALSLA_SHUTDOWN_TIMEOUT given to the deliveries in flight; the rest flushes the producer.
 IN_FLIGHT_SHARE: Final = 0.5
 
@@ -158,7 +156,7 @@ def _json(body: object, status: int, headers: dict[str, str] | None = None) -> w
     )
 
 
-async def serve(settings: Settings, gateway: Gateway, ready: Callable[[str], None] = print) -> None:
+async def run_gateway(settings: Settings, gateway: Gateway, ready: Callable[[str], None] = print) -> None:
     """Serve until SIGTERM, SIGINT or SIGHUP; then stop accepting, finish the deliveries in flight and
     flush the producer, within SOCIALSLA_SHUTDOWN_TIMEOUT whether or not a broker answers."""
     grace = settings.shutdown_timeout * IN_FLIGHT_SHARE
