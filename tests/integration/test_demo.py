@@ -81,12 +81,13 @@ def inbound(samples: Samples) -> dict[tuple[str, str], float]:
 
 @pytest.fixture
 def demo_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], dict[str, int], Path]]:
-    ports = {"kafka": free_port(), "controller": free_port(), "web": free_port()}
+    ports = {"kafka": free_port(), "controller": free_port(), "web": free_port(), "ingest": free_port()}
     home = tmp_path / "kafka"
     # Nothing of the test run's own broker or settings leaks in: the demo runs on its embedded defaults.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOCIALSLA_", "KAFKA_"))}
     env |= {"KAFKA_PORT": str(ports["kafka"]), "KAFKA_CONTROLLER_PORT": str(ports["controller"]),
-            "KAFKA_HOME": str(home), "SOCIALSLA_WEB_PORT": str(ports["web"])}  # fmt: skip
+            "KAFKA_HOME": str(home), "SOCIALSLA_WEB_PORT": str(ports["web"]),
+            "SOCIALSLA_INGEST_PORT": str(ports["ingest"])}  # fmt: skip
     yield env, ports, home
     # Whatever happened, leave no broker behind.
     subprocess.run(["bash", str(REPO / "deploy" / "kafka" / "kafka.sh"), "stop"], env=env, check=False,
@@ -115,15 +116,14 @@ def start_demo(
     return Demo(process, output, ports, home)
 
 
-def worker_pid(output: Path) -> int | None:
-    found = re.search(r"worker started \(pid (\d+)\)", output.read_text(errors="replace"))
+def worker_pid(output: Path, child: str = "worker") -> int | None:
+    found = re.search(child + r" started \(pid (\d+)\)", output.read_text(errors="replace"))
     return int(found.group(1)) if found else None
 
 
 def kill_demo(process: subprocess.Popen[bytes], output: Path) -> None:
     """After the test, pass or fail, nothing of the demo outlives it: its group, and its worker's session."""
-    pid = worker_pid(output)
-    for group in (process.pid, pid):
+    for group in (process.pid, worker_pid(output), worker_pid(output, "gateway")):
         if group is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
@@ -151,14 +151,39 @@ def answering(samples: Samples) -> set[tuple[str, str]]:
     }
 
 
-def scorecards(samples: Samples) -> set[tuple[str, str]]:
-    """The series with both a 24-hour resolution rate and a 24-hour CSAT."""
+def scorecards(samples: Samples) -> dict[str, set[tuple[str, str]]]:
+    """The series with a 24-hour resolution rate, and those with a 24-hour CSAT."""
     found: dict[str, set[tuple[str, str]]] = {"socialsla_resolution_rate": set(), "socialsla_csat": set()}
     for (name, labels), _ in samples.items():
         tags = dict(labels)
         if name in found and tags.get("window") == "24h" and tags.get("clock", "wall") == "wall":
             found[name].add((tags["account"], tags["channel"]))
-    return found["socialsla_resolution_rate"] & found["socialsla_csat"]
+    return found
+
+
+def carried(samples: Samples) -> bool:
+    """What each network can say reached /metrics: initech answers in Chatwoot, which carries resolutions
+    and CSAT; Meta's feedback cards carry acme's and globex's CSAT; neither Meta nor X knows resolutions."""
+    found, answers = scorecards(samples), answering(samples)
+    chatwoot = {s for s in answers if s[0] == "initech"}
+    meta = {s for s in answers if s[0] != "initech" and s[1] != "x"}
+    return (
+        bool(chatwoot and meta)
+        and chatwoot <= found["socialsla_resolution_rate"] & found["socialsla_csat"]
+        and meta <= found["socialsla_csat"]
+        and not {s for s in found["socialsla_resolution_rate"] if s[0] != "initech"}
+    )
+
+
+def deliveries(port: int) -> dict[str, float]:
+    """The demo gateway's deliveries answered 200, per platform."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=3) as r:
+            samples = parse_metrics(r.read().decode())
+    except OSError:
+        return {}
+    return {dict(labels)["platform"]: value for (name, labels), value in samples.items()
+            if name == "socialsla_ingest_deliveries_total" and dict(labels)["code"] == "200"}  # fmt: skip
 
 
 def accepted(samples: Samples) -> float:
@@ -186,10 +211,12 @@ def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
     first = start_demo(env, ports, home, tmp_path / "first.out", request)
     eventually(first.metrics, lambda s: set(inbound(s)) == SERIES and min(inbound(s).values()) > 0
                and accepted(s) > 1000, DEMO_READY_S, "every generated series with inbound > 0 on /metrics")  # fmt: skip
-    # every series whose team has answered also resolves and hears from its customers, on
-    # /metrics and on the screen (a team whose calendar is closed all the backfill has answered nobody yet)
-    eventually(first.metrics, lambda s: answering(s) and answering(s) <= scorecards(s), DEMO_READY_S,
-               "a resolution rate and a CSAT for every series that answers")  # fmt: skip
+    # the traffic came through the demo's gateway, as each network's signed webhooks
+    eventually(lambda: deliveries(first.ports["ingest"]), lambda d: min(d.get(p, 0) for p in ("meta", "x", "chatwoot")) > 0,
+               DEMO_READY_S, "Meta, X and Chatwoot deliveries answered 200 by the demo's gateway")  # fmt: skip
+    # every series whose team has answered also hears from its customers, and initech's (in Chatwoot) resolves,
+    # on /metrics and on the screen (a team whose calendar is closed all the backfill has answered nobody yet)
+    eventually(first.metrics, carried, DEMO_READY_S, "the scorecard figures each network carries")  # fmt: skip
     eventually(first.text, lambda text: "scorecard" in text and "CSAT" in text, DEMO_READY_S,
                "the screen's scorecard lines")  # fmt: skip
     # the on-call page's address is printed, and its board lists every series, shared through Kafka
@@ -251,7 +278,8 @@ def test_demo_exits_1_with_the_reason_when_its_worker_dies(
     from tests.harness import Stack
 
     stack = Stack.create(tmp_path)
-    env = {**stack.env, "SOCIALSLA_WEB_PORT": str(free_port()), "SOCIALSLA_CLOCK": "system"}
+    env = {**stack.env, "SOCIALSLA_WEB_PORT": str(free_port()), "SOCIALSLA_INGEST_PORT": str(free_port()),
+           "SOCIALSLA_CLOCK": "system"}  # fmt: skip
     output = tmp_path / "demo.out"
     process = subprocess.Popen(
         [

@@ -98,8 +98,8 @@ def _message(body: dict[str, object], names: Names, now_us: int) -> Fields | Non
     if body.get("private") is True:
         return None
     message_type = body.get("message_type")
-    if message_type not in _INCOMING + _OUTGOING:
-        return None
+    if type(message_type) not in (str, int) or message_type not in _INCOMING + _OUTGOING:
+        return None  # (false and 0.0 equal 0 in Python: only the documented words and numbers count)
     kind = "post" if message_type in _INCOMING else "reply"
     thread = _message_thread(body)
     created_us = instant(required(body, "created_at"), "created_at")

@@ -26,14 +26,15 @@ from socialsla.ingest.metrics import GatewayMetrics
 from socialsla.ingest.platforms import Platform
 from socialsla.ingest.producer import Producer
 from socialsla.ingest.signatures import crc_response
-from socialsla.stream.kafka import broker_reachable
 from socialsla.stream.settings import Settings
 from socialsla.stream.shutdown import STOP_SIGNALS
 
 log = logging.getLogger("socialsla")
 
-#: Part of SOCIALSLA_SHUTDOWN_TIMEOUT given to the deliveries in flight; the rest flushes the producer.
+#: Part of SOCIALSLA_SHUTDOWN_TIMEOUT given to the deliveries in flight; the rest flushes the producer,
+#: but for EXIT_MARGIN_S, left for closing the interpreter.
 IN_FLIGHT_SHARE: Final = 0.5
+EXIT_MARGIN_S: Final = 1.5
 
 
 def wall_us() -> int:
@@ -89,7 +90,9 @@ class Gateway:
         now_us = self.clock()
         failure = platform.check(request.headers, body, now_us)
         if failure is not None:
-            return _json({"error": "signature check failed", "check": failure}, 401)
+            return _json(
+                {"error": "the signature (or /events' token) is missing or wrong", "check": failure}, 401
+            )
         delivery = _read(platform, body, now_us)
         if not await self.producer.send(delivery, platform.name):
             return _json(
@@ -123,8 +126,8 @@ class Gateway:
         return _json(crc_response(token, self.settings.x_consumer_secret or ""), 200)
 
     async def healthz(self, request: web.Request) -> web.Response:
-        """200 while a broker accepts connections, 503 otherwise: a load balancer sends elsewhere."""
-        up = await broker_reachable(self.settings.bootstrap_servers)
+        """200 while Kafka answers a metadata request, 503 otherwise: a load balancer sends elsewhere."""
+        up = await self.producer.reachable()
         return _json(
             {"status": "ok" if up else "no broker", "platforms": sorted(self.served)}, 200 if up else 503
         )
@@ -159,7 +162,7 @@ def _json(body: object, status: int, headers: dict[str, str] | None = None) -> w
 async def run_gateway(settings: Settings, gateway: Gateway, ready: Callable[[str], None] = print) -> None:
     """Serve until SIGTERM, SIGINT or SIGHUP; then stop accepting, finish the deliveries in flight and
     flush the producer, within SOCIALSLA_SHUTDOWN_TIMEOUT whether or not a broker answers."""
-    grace = settings.shutdown_timeout * IN_FLIGHT_SHARE
+    grace = (settings.shutdown_timeout - EXIT_MARGIN_S) * IN_FLIGHT_SHARE
     runner = web.AppRunner(gateway.app(), access_log=None, shutdown_timeout=grace)
     await runner.setup()
     site = web.TCPSite(runner, settings.ingest_host, settings.ingest_port, shutdown_timeout=grace)
@@ -177,5 +180,5 @@ async def run_gateway(settings: Settings, gateway: Gateway, ready: Callable[[str
         await asyncio.wait_for(runner.cleanup(), grace + 1)
     except TimeoutError:
         log.warning("socialsla ingest: deliveries still in flight after %.0f s; stopping anyway", grace)
-    remaining = max(1.0, settings.shutdown_timeout - (time.monotonic() - began))
-    await gateway.producer.stop(remaining)
+    remaining = settings.shutdown_timeout - EXIT_MARGIN_S - (time.monotonic() - began)
+    await gateway.producer.stop(max(0.1, remaining))

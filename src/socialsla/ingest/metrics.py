@@ -36,6 +36,6 @@ class GatewayMetrics:
         for platform in platforms:  # known series start at zero, so rate() sees the first one
             for outcome in OUTCOMES:
                 self.items.labels(platform, outcome)
-            for code in ("200", "401", "503"):
+            for code in ("200", "401", "413", "503"):
                 self.deliveries.labels(platform, code)
             self.latency.labels(platform)

@@ -72,6 +72,13 @@ class Producer:
         if pending:
             await asyncio.gather(*pending)
 
+    async def reachable(self, timeout_s: float = 2.0) -> bool:
+        """Whether Kafka answers a metadata request now (not only accepts a connection)."""
+        try:
+            return bool(await asyncio.wait_for(self.client.client.force_metadata_update(), timeout_s))
+        except Exception:
+            return False
+
     async def stop(self, timeout_s: float) -> None:
         """Flush what is in flight and close, giving up after `timeout_s` (a broker that is gone)."""
         with contextlib.suppress(Exception):

@@ -123,3 +123,22 @@ def check_bearer(headers: Mapping[str, str], token: str) -> str | None:
     if not _same(given.strip(" "), token):
         return "token does not match"
     return None
+
+
+def signed_meta(body: bytes, app_secret: str) -> dict[str, str]:
+    """The header Meta signs a delivery with (for the demo's traffic and the bench: a sender's side)."""
+    return {"X-Hub-Signature-256": _PREFIX + _hmac(app_secret, body).hex()}
+
+
+def signed_x(body: bytes, consumer_secret: str) -> dict[str, str]:
+    """The header X signs a delivery with."""
+    return {"x-twitter-webhooks-signature": _PREFIX + base64.b64encode(_hmac(consumer_secret, body)).decode()}
+
+
+def signed_chatwoot(body: bytes, secret: str, at_s: int) -> dict[str, str]:
+    """The headers Chatwoot signs a delivery with, sent at unix second `at_s`."""
+    stamp = str(at_s)
+    return {
+        "X-Chatwoot-Timestamp": stamp,
+        "X-Chatwoot-Signature": _PREFIX + _hmac(secret, stamp.encode() + b"." + body).hex(),
+    }

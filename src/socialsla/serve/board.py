@@ -141,7 +141,7 @@ async def follow(options: dict[str, Any], topic: str, board: Board) -> None:
             await consumer.start()
             tps = [TopicPartition(topic, 0)]  # the topic has one partition (`kafka.ensure_topics`)
             consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
+            await consumer.seek_to_beginning(*tps)
             while True:
                 batches = await consumer.getmany(timeout_ms=1000)
                 for records in batches.values():

@@ -109,6 +109,9 @@ def test_a_reply_without_any_sender_key_is_an_automation_rules() -> None:
         pytest.param({"message_type": "activity"}, id="activity"),
         pytest.param({"message_type": "template"}, id="template"),
         pytest.param({"message_type": 2}, id="activity-as-number"),
+        pytest.param({"message_type": False}, id="false-is-not-0"),
+        pytest.param({"message_type": True}, id="true-is-not-1"),
+        pytest.param({"message_type": 1.0}, id="a-float-is-not-1"),
     ],
 )
 def test_notes_activity_and_templates_are_ignored(changes: dict[str, Any]) -> None:
