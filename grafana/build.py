@@ -283,6 +283,18 @@ def dashboard() -> dict[str, Any]:
         .with_panel(trend(11, "Dead letters per second", [query(
             "sum(rate(socialsla_deadletters_total[$__rate_interval]))", "dead letters")], "ops", 12, 54, 6))
         .with_panel(trend(12, "Workers up", [query('up{job="socialsla"}', "{{instance}}")], "short", 18, 54, 6))
+        .with_panel(trend(22, "Webhook deliveries", [query(
+            "sum by (platform, code) (rate(socialsla_ingest_deliveries_total[$__rate_interval]))",
+            "{{platform}} {{code}}")], "reqps", 0, 62, 12)
+            .description("Deliveries the webhook gateway (socialsla ingest) answered per second, by path and "
+                         "HTTP status: 200 acknowledged by Kafka, 401 signature or token refused, 503 Kafka "
+                         "did not acknowledge in time (the platform sends it again), 413 too large. "
+                         "No data: no gateway is scraped."))
+        .with_panel(trend(23, "Webhook items by outcome", [query(
+            "sum by (platform, outcome) (rate(socialsla_ingest_items_total[$__rate_interval]))",
+            "{{platform}} {{outcome}}")], "ops", 12, 62, 12)
+            .description("Items of the acknowledged deliveries per second: produced as events, invalid "
+                         "(dead-lettered with a reason), or ignored (a kind socialsla does not count)."))
     )  # fmt: skip
     built: dict[str, Any] = json.loads(json.dumps(wall.build(), cls=JSONEncoder))
     return built

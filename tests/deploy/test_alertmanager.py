@@ -54,6 +54,21 @@ def test_check_config() -> None:
             "care-oncall-chat",
             id="pipeline-warning",
         ),
+        pytest.param(
+            [
+                "alertname=SocialSlaWebhooksUnacknowledged",
+                "severity=critical",
+                "component=pipeline",
+                "platform=meta",
+            ],
+            "care-oncall-page",
+            id="gateway-page",
+        ),
+        pytest.param(
+            ["alertname=SocialSlaWebhooksRefused", "severity=warning", "component=pipeline", "platform=x"],
+            "care-oncall-chat",
+            id="gateway-warning",
+        ),
     ],
 )
 def test_routing(labels: list[str], receiver: str) -> None:

@@ -56,3 +56,24 @@ def test_dashboard_provider_points_at_the_dashboards() -> None:
     """The file provider's path is where docker-compose mounts grafana/dashboards."""
     provider = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "socialsla.yml").read_text())
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def test_pipeline_health_shows_the_webhook_gateway() -> None:
+    """The gateway's deliveries by path and status, and its items by outcome, below the pipeline-health row."""
+    panels = {panel["title"]: panel for panel in BOARD["panels"]}
+    row_y = panels["Pipeline health"]["gridPos"]["y"]
+    for title, expr in (
+        ("Webhook deliveries",
+         "sum by (platform, code) (rate(socialsla_ingest_deliveries_total[$__rate_interval]))"),
+        ("Webhook items by outcome",
+         "sum by (platform, outcome) (rate(socialsla_ingest_items_total[$__rate_interval]))"),
+    ):  # fmt: skip
+        panel = panels[title]
+        assert [target["expr"] for target in panel["targets"]] == [expr]
+        assert panel["gridPos"]["y"] > row_y
+    ids = [panel["id"] for panel in BOARD["panels"]]
+    assert len(ids) == len(set(ids))
+    # no two panels overlap on the grid
+    cells = [(x, y) for p in BOARD["panels"] for g in [p["gridPos"]]
+             for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])]  # fmt: skip
+    assert len(cells) == len(set(cells))

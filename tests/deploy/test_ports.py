@@ -1,4 +1,4 @@
-"""Default ports: the broker's, the worker's and the stack's clash with nothing we ship beside them."""
+"""Default ports: the broker's, the worker's, the gateway's and the stack's clash with nothing we ship beside them."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def default(script: str, variable: str) -> int:
 
 
 def test_the_brokers_ports_clash_with_nothing_we_ship() -> None:
-    """Kafka's client and controller ports, the worker's /metrics and the receivers' webhook are all distinct
-    and clear of the observability stack's defaults."""
+    """Kafka's client and controller ports, the worker's /metrics, the webhook gateway's port and the
+    receivers' webhook are all distinct and clear of the observability stack's defaults."""
     webhook = {
         int(re.search(r":(\d+)/", receiver["webhook_configs"][0]["url"]).group(1))  # type: ignore[union-attr]
         for receiver in yaml.safe_load((REPO / "deploy" / "alertmanager" / "alertmanager.yml").read_text())[
@@ -35,6 +35,7 @@ def test_the_brokers_ports_clash_with_nothing_we_ship() -> None:
         "kafka": default("deploy/kafka/kafka.sh", "KAFKA_PORT"),
         "controller": default("deploy/kafka/kafka.sh", "KAFKA_CONTROLLER_PORT"),
         "worker": Settings().web_port,
+        "gateway": Settings().ingest_port,
         **{f"webhook {port}": port for port in webhook},
     }
     assert len(set(ours.values())) == len(ours), ours

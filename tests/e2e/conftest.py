@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.observability import Observability, Webhook
-from tests.harness import WORKER_READY_S, Stack, Worker, eventually
+from tests.harness import WORKER_READY_S, Gateway, Stack, Worker, eventually
 
 
 @dataclass
 class EndToEnd:
     stack: Stack
     worker: Worker
+    gateway: Gateway
     observability: Observability
     webhook: Webhook
 
@@ -26,8 +27,9 @@ def e2e(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndTo
     stack = Stack.create(tmp)
     worker = stack.worker(SOCIALSLA_RULES_FILE=str(Path(__file__).parent / "rules.toml"))
     eventually(worker.owned, lambda owned: len(owned) == 4, WORKER_READY_S, "the worker to own 4 partitions")
+    gateway = stack.gateway()
     webhook = Webhook().start()
-    observability = Observability(tmp, worker.port, webhook).start()
+    observability = Observability(tmp, worker.port, webhook, gateway.port).start()
     eventually(
         lambda: observability.api("/api/v1/targets"),
         lambda data: (
@@ -36,8 +38,10 @@ def e2e(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndTo
         60,
         "Prometheus to scrape the worker",
     )
-    yield EndToEnd(stack, worker, observability, webhook)
+    yield EndToEnd(stack, worker, gateway, observability, webhook)
     observability.stop()
     webhook.stop()
     for started in stack.workers:
         started.stop()
+    for gateway in stack.gateways:
+        gateway.stop()

@@ -78,11 +78,13 @@ class Webhook:
 
 @dataclass
 class Observability:
-    """Prometheus scraping one worker and alerting to Alertmanager, which posts to a webhook."""
+    """Prometheus scraping one worker and one webhook gateway, and alerting to Alertmanager, which posts
+    to a webhook."""
 
     tmp: Path
     worker_port: int
     webhook: Webhook
+    gateway_port: int = 0
     prometheus_port: int = 0
     alertmanager_port: int = 0
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -108,7 +110,12 @@ class Observability:
                         {
                             "job_name": "socialsla",
                             "static_configs": [{"targets": [f"127.0.0.1:{self.worker_port}"]}],
-                        }
+                        },
+                        # the gateway's own job, as deploy/prometheus/prometheus.yml scrapes it
+                        {
+                            "job_name": "socialsla-ingest",
+                            "static_configs": [{"targets": [f"127.0.0.1:{self.gateway_port}"]}],
+                        },
                     ],
                 }
             )
