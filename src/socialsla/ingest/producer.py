@@ -29,13 +29,27 @@ _TOPIC_OF = {"post": "posts", "feedback": "posts", "reply": "replies", "resolve"
 
 
 class Producer:
-    """One idempotent `acks=all` producer for the whole gateway process."""
+    """One idempotent `acks=all` producer for the whole gateway process, renewed when it cannot go on.
+
+    An idempotent producer numbers its batches per partition. When a broker comes
+    back after an outage, a batch the gateway stopped waiting for may leave the
+    producer's numbers and the broker's apart (`OutOfOrderSequenceNumber`), and
+    that producer refuses every later record. Any record the client gives up on
+    is taken for that: the delivery is answered 503 and the next one goes out on
+    a new producer, with a new id, whose numbers start again.
+    """
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.topics = Topics.of(settings)
         self.timeout_s = settings.ingest_timeout_us / 1_000_000
-        self.client = AIOKafkaProducer(
-            **client_options(settings),
+        self.client = self._new_client()
+        self.renewals = 0
+        self._renewing = asyncio.Lock()
+
+    def _new_client(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            **client_options(self.settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=2,  # deliveries arrive one by one: a short linger batches those that overlap
@@ -48,29 +62,50 @@ class Producer:
     async def send(self, delivery: Delivery, platform: str) -> bool:
         """Produce every event and dead letter of a delivery; True once Kafka acknowledged them all.
 
-        False when that took longer than `SOCIALSLA_INGEST_TIMEOUT`: some records may
-        still be written, and the platform's retry writes them again (same ids).
+        False when that took longer than `SOCIALSLA_INGEST_TIMEOUT` (some records may still be
+        written, and the platform's retry writes them again, with the same ids), or when the
+        client gave up on a record (the producer is renewed for the next delivery).
         """
+        client = self.client
         try:
-            await asyncio.wait_for(self._send(delivery, platform), self.timeout_s)
+            await asyncio.wait_for(self._send(client, delivery, platform), self.timeout_s)
         except TimeoutError:
             return False
-        except Exception as exc:  # the client gave up on a record: the platform must send it again
-            log.warning("socialsla ingest: Kafka did not take a %s delivery: %r", platform, exc)
+        except Exception as exc:
+            log.warning("socialsla ingest: Kafka did not take a %s delivery (%r); renewing the producer",
+                        platform, exc)  # fmt: skip
+            await self._renew(client)
             return False
         return True
 
-    async def _send(self, delivery: Delivery, platform: str) -> None:
+    async def _send(self, client: AIOKafkaProducer, delivery: Delivery, platform: str) -> None:
         pending: list[Any] = []
         for event, value in delivery.produced:
             topic = getattr(self.topics, _TOPIC_OF[event.kind])
-            pending.append(await self.client.send(topic, value, key=event.conversation_id.encode()))
+            pending.append(await client.send(topic, value, key=event.conversation_id.encode()))
         source = f"ingest/{platform}".encode()
         for item, reason in delivery.invalid:
             headers = [("reason", reason.encode()), ("source", source)]
-            pending.append(await self.client.send(self.topics.deadletter, item, headers=headers))
+            pending.append(await client.send(self.topics.deadletter, item, headers=headers))
         if pending:
             await asyncio.gather(*pending)
+
+    async def _renew(self, failed: AIOKafkaProducer) -> None:
+        """Replace a producer that gave up, once, however many deliveries saw it fail."""
+        async with self._renewing:
+            if self.client is not failed:
+                return
+            fresh = self._new_client()
+            try:
+                await asyncio.wait_for(fresh.start(), self.timeout_s)
+            except Exception as exc:  # no broker yet: the next failure tries again
+                log.warning("socialsla ingest: a new producer could not start yet: %r", exc)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(fresh.stop(), 1.0)
+                return
+            self.client, self.renewals = fresh, self.renewals + 1
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(failed.stop(), self.timeout_s)
 
     async def reachable(self, timeout_s: float = 2.0) -> bool:
         """Whether Kafka answers a metadata request now (not only accepts a connection)."""
