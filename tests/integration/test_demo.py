@@ -225,12 +225,14 @@ def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
     assert page.group(1) == f"http://127.0.0.1:{first.ports['web']}/"
     eventually(lambda: board_series(page.group(1)), lambda found: found == SERIES, DEMO_READY_S,
                "every series on the on-call board")  # fmt: skip
-    worker = worker_pid(first.output)
+    worker, gateway = worker_pid(first.output), worker_pid(first.output, "gateway")
     assert worker is not None
+    assert gateway is not None
     broker_pid = int((home / "kafka.pid").read_text())
     assert first.interrupt() == 0, first.text()[-3000:]
-    assert "stopped: generator and worker" in first.text()
+    assert "stopped: generator, gateway and worker" in first.text()
     assert gone(worker)
+    assert gone(gateway)
     assert gone(broker_pid)
     assert all(bindable(port) for port in ports.values()), ports
 

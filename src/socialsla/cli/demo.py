@@ -158,8 +158,8 @@ def _start(command: list[str], settings: Settings, log_dir: Path, name: str) -> 
     log_path = log_dir / f"{name}.log"
     env = dict(os.environ)
     env.setdefault("SOCIALSLA_DATA_DIR", str(log_dir / "data"))
-    for name in _DEMO_SETTINGS:  # what the demo chose, the gateway's secrets of this run included
-        env[f"SOCIALSLA_{name.upper()}"] = str(getattr(settings, name))
+    for setting in _DEMO_SETTINGS:  # what the demo chose, the gateway's secrets of this run included
+        env[f"SOCIALSLA_{setting.upper()}"] = str(getattr(settings, setting))
     with open(log_path, "ab") as log:
         # A session of its own: Ctrl-C reaches the demo only, which stops the generator,
         # the gateway and then the worker in order, and can tell a stop it asked for from a crash.
