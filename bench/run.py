@@ -61,7 +61,7 @@ def events(
     """(kind, key, value) triples: each conversation a post, then usually a reply, within 6 hours.
 
     With `scorecard`, every conversation (an id drawn with a post at least once) also gets a
-    resolve event, and every third a CSAT answer (SPEC §11, §12), after the others: `count`
+    resolve event, and every third a CSAT answer (the scorecard), after the others: `count`
     events plus those. An id drawn with replies only is no conversation and gets neither.
     """
     rng = random.Random(seed)
@@ -801,7 +801,7 @@ def options() -> argparse.ArgumentParser:
     parser.add_argument(
         "--scorecard",
         action="store_true",
-        help="also a resolve per conversation and a CSAT answer on every third (SPEC §11, §12)",
+        help="also a resolve per conversation and a CSAT answer on every third (the scorecard)",
     )
     return parser
 

@@ -1,4 +1,4 @@
-"""What one /metrics scrape costs at 1,000 series, with and without a calendar each (SPEC §7).
+"""What one /metrics scrape costs at 1,000 series, with and without a calendar each (business hours).
 
     python bench/scrape.py                       # 1,000 series x 100 conversations
     python bench/scrape.py --series 1000 --conversations 100 --rounds 5

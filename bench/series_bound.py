@@ -40,8 +40,9 @@ RULES = parse_rules(
     "max_p90_first_reply_seconds = 1\nmax_oldest_unanswered_seconds = 1\n"
     "min_resolution_rate = 0.99\nmax_avg_resolution_seconds = 1\nmin_csat = 0.99\nmin_nps = 100\n"
 )
-#: Per series: the SPEC §6, follow-up and §11 families on two clocks, §12's and §13's on one (222), 24 per
-#: named agent and for `other`, and per rule at most 10 (an upper bound: a null statistic is not exported).
+#: Per series: the badge, follow-up and resolution families on two clocks, feedback's and
+#: who-is-waiting's on one (222), 24 per named agent and for `other`, and per rule at most 10
+#: (an upper bound: a null statistic is not exported).
 PER_SERIES_FIXED = 222
 PER_AGENT = 24
 PER_RULE_MOST = 2 + 8  # ok and budget, and a failed sample per condition (a forecast only while ok)
