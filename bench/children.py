@@ -119,3 +119,27 @@ def run_for(seconds: float, children: Child | Sequence[Child], what: str) -> Non
     """Let the children run `seconds`, ending early with `ChildDied` if one exits."""
     end = time.monotonic() + seconds
     wait_for(lambda: time.monotonic() >= end, children, seconds + 60, what)
+
+
+def in_scratch(prefix: str, measure: Callable[[Path], T], keep: bool = False) -> tuple[T, Path | None]:
+    """Run `measure` in a fresh folder under $TMPDIR for the children's logs and data.
+
+    A failed run keeps the folder and says where; a run that succeeds removes it
+    unless `keep`, and returns the folder it kept (or None).
+    """
+    import os
+    import shutil
+    import sys
+    import uuid
+
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"{prefix}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        results = measure(tmp)
+    except BaseException:
+        print(f"bench failed: the children's logs and data are kept in {tmp}", file=sys.stderr, flush=True)
+        raise
+    if keep:
+        return results, tmp
+    shutil.rmtree(tmp, ignore_errors=True)
+    return results, None

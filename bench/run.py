@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from children import Child, run_for, wait_for
+from children import Child, in_scratch, run_for, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from socialsla.core.events import MICROS, InvalidEvent, decode, format_time, parse_time
@@ -998,23 +998,15 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 def main() -> None:
     args = options().parse_args()
     args.requested = args.events
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"socialsla-bench-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    try:
-        results = measure(args, tmp)
-    except BaseException:
-        print(f"bench failed: the children's logs and data are kept in {tmp}", file=sys.stderr, flush=True)
-        raise
+    results, kept = in_scratch("socialsla-bench", lambda tmp: measure(args, tmp), args.keep_logs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print_runs(results["runs"])
     print_variants(results["runs"])
     print_freshness(results)
     print(f"results: {args.out}")
-    if args.keep_logs:
-        print(f"worker logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if kept is not None:
+        print(f"worker logs kept in {kept}")
 
 
 if __name__ == "__main__":

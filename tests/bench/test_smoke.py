@@ -64,19 +64,20 @@ def test_a_wait_returns_what_its_probe_finds_while_the_child_runs(tmp_path: Path
         assert child.stop() == -signal.SIGTERM
 
 
-def run_bench(tmp_path: Path, broker: str, *options: str) -> subprocess.CompletedProcess[str]:
-    """bench/run.py with these options, in its own session so that nothing it started outlives it."""
+def run_bench(tmp_path: Path, broker: str, *options: str, script: str = "run.py", limit_s: float = RUN_LIMIT_S
+              ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """bench/SCRIPT with these options, in its own session so that nothing it started outlives it."""
     path = os.pathsep.join(p for p in (str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONPATH": path, "TMPDIR": str(tmp_path)}
-    command = [sys.executable, str(REPO / "bench" / "run.py"), "--bootstrap", broker, *options]
+    command = [sys.executable, str(REPO / "bench" / script), "--bootstrap", broker, *options]
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, start_new_session=True)  # fmt: skip
     try:
-        output, _ = process.communicate(timeout=RUN_LIMIT_S)
+        output, _ = process.communicate(timeout=limit_s)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
-        pytest.fail(f"bench/run.py ran over {RUN_LIMIT_S} s; its last output:\n{output[-6000:]}")
+        pytest.fail(f"bench/{script} ran over {limit_s} s; its last output:\n{output[-6000:]}")
     return subprocess.CompletedProcess(command, process.returncode, output)
 
 

@@ -62,7 +62,9 @@ def _ingest(args: argparse.Namespace) -> int:
         return 1
     if not asyncio.run(topics_ready(settings, "ingest", settings.broker_wait)):
         return 1
-    asyncio.run(_serve(settings, served))
+    import uvloop  # deferred: the offline commands must not pay for its import
+
+    uvloop.run(_serve(settings, served))  # the worker's loop too; the gateway is CPU-bound on one core
     print("socialsla ingest: stopped", file=sys.stderr, flush=True)
     return 0
 
