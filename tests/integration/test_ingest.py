@@ -307,3 +307,18 @@ def test_any_json_body_never_crashes_the_gateway_nor_produces_an_event_the_worke
     for record in produced(stack):
         if record.topic != topics(stack)["deadletter"]:
             decode(record.value, time.time_ns() // 1000)
+
+
+def test_a_poisoned_body_near_the_size_limit_is_dead_lettered_cut_to_fit_a_record(stack: Stack) -> None:
+    """A signed body that is not JSON, just under the default 1 MiB limit, would not fit a Kafka record with
+    its headers: its dead letter keeps the first 900 KiB and says how long it was, and the answer is 200 (not
+    a 503 the platform would retry for ever)."""
+    gateway = stack.gateway()  # the default SOCIALSLA_INGEST_MAX_BYTES, 1 MiB
+    body = b"{" + b"x" * 1_048_400
+    status, answer = gateway.post("/meta", body, meta_signed(body))
+    assert (status, answer) == (200, {"produced": 0, "invalid": 1, "ignored": 0})
+    (letter,) = produced(stack)
+    assert letter.topic == topics(stack)["deadletter"]
+    assert letter.value == body[: 900 * 1024]
+    assert letter.headers["truncated_from_bytes"] == str(len(body)).encode()
+    assert letter.headers["reason"].startswith(b"not valid JSON")

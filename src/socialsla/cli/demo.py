@@ -72,8 +72,8 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
     history = _history(settings)
     print(history, flush=True)
-    worker = _start(["worker"], settings, log_dir, "worker")
-    gateway = _start(["ingest"], settings, log_dir, "gateway")
+    worker = _start(["worker"], settings, log_dir, "worker", _WORKER_SETTINGS)
+    gateway = _start(["ingest"], settings, log_dir, "gateway", _GATEWAY_SETTINGS)
     url = f"http://{settings.web_host}:{settings.web_port}/metrics"
     print(f"worker started (pid {worker.process.pid}); log: {worker.log}\nmetrics: {url}\n"
           f"on-call page (who is waiting): http://{settings.web_host}:{settings.web_port}/\n"
@@ -136,11 +136,12 @@ def _history(settings: Settings) -> str:
     return "starting from empty topics"
 
 
-#: The settings the demo may choose for its children (`_demo_settings`).
-_DEMO_SETTINGS: Final = (
-    "rules_file", "response_window", "resolution_window", "ingest_accounts", "meta_app_secret",
-    "meta_verify_token", "meta_automated_app_ids", "x_consumer_secret", "x_automated_app_ids",
-    "chatwoot_secret",
+#: The settings the demo may choose for its worker (`_demo_settings`), and in addition for its gateway:
+#: the secrets of this run go to the gateway alone.
+_WORKER_SETTINGS: Final = ("rules_file", "response_window", "resolution_window")
+_GATEWAY_SETTINGS: Final = (
+    *_WORKER_SETTINGS, "ingest_accounts", "meta_app_secret", "meta_verify_token", "meta_automated_app_ids",
+    "x_consumer_secret", "x_automated_app_ids", "chatwoot_secret",
 )  # fmt: skip
 
 
@@ -153,12 +154,14 @@ class _Child:
     log: Path
 
 
-def _start(command: list[str], settings: Settings, log_dir: Path, name: str) -> _Child:
-    """Start `socialsla COMMAND` on the demo's settings, its output in log_dir/NAME.log."""
+def _start(
+    command: list[str], settings: Settings, log_dir: Path, name: str, chosen: tuple[str, ...]
+) -> _Child:
+    """Start `socialsla COMMAND` with the demo's `chosen` settings, its output in log_dir/NAME.log."""
     log_path = log_dir / f"{name}.log"
     env = dict(os.environ)
     env.setdefault("SOCIALSLA_DATA_DIR", str(log_dir / "data"))
-    for setting in _DEMO_SETTINGS:  # what the demo chose, the gateway's secrets of this run included
+    for setting in chosen:
         env[f"SOCIALSLA_{setting.upper()}"] = str(getattr(settings, setting))
     with open(log_path, "ab") as log:
         # A session of its own: Ctrl-C reaches the demo only, which stops the generator,

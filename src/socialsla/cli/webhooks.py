@@ -251,14 +251,20 @@ async def send_as_webhooks(
     slots = asyncio.Semaphore(IN_FLIGHT)
     produced = [0]
     running: set[asyncio.Task[int]] = set()
+    failures: list[BaseException] = []
 
     def done(task: asyncio.Task[int]) -> None:
         running.discard(task)
         slots.release()
-        if not task.cancelled() and task.exception() is None:
-            produced[0] += task.result()
-            if on_sent is not None:
-                on_sent(produced[0])
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            failures.append(error)  # raised by the loop below: a refused delivery ends the demo
+            return
+        produced[0] += task.result()
+        if on_sent is not None:
+            on_sent(produced[0])
 
     async with aiohttp.ClientSession() as session:
         try:
@@ -267,8 +273,9 @@ async def send_as_webhooks(
                 if outgoing is None:
                     continue
                 await slots.acquire()
-                for task in [t for t in running if t.done() and t.exception() is not None]:
-                    raise task.exception()  # type: ignore[misc]
+                if failures:
+                    slots.release()
+                    raise failures[0]
                 task = asyncio.create_task(_deliver(session, base, outgoing, settings))
                 running.add(task)
                 task.add_done_callback(done)

@@ -162,10 +162,10 @@ def _json(body: object, status: int, headers: dict[str, str] | None = None) -> w
 async def run_gateway(settings: Settings, gateway: Gateway, ready: Callable[[str], None] = print) -> None:
     """Serve until SIGTERM, SIGINT or SIGHUP; then stop accepting, finish the deliveries in flight and
     flush the producer, within SOCIALSLA_SHUTDOWN_TIMEOUT whether or not a broker answers."""
-    grace = (settings.shutdown_timeout - EXIT_MARGIN_S) * IN_FLIGHT_SHARE
+    grace = max(0.5, (settings.shutdown_timeout - EXIT_MARGIN_S) * IN_FLIGHT_SHARE)
     runner = web.AppRunner(gateway.app(), access_log=None, shutdown_timeout=grace)
     await runner.setup()
-    site = web.TCPSite(runner, settings.ingest_host, settings.ingest_port, shutdown_timeout=grace)
+    site = web.TCPSite(runner, settings.ingest_host, settings.ingest_port)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

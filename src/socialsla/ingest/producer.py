@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
 
@@ -23,6 +23,11 @@ from socialsla.stream.settings import Settings
 from socialsla.stream.topics import Topics
 
 log = logging.getLogger("socialsla")
+
+#: The most of a dead letter's bytes kept: a record must fit Kafka's default limit (1 MiB, the
+#: producer's max_request_size and the broker's message.max.bytes) with its headers, while a
+#: poisoned body may be as large as SOCIALSLA_INGEST_MAX_BYTES. A cut one says how long it was.
+DEADLETTER_MAX_BYTES: Final = 900 * 1024
 
 #: The input topic of each kind of event: stage 1 reads both, keyed alike.
 _TOPIC_OF = {"post": "posts", "feedback": "posts", "reply": "replies", "resolve": "replies"}
@@ -86,7 +91,11 @@ class Producer:
         source = f"ingest/{platform}".encode()
         for item, reason in delivery.invalid:
             headers = [("reason", reason.encode()), ("source", source)]
-            pending.append(await client.send(self.topics.deadletter, item, headers=headers))
+            if len(item) > DEADLETTER_MAX_BYTES:
+                headers.append(("truncated_from_bytes", str(len(item)).encode()))
+            pending.append(
+                await client.send(self.topics.deadletter, item[:DEADLETTER_MAX_BYTES], headers=headers)
+            )
         if pending:
             await asyncio.gather(*pending)
 

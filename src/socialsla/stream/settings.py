@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Final
 
@@ -70,7 +70,7 @@ class Settings:
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)  # a secret: never in a repr
     ssl_cafile: Path | None = None
     # The webhook gateway (`socialsla ingest`); a worker reads these too, so that one environment
     # may serve both, and ignores them.
@@ -79,13 +79,13 @@ class Settings:
     ingest_timeout: str = "10s"
     ingest_max_bytes: int = 1 << 20
     ingest_accounts: Path | None = None
-    ingest_token: str | None = None
-    meta_app_secret: str | None = None
-    meta_verify_token: str | None = None
+    ingest_token: str | None = field(default=None, repr=False)  # a secret: never in a repr
+    meta_app_secret: str | None = field(default=None, repr=False)  # a secret: never in a repr
+    meta_verify_token: str | None = field(default=None, repr=False)  # a secret: never in a repr
     meta_automated_app_ids: str | None = None
-    x_consumer_secret: str | None = None
+    x_consumer_secret: str | None = field(default=None, repr=False)  # a secret: never in a repr
     x_automated_app_ids: str | None = None
-    chatwoot_secret: str | None = None
+    chatwoot_secret: str | None = field(default=None, repr=False)  # a secret: never in a repr
 
     def rocksdb_options(self) -> dict[str, int]:
         """Memtable and block-cache sizes for each RocksDB partition store.

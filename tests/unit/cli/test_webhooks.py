@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import fields
 
 import orjson
 import pytest
@@ -95,3 +96,34 @@ def test_deliveries_are_signed_as_each_network_signs() -> None:
     outgoing = Outgoing("/chatwoot", b"{}")
     headers = signed(outgoing, SETTINGS, now)
     assert check_chatwoot(headers, outgoing.body, "c", now * 1_000_000) is None
+
+
+@pytest.mark.asyncio
+async def test_a_refused_delivery_ends_the_demos_traffic_with_the_reason() -> None:
+    """A gateway that answers 401 (secrets that differ) stops the generator with what it answered."""
+    from aiohttp import web
+
+    from socialsla.cli.traffic import TrafficShape
+    from socialsla.cli.webhooks import RefusedDelivery, send_as_webhooks
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": "signature check failed"}, status=401)
+
+    app = web.Application()
+    for path in ("/meta", "/x", "/chatwoot"):
+        app.router.add_post(path, refuse)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    settings = Settings(
+        **{**{f.name: getattr(SETTINGS, f.name) for f in fields(SETTINGS)}, "ingest_port": port}
+    )
+    try:
+        with pytest.raises(RefusedDelivery, match="answered 401"):
+            await asyncio.wait_for(
+                send_as_webhooks(TrafficShape(), settings, lambda: time.time_ns() // 1000, 600), 30
+            )
+    finally:
+        await runner.cleanup()
