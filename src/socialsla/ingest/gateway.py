@@ -11,7 +11,6 @@ any number of them can serve one address.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,7 @@ from socialsla.ingest.delivery import Delivery
 from socialsla.ingest.metrics import GatewayMetrics
 from socialsla.ingest.platforms import Platform
 from socialsla.ingest.producer import Producer
-from socialsla.ingest.signatures import crc_response
+from socialsla.ingest.signatures import crc_response, meta_verify_token_matches
 from socialsla.stream.settings import Settings
 from socialsla.stream.shutdown import STOP_SIGNALS
 
@@ -114,7 +113,9 @@ class Gateway:
         """Meta's subscription check: echo `hub.challenge` when the verify token is ours."""
         query = request.query
         token = self.settings.meta_verify_token or ""
-        if query.get("hub.mode") == "subscribe" and _same(query.get("hub.verify_token", ""), token):
+        if query.get("hub.mode") == "subscribe" and meta_verify_token_matches(
+            query.get("hub.verify_token", ""), token
+        ):
             return web.Response(text=query.get("hub.challenge", ""), content_type="text/plain")
         return _json({"error": "hub.mode must be subscribe and hub.verify_token the verify token"}, 403)
 
@@ -146,11 +147,6 @@ def _read(platform: Platform, body: bytes, now_us: int) -> Delivery:
     except Exception as exc:  # a bug of ours: the body is kept, with what went wrong
         log.exception("socialsla ingest: a %s delivery could not be read", platform.name)
         return Delivery([], [(body, f"could not be read: {type(exc).__name__}")])
-
-
-def _same(given: str, expected: str) -> bool:
-    """Constant-time equality; an unset expectation matches nothing."""
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _json(body: object, status: int, headers: dict[str, str] | None = None) -> web.Response:

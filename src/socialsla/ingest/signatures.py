@@ -79,6 +79,12 @@ def check_x(headers: Mapping[str, str], body: bytes, consumer_secret: str) -> st
     return _signed(headers, "x-twitter-webhooks-signature", expected)
 
 
+def meta_verify_token_matches(given: str, verify_token: str) -> bool:
+    """Meta's subscription handshake: the verify token typed in Meta's settings, compared in constant
+    time; an unset token matches nothing."""
+    return bool(verify_token) and _same(given, verify_token)
+
+
 def crc_response(crc_token: str, consumer_secret: str) -> dict[str, str]:
     """X's challenge-response check: the JSON object that proves we hold the consumer secret."""
     digest = _hmac(consumer_secret, crc_token.encode("utf-8", "surrogatepass"))

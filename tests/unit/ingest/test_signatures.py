@@ -16,6 +16,7 @@ from socialsla.ingest.signatures import (
     check_x,
     crc_response,
     header,
+    meta_verify_token_matches,
 )
 from tests.unit.ingest.helpers import SAMPLES
 
@@ -308,3 +309,11 @@ def test_no_reason_reveals_a_secret_or_the_expected_signature() -> None:
         assert reason is not None
         for secret in (META_SECRET, X_SECRET, CHATWOOT_SECRET, "s3cr3t-t0ken", expected_hex, X_SIGNATURE[7:]):
             assert secret not in reason
+
+
+def test_metas_verify_token_matches_only_the_token_set() -> None:
+    """The subscription handshake: the token set, nothing else, and nothing when none is set."""
+    assert meta_verify_token_matches("verify-me", "verify-me")
+    assert not meta_verify_token_matches("verify-m", "verify-me")
+    assert not meta_verify_token_matches("vérify-me\udc80", "verify-me")  # no crash on odd text
+    assert not meta_verify_token_matches("", "")
