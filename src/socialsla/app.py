@@ -236,7 +236,7 @@ def assemble(
     shared = _board(app, settings, topics, clock, ledger, partitions, rules)
     app.task(functools.partial(
         web.serve, settings.web_host, settings.web_port, registry, app, health, partitions, ledger, threads,
-        collector, shared,
+        collector, shared, settings.page_token,
     ))  # fmt: skip
     return Pipeline(settings, app, ledger, registry, metrics, clock, partitions, threads, health)
 
@@ -279,7 +279,7 @@ def _board(
         # Only rebuilt partitions: evaluating series a replay is still filling would slow it down.
         at = clock.now_us()
         owned = ledger.existing(at, partitions.loaded(ledger))
-        await board.post(board_topic, owned, at, rules, settings.max_agents, worker)
+        await board.post(board_topic, owned, at, rules, worker)
 
     app.timer(interval=board.PUBLISH_EVERY_S)(post_board)
     app.task(functools.partial(board.follow, kafka.client_options(settings), topics.board, shared))

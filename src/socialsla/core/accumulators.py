@@ -151,13 +151,16 @@ def sum_windows(
     empty: Callable[[], _Total],
     whole: Callable[[_Held], Any],
     walk: Callable[[_Held, _Total, int], None],
+    newest: Callable[[_Held], int] | None = None,
 ) -> dict[str, _Total]:
     """Per window `(name, edge)`: what its buckets hold at `at`, `edge < time <= at`.
 
     A bucket (number `n`: times in `[n * bucket_us, (n + 1) * bucket_us)`) wholly
     inside the window adds `whole(bucket)`, a cached aggregate; one the window's
-    edge (or `at`) cuts is walked (`walk(bucket, total, edge)`), so a reading
-    costs a step per bucket, not per record.
+    edge cuts is walked (`walk(bucket, total, edge)`), so a reading costs a step
+    per bucket, not per record. `newest(bucket)`, when given, is the latest time
+    the bucket holds: the bucket T falls in is then read whole too when nothing
+    in it is after T, as live, where only the window's oldest edge cuts a bucket.
     """
     sums = {name: empty() for name, _ in spans}
     for index, bucket in buckets.items():
@@ -165,6 +168,8 @@ def sum_windows(
         last = start + bucket_us - 1  # the latest time this bucket can hold
         if start > at:
             continue
+        if last > at and newest is not None and newest(bucket) <= at:
+            last = at
         for name, edge in spans:
             if last <= edge:
                 continue  # wholly older than this window

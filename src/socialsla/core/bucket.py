@@ -25,7 +25,7 @@ class Bucket:
 
     __slots__ = (
         "cache", "first_resolved", "latency_cache", "open_cache", "open_latency_cache",
-        "open_resolution_cache", "outlook_cache", "records", "resolution_cache", "resolved",
+        "open_resolution_cache", "outlook_cache", "records", "resolution_cache", "resolved", "starts",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -41,12 +41,28 @@ class Bucket:
         self.open_resolution_cache: tuple[int, int, ResolutionAccumulator] | None = None
         #: The earliest resolve among the records, once asked: (None,) when none is resolved.
         self.first_resolved: tuple[int | None] | None = None
+        #: The earliest and the latest start among the records, once asked.
+        self.starts: tuple[int, int] | None = None
 
     def touch(self) -> None:
         """Drop every cached reading: the records changed."""
         self.cache = self.open_cache = self.latency_cache = self.open_latency_cache = None
         self.outlook_cache = self.resolution_cache = self.open_resolution_cache = None
-        self.first_resolved = None
+        self.first_resolved = self.starts = None
+
+    def earliest(self) -> int:
+        """The earliest start it holds (it holds at least one record); cached until touched."""
+        return self._starts()[0]
+
+    def newest(self) -> int:
+        """The latest start it holds: read whole at any T from then on; cached until touched."""
+        return self._starts()[1]
+
+    def _starts(self) -> tuple[int, int]:
+        if self.starts is None:
+            starts = [start for _, start in self.records]
+            self.starts = (min(starts), max(starts))
+        return self.starts
 
     def earliest_resolve(self) -> int | None:
         """The earliest `resolved_at` of its conversations (None: none is resolved); cached until touched."""

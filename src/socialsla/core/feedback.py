@@ -111,8 +111,12 @@ class Surveys:
         self._buckets: dict[int, dict[int, int]] = {}
         #: Per bucket, cached: how many answers per (survey index, score), at `index << 4 | score`.
         self._tallies: dict[int, list[int]] = {}
+        #: Per bucket, cached: the latest answer time it holds (`sum_windows`' `newest`).
+        self._latest: dict[int, int] = {}
         #: No thread's newest time (answer or first feedback) is older: expiry walks the threads only past it.
         self._newest_floor: int | None = None
+        #: `first()`, once asked: (None,) without threads; dropped when the thread holding it goes.
+        self._first: tuple[int | None] | None = None
 
     def set(self, key: str, first_feedback_at: int | None, answers: tuple[Answer, ...]) -> None:
         """A thread's current feedback: its first feedback event (None: none) and counted answers."""
@@ -120,8 +124,12 @@ class Surveys:
         if old is not None:
             for packed in old[1:]:
                 self._change(packed, -1)
+            if self._first is not None and self._first[0] == old[0]:
+                self._first = None
         if first_feedback_at is None:
             return
+        if self._first is not None and (self._first[0] is None or first_feedback_at < self._first[0]):
+            self._first = (first_feedback_at,)
         packed_answers = tuple(_pack(answer) for answer in answers)
         self._threads[key] = (first_feedback_at, *packed_answers)
         for packed in packed_answers:
@@ -141,10 +149,16 @@ class Surveys:
             if not bucket:
                 del self._buckets[number]
         self._tallies.pop(number, None)
+        self._latest.pop(number, None)
 
     def first(self) -> int | None:
-        """The earliest first feedback of a kept thread: the series tracks feedback from then on."""
-        return min((entry[0] for entry in self._threads.values()), default=None)
+        """The earliest first feedback of a kept thread: the series tracks feedback from then on.
+
+        Cached: a scrape asks it of every series, and it would walk every thread.
+        """
+        if self._first is None:
+            self._first = (min((entry[0] for entry in self._threads.values()), default=None),)
+        return self._first[0]
 
     def expire(self, before: int) -> None:
         """Forget threads whose answers and first feedback are all before `before` (in no window any more)."""
@@ -167,11 +181,19 @@ class Surveys:
                 if edge < packed >> 6 <= at:
                     into.counts[packed & 63] += n
 
-        sums = sum_windows(self._buckets, self.bucket_us, at, spans, _Counts, self._tally, walk)
+        sums = sum_windows(self._buckets, self.bucket_us, at, spans, _Counts, self._tally, walk, self._newest)
         return {
             name: {survey: _stats(survey, total.counts[16 * i : 16 * i + 16]) for survey, i in _INDEX.items()}
             for name, total in sums.items()
         }
+
+    def _newest(self, bucket: dict[int, int]) -> int:
+        """The latest answer time a bucket holds; cached until the bucket changes."""
+        number = (next(iter(bucket)) >> 6) // self.bucket_us
+        found = self._latest.get(number)
+        if found is None:
+            found = self._latest[number] = max(bucket) >> 6
+        return found
 
     def _tally(self, bucket: dict[int, int]) -> list[int]:
         """A bucket's answers per (survey index, score); cached until the bucket changes."""

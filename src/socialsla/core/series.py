@@ -185,3 +185,51 @@ def evaluate(
         surveys,
         oldest_conversation(windows, at, stats.oldest_unanswered_us),
     )
+
+
+def judged(series: Series, at: int, rules: Sequence[Rule]) -> Evaluation:
+    """The part of `evaluate` that who-is-waiting reads: the verdicts, and the 7d window on the wall clock.
+
+    The on-call board judges every series every few seconds and `/waiting`
+    judges each series it lists; both need only the rules' verdicts (their
+    forecasts decide who is at risk) and the 7d counts. So only the windows the
+    applicable rules judge are read, and resolution and feedback only when a
+    rule has a condition on them: the same functions as `evaluate`, hence the
+    same numbers, at a fraction of the cost. The other fields stay empty.
+    """
+    windows, calendar = series.windows, series.windows.calendar
+    applying = [rule for rule in rules if rule.applies(series.account, series.channel)]
+    wanted = {rule.window for rule in applying}
+    stats = windows.evaluate(at, only=wanted)
+    business = None if calendar is None else windows.evaluate(at, business=True, only=wanted)
+    wall_resolution = business_resolution = None
+    first_resolve = series.first_resolve()
+    if any(_on_resolution(rule) for rule in applying) and first_resolve is not None and first_resolve <= at:
+        wall_resolution = windows.resolution(at, series.resolution_view(False))
+        if calendar is not None:
+            business_resolution = windows.resolution(at, series.resolution_view(True))
+    surveys = None
+    first_feedback = series.surveys.first()
+    if any(_on_feedback(rule) for rule in applying) and first_feedback is not None and first_feedback <= at:
+        surveys = series.surveys.windows(at)
+    judgements = verdicts(
+        tuple(applying), series.account, series.channel, windows, stats, business,
+        (wall_resolution, business_resolution), surveys,
+    )  # fmt: skip
+    return Evaluation(
+        series.account,
+        series.channel,
+        stats,
+        judgements,
+        None if calendar is None else calendar.name,
+        business,
+        None if calendar is None else calendar.is_open(at),
+    )
+
+
+def _on_resolution(rule: Rule) -> bool:
+    return rule.min_resolution_rate is not None or rule.max_avg_resolution_seconds is not None
+
+
+def _on_feedback(rule: Rule) -> bool:
+    return rule.min_csat is not None or rule.min_nps is not None

@@ -13,9 +13,10 @@ it has that many, so the head of the queue costs the few buckets that hold it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from socialsla.core.events import MICROS, format_time
 from socialsla.core.rules import Rule, Verdict
@@ -112,12 +113,25 @@ def waiting_list(
     `verdicts` are the series' verdicts at `at` (`series.evaluate`): their
     forecasts decide `at_risk`.
     """
+    return list(itertools.islice(entries(windows, at, rules, verdicts), limit))
+
+
+def entries(
+    windows: SeriesWindows,
+    at: int,
+    rules: Sequence[Rule] = (),
+    verdicts: Mapping[str, Verdict] | None = None,
+    edge: int | None = None,
+) -> Iterator[Waiting]:
+    """The waiting list's entries one at a time, oldest first, from those started after `edge`.
+
+    Lazy, so a reader stops when it has what it needs and a server can send the
+    entries as they come. `edge` defaults to the list's 7 days.
+    """
     risks = _risks(windows, at, rules, verdicts or {})
     business = windows.open
-    out: list[Waiting] = []
-    for start, key, is_conversation in windows.unanswered(at, at - SPAN_US):
-        if limit is not None and len(out) >= limit:
-            break
+    since = at - SPAN_US if edge is None else max(edge, at - SPAN_US)
+    for start, key, is_conversation in windows.unanswered(at, since):
         pending, due_in = _due_in(windows.wall, start, at)
         business_waited: int | None = None
         business_pending: bool | None = None
@@ -136,11 +150,105 @@ def waiting_list(
                 and at + deadline[1] <= risk.until
             )
         )
-        out.append(Waiting(
+        yield Waiting(
             key, is_conversation, start, at - start, pending, due_in,
             business_waited, business_pending, business_due_in, at_risk,
-        ))  # fmt: skip
-    return out
+        )  # fmt: skip
+
+
+#: How far ahead "due soon" looks: the customers who turn missed within this are counted apart.
+DUE_SOON_US: Final = 3_600 * MICROS
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """A series' waiting list as the person on call acts on it: who to answer first, and what is lost.
+
+    `act` holds the customers who can still be answered in time, those at risk
+    first (answering them keeps a badge), then the others by how soon they turn
+    missed; `missed` the oldest of those already missed. Counts cover the whole
+    list; the entries are its heads only, so the board's cards stay small.
+    """
+
+    act: tuple[Waiting, ...]
+    missed: tuple[Waiting, ...]
+    #: Every entry of the list (`count`), those still pending on the series' clock, and the rest.
+    waiting: int
+    pending: int
+    missed_count: int
+    #: Conversations whose answer could delay a rule's forecast breach.
+    at_risk: int
+    #: Pending entries that turn missed within `DUE_SOON_US`.
+    due_soon: int
+
+
+def triage(
+    windows: SeriesWindows,
+    stats: SeriesStats,
+    at: int,
+    rules: Sequence[Rule],
+    verdicts: Mapping[str, Verdict],
+    act_head: int,
+    missed_head: int,
+) -> Triage:
+    """The on-call view of a series at `at`, from its statistics there on the series' clock.
+
+    The series' clock is its calendar's open time when it has one (its team is
+    judged on it), else the wall clock; `stats` are its windows on that clock
+    (`series.judged`'s `business`, else its `stats`). It equals sorting the
+    whole list (`waiting_list`), but reads only part of it: a deadline only
+    grows with the start, so the missed entries are the oldest and the pending
+    ones are due in the order they started. The walk starts at the oldest
+    pending start and stops once it has `act_head` entries and has passed
+    every at-risk and due-soon deadline: its cost is the customers due soon or
+    at risk, not the backlog.
+    """
+    view = windows.open or windows.wall
+    risks = _risks(windows, at, rules, verdicts)
+    # (view, instant): an entry due after every one of these, on its view, is neither due soon nor at risk
+    horizons = [(view, at + DUE_SOON_US), *((risk.view, risk.until) for risk in risks)]
+    risky: list[Waiting] = []
+    others: list[Waiting] = []
+    at_risk = due_soon = 0
+    for entry in entries(windows, at, rules, verdicts, _pending_edge(windows, view, at)):
+        if len(risky) + len(others) >= act_head and all(
+            (deadline := on.deadline(entry.since)) is None or deadline > until for on, until in horizons
+        ):
+            break  # every later entry is due later still, on every clock: nothing more to count or show
+        is_pending, due_in = _due_in(view, entry.since, at)
+        if not is_pending:
+            continue
+        if due_in is not None and due_in <= DUE_SOON_US:
+            due_soon += 1
+        if entry.at_risk:
+            at_risk += 1
+            if len(risky) < act_head:
+                risky.append(entry)
+        elif len(others) < act_head:
+            others.append(entry)
+    missed: list[Waiting] = []
+    for entry in entries(windows, at, rules, verdicts):
+        if len(missed) >= missed_head or _due_in(view, entry.since, at)[0]:
+            break  # the rest is pending: the missed ones are the oldest
+        missed.append(entry)
+    week = stats.windows["7d"]
+    assert week.next_reply is not None  # `SeriesWindows.evaluate` always fills it
+    pending = week.pending + week.next_reply.pending  # the walk stopped early: count them all
+    waiting = count(stats)
+    act = (risky + others)[:act_head]
+    return Triage(tuple(act), tuple(missed), waiting, pending, waiting - pending, at_risk, due_soon)
+
+
+def _pending_edge(windows: SeriesWindows, view: View, at: int) -> int:
+    """A start such that every wait started by then is missed on `view` at `at` (so the walk begins after it).
+
+    On the wall clock, `at - R`. On a calendar's open time, the newest bucket
+    whose latest start is already past its deadline bounds it: deadlines grow
+    with the start, so everything older is missed too.
+    """
+    if view.calendar is None:
+        return at - view.window
+    return windows.missed_by(at, view)
 
 
 def oldest_conversation(windows: SeriesWindows, at: int, oldest_us: int | None) -> str | None:

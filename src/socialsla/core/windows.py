@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from fractions import Fraction
 from typing import Final
 
@@ -76,8 +76,7 @@ class SeriesWindows:
         """Whether a kept wait starts at or before `at`."""
         if not self._buckets:
             return False
-        first = self._buckets[min(self._buckets)]
-        return min(wait.start for wait in first.records.values()) <= at
+        return self._buckets[min(self._buckets)].earliest() <= at
 
     def holds_before(self, key: str, before: int) -> bool:
         """Whether the thread keeps a wait that `expire(before)` would drop."""
@@ -189,13 +188,30 @@ class SeriesWindows:
                 continue
             if number * size > at:
                 break
+            bucket = self._buckets.get(number)
+            if bucket is None:  # expired while a slow reader was between two buckets
+                continue
             found = [
                 (wait.start, key, wait.conversation)
-                for (key, _), wait in self._buckets[number].records.items()
+                for (key, _), wait in bucket.records.items()
                 if edge < wait.start <= at and (wait.answer is None or wait.answer > at)
             ]
             found.sort()
             yield from found
+
+    def missed_by(self, at: int, view: View) -> int:
+        """A start such that every kept wait started by then is missed on `view` at `at` if unanswered.
+
+        A deadline only grows with the start, so the newest bucket whose latest
+        start is past its deadline bounds every older one: a walk of the
+        buckets from the newest, one deadline each.
+        """
+        for number in sorted(self._buckets, reverse=True):
+            newest = self._buckets[number].newest()
+            deadline = view.deadline(newest)
+            if newest <= at and deadline is not None and deadline <= at:
+                return newest
+        return -FOREVER
 
     def unanswered_started(self, start: int, at: int) -> list[str]:
         """The threads whose conversation started at `start` is unanswered at `at`."""
@@ -216,14 +232,23 @@ class SeriesWindows:
             raise ValueError("this series has no calendar: it has no business view")
         return self.open
 
-    def evaluate(self, at: int, lifetime: bool = False, business: bool = False) -> SeriesStats:
+    def evaluate(
+        self, at: int, lifetime: bool = False, business: bool = False, only: Collection[str] | None = None
+    ) -> SeriesStats:
         """The first-reply and next-reply statistics of every window at `at` (microseconds), on either clock.
 
         With `lifetime`, also an "all" window over every kept wait, for the
         cumulative counters and histogram that Prometheus rates are taken from.
+        `only` names the windows wanted (the 7d one is always read: the oldest
+        wait is taken from it), for a reader that needs no more, such as the
+        on-call board's verdicts: a shorter window's edge is where most walking is.
         """
         view = self.view(business)
-        spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
+        spans = [
+            (name, at - seconds * MICROS)
+            for name, seconds in WINDOWS.items()
+            if only is None or name in only or name == "7d"
+        ]
         if lifetime:
             spans.append((ALL, -FOREVER))
 
@@ -240,6 +265,7 @@ class SeriesWindows:
             WaitAccumulator,
             lambda bucket: bucket.aggregate(at, view),
             walk,
+            Bucket.newest,
         )
         oldest = sums["7d"].conversations.oldest
         return SeriesStats(
@@ -276,6 +302,7 @@ class SeriesWindows:
             ResolutionAccumulator,
             lambda bucket: bucket.resolution(at, view),
             walk,
+            Bucket.newest,
         )
         return {name: total.stats() for name, total in sums.items()}
 

@@ -2,20 +2,23 @@
 
 A worker knows only the series it exports (each series has one exporting
 worker at a time), but a team runs several behind one address, so the page at
-`/` must show them all. Each worker posts,
-every `PUBLISH_EVERY_S`, one message per series it exports to the compacted
-topic `<app id>-board`, keyed by series: the rule verdicts and breach forecast,
-whether the calendar is open, and the head of the waiting list (`LIST_HEAD`
-entries), all as `/metrics` and `/waiting` say them. Every worker reads
-the whole topic from its start and keeps the latest message per series
-(`Board`), which `GET /board` serves to the page. A series a worker stops
-exporting is posted by its next owner within `PUBLISH_EVERY_S`; a message not
-renewed for `STALE_AFTER_S` is shown as stale, and one older than a day is
-dropped, as the topic's retention drops it.
+`/` must show them all. Each worker posts, every `PUBLISH_EVERY_S`, one message
+per series it exports to the compacted topic `<app id>-board`, keyed by
+series: its card (`card`): the rule verdicts and breach forecast, whether the
+calendar is open, how many wait, are at risk, are due within the hour or are
+already missed, and the heads of those lists, all as `/metrics` and `/waiting`
+say them. Every worker reads the whole topic from its start and keeps the
+latest message per series (`Board`), which `GET /board` serves to the page. A
+series a worker stops exporting is posted by its next owner within
+`PUBLISH_EVERY_S`; a message not renewed for `STALE_AFTER_S` is shown as stale,
+and one older than a day is dropped, as the topic's retention drops it.
 
 Cost: one message per series every `PUBLISH_EVERY_S` (1,000 series: 200
-messages a second for the deployment), each a few kilobytes at most, and one
-evaluation of every exported series per round, as a scrape does.
+messages a second for the deployment), each about 6 KiB at most whatever the
+backlog, and per series a judgement (`series.judged`: only the windows the
+rules read) and a walk of the customers due soon or at risk
+(`waiting.triage`), not of the whole backlog: at 1M open conversations a
+round is a small share of a core (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -31,14 +34,16 @@ import orjson
 from socialsla.core import waiting
 from socialsla.core.events import MICROS, format_time
 from socialsla.core.rules import Rule
-from socialsla.core.series import Evaluation, Series, evaluate
+from socialsla.core.series import Evaluation, Series, judged
 
 log = logging.getLogger("socialsla")
 
 #: How often a worker posts its series; the page is this fresh, plus its own refresh.
 PUBLISH_EVERY_S: Final = 5.0
-#: Entries of each waiting list on the board: the customers to answer first.
-LIST_HEAD: Final = 50
+#: Per series, the customers to answer now on the board (at risk first, then by deadline)...
+ACT_HEAD: Final = 10
+#: ...and the oldest of those already missed: the backlog is counted, and listed in full at `/waiting`.
+MISSED_HEAD: Final = 5
 #: A series whose message is older than this is shown as stale (its worker stopped posting it).
 STALE_AFTER_S: Final = 30.0
 #: Messages older than this are dropped, as the topic's retention drops them.
@@ -46,18 +51,24 @@ FORGET_AFTER_S: Final = 86_400.0
 
 
 def card(
-    series: Series, evaluation: Evaluation, at: int, rules: Sequence[Rule], worker: str
+    series: Series, judgement: Evaluation, at: int, rules: Sequence[Rule], worker: str
 ) -> dict[str, Any]:
-    """One series on the board at `at`: what `/metrics` and `/waiting` say of it, and who said it."""
-    entries = waiting.waiting_list(series.windows, at, rules, evaluation.verdicts, LIST_HEAD)
+    """One series on the board at `at`: what `/metrics` and `/waiting` say of it, and who said it.
+
+    `judgement` is the series' `series.judged` at `at`. The card holds the
+    heads of its lists only (`waiting.triage`), so its size does not grow with
+    the backlog.
+    """
+    stats = judgement.business or judgement.stats
+    found = waiting.triage(series.windows, stats, at, rules, judgement.verdicts, ACT_HEAD, MISSED_HEAD)
     return {
         "account": series.account,
         "channel": series.channel,
         "at": format_time(at),
         "posted": time.time(),
         "worker": worker,
-        "calendar": evaluation.calendar,
-        "open": evaluation.is_open,
+        "calendar": judgement.calendar,
+        "open": judgement.is_open,
         "rules": {
             name: {
                 "ok": verdict.ok,
@@ -66,11 +77,19 @@ def card(
                 else verdict.rate_breach_in_us / MICROS,
                 "failed": [condition for condition, _ in verdict.failed],
             }
-            for name, verdict in evaluation.verdicts.items()
+            for name, verdict in judgement.verdicts.items()
         },
-        "oldest_unanswered_seconds": evaluation.stats.oldest_unanswered_seconds,
-        "waiting_count": waiting.count(evaluation.stats),
-        "waiting": [entry.to_json() for entry in entries],
+        "oldest_unanswered_seconds": judgement.stats.oldest_unanswered_seconds,
+        "counts": {
+            "waiting": found.waiting,
+            "pending": found.pending,
+            "missed": found.missed_count,
+            "at_risk": found.at_risk,
+            "due_soon": found.due_soon,
+        },
+        "due_soon_seconds": waiting.DUE_SOON_US / MICROS,
+        "act": [entry.to_json() for entry in found.act],
+        "missed": [entry.to_json() for entry in found.missed],
     }
 
 
@@ -111,21 +130,19 @@ class Board:
 
 
 def messages(
-    ledger: Iterable[Series], at: int, rules: Sequence[Rule], max_agents: int, worker: str
+    ledger: Iterable[Series], at: int, rules: Sequence[Rule], worker: str
 ) -> list[tuple[bytes, bytes]]:
     """The messages of one round: a card per exported series, keyed `account|channel`."""
     out = []
     for series in ledger:
-        evaluation = evaluate(series, at, rules, max_agents, per_agent=False)
         key = f"{series.account}|{series.channel}".encode()
-        out.append((key, orjson.dumps(card(series, evaluation, at, rules, worker))))
+        out.append((key, orjson.dumps(card(series, judged(series, at, rules), at, rules, worker))))
     return out
 
 
-async def post(topic: Any, ledger: Iterable[Series], at: int, rules: Sequence[Rule], max_agents: int,
-               worker: str) -> int:  # fmt: skip
+async def post(topic: Any, ledger: Iterable[Series], at: int, rules: Sequence[Rule], worker: str) -> int:
     """One round: send every exported series' card to the board topic (a Faust topic); returns how many."""
-    sent = messages(ledger, at, rules, max_agents, worker)
+    sent = messages(ledger, at, rules, worker)
     for key, value in sent:
         await topic.send(key=key, value=value)
     return len(sent)

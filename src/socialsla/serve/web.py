@@ -8,9 +8,10 @@ Read-only, nothing else.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from socialsla.core.events import format_time
 from socialsla.core.ledger import Ledger
-from socialsla.core.series import evaluate
-from socialsla.core.waiting import waiting_list
+from socialsla.core.series import judged
+from socialsla.core.waiting import entries
+from socialsla.serve.access import CHALLENGE, PROTECTED, credential_fails
 from socialsla.serve.board import Board
 from socialsla.serve.collector import SlaCollector
 from socialsla.serve.runbooks import page
@@ -44,12 +46,22 @@ def _limit(text: str | None) -> int | None:
     return int(text)
 
 
-def waiting_parts(collector: SlaCollector, query: Mapping[str, str]) -> tuple[int, Iterator[dict[str, Any]]]:
-    """`GET /waiting` at the collector's clock now: T, and each series' part, one at a time.
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: Who waits changes by the second: no cache between the worker and the page may keep an answer.
+NO_STORE = {"Cache-Control": "no-store"}
+#: `GET /waiting` hands the event loop back after at most this many entries (about 10 ms of work).
+ENTRIES_PER_PIECE = 500
 
-    ValueError for a bad `limit`, before anything is built. The parts come one
-    series at a time so the handler can let the agents run between them: the
-    whole list at 1M open conversations takes seconds.
+
+def waiting_pieces(collector: SlaCollector, query: Mapping[str, str]) -> Iterator[bytes]:
+    """`GET /waiting` at the collector's clock now, as pieces of its JSON body, one after another.
+
+    ValueError for a bad `limit`, before anything is built. The whole list at
+    1M open conversations is a million entries; built at once it held the worker
+    for seconds. As pieces (a series' verdicts, or `ENTRIES_PER_PIECE`
+    entries), the handler sends each and lets the agents run in between. The
+    agents may change a series meanwhile: entries are read bucket by bucket as
+    they are sent, all judged at the one T of the answer's `at`.
     """
     limit = _limit(query.get("limit"))
     account, channel = query.get("account"), query.get("channel")
@@ -60,29 +72,27 @@ def waiting_parts(collector: SlaCollector, query: Mapping[str, str]) -> tuple[in
         key=lambda s: (s.account, s.channel),
     )  # fmt: skip
 
-    def parts() -> Iterator[dict[str, Any]]:
-        for series in chosen:
-            verdicts = evaluate(series, at, collector.rules, collector.max_agents, per_agent=False).verdicts
-            entries = waiting_list(series.windows, at, collector.rules, verdicts, limit)
-            yield {
-                "account": series.account,
-                "channel": series.channel,
-                "waiting": [entry.to_json() for entry in entries],
-            }
+    def pieces() -> Iterator[bytes]:
+        yield b'{"at":' + orjson.dumps(format_time(at)) + b',"series":['
+        for index, series in enumerate(chosen):
+            verdicts = judged(series, at, collector.rules).verdicts
+            head = orjson.dumps({"account": series.account, "channel": series.channel})
+            yield (b"," if index else b"") + head[:-1] + b',"waiting":'
+            listed = itertools.islice(entries(series.windows, at, collector.rules, verdicts), limit)
+            opened = False
+            while batch := [entry.to_json() for entry in itertools.islice(listed, ENTRIES_PER_PIECE)]:
+                yield (b"," if opened else b"[") + orjson.dumps(batch)[1:-1]
+                opened = True
+            yield (b"]" if opened else b"[]") + b"}"
+        yield b"]}"
 
-    return at, parts()
-
-
-def waiting_body(collector: SlaCollector, query: Mapping[str, str]) -> dict[str, Any]:
-    """The whole `GET /waiting` answer at once (`waiting_parts`)."""
-    at, parts = waiting_parts(collector, query)
-    return {"at": format_time(at), "series": list(parts)}
+    return pieces()
 
 
 async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, health: Health,
                 partitions: Partitions, ledger: Ledger, threads: ThreadStore,
-                collector: SlaCollector, shared: Board) -> None:  # fmt: skip
-    """Serve until cancelled."""
+                collector: SlaCollector, shared: Board, token: str | None = None) -> None:  # fmt: skip
+    """Serve until cancelled; with `token`, the pages that name customers need it (`access.py`)."""
 
     async def scrape(request: web.Request) -> web.Response:
         body = generate_latest(registry)
@@ -107,21 +117,33 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
         return web.Response(text=BOARD_PAGE, content_type="text/html")
 
     async def board_json(request: web.Request) -> web.Response:
-        return web.Response(body=orjson.dumps(shared.view(time.time())), content_type="application/json")
+        body = orjson.dumps(shared.view(time.time()))
+        return web.Response(body=body, content_type="application/json", headers=NO_STORE)
 
-    async def waiting(request: web.Request) -> web.Response:
+    async def waiting(request: web.Request) -> web.StreamResponse:
         try:
-            at, parts = waiting_parts(collector, request.query)
+            pieces = waiting_pieces(collector, request.query)
         except ValueError as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        series = []
-        for part in parts:
-            series.append(part)
-            await asyncio.sleep(0)  # the agents run between two series
-        body = orjson.dumps({"at": format_time(at), "series": series})
-        return web.Response(body=body, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "application/json", **NO_STORE})
+        await response.prepare(request)
+        for piece in pieces:
+            await response.write(piece)
+            await asyncio.sleep(0)  # the agents run between two pieces, even when nobody is slow to read
+        await response.write_eof()
+        return response
 
-    server = web.Application()
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if token and request.path in PROTECTED:
+            why = credential_fails(request.headers, token)
+            if why is not None:
+                log.info("socialsla: %s refused (401): %s", request.path, why)
+                return web.Response(status=401, text="401: this page needs the team's token\n",
+                                    headers=CHALLENGE)  # fmt: skip
+        return await handler(request)
+
+    server = web.Application(middlewares=[guard])
     server.router.add_get("/metrics", scrape)
     server.router.add_get("/healthz", healthz)
     server.router.add_get("/runbooks", runbooks)

@@ -24,7 +24,7 @@ _TOPIC_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _HOSTPORT_RE: Final = re.compile(r"[^\s,:]+:\d{1,5}")
 _SECRET: Final = {
     "sasl_password", "ingest_token", "meta_app_secret", "meta_verify_token", "x_consumer_secret",
-    "chatwoot_secret",
+    "chatwoot_secret", "page_token",
 }  # fmt: skip
 _APP_IDS_RE: Final = re.compile(r"\d{1,20}(,\d{1,20})*")
 
@@ -49,6 +49,7 @@ class Settings:
     data_dir: Path = Path("var/worker")
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    page_token: str | None = field(default=None, repr=False)  # a secret: never in a repr
     rules_file: Path | None = None
     response_window: str = "24h"
     #: S, the resolution window: a conversation resolved within it is resolved in time.
@@ -163,6 +164,8 @@ HELP: Final = {
     "data_dir": "where the RocksDB thread stores live (rebuilt from Kafka at each start)",
     "web_host": "address /metrics binds to (loopback unless set)",
     "web_port": "port of /metrics and /healthz",
+    "page_token": "token the on-call page, /board and /waiting ask for (Bearer, or any user's basic-auth "
+    "password); unset: open to whoever reaches web_port. /metrics and /healthz stay open",
     "rules_file": "TOML rule file (default: the Facebook very-responsive badge)",
     "response_window": "R: a post unanswered this long is missed (e.g. 24h)",
     "resolution_window": "S: a conversation resolved within this is resolved in time (e.g. 24h)",
@@ -355,6 +358,12 @@ def _security_problems(s: Settings) -> list[str]:
             problems.append(f"{PREFIX}SASL_MECHANISM: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
         if not s.sasl_username or not s.sasl_password:
             problems.append(f"{PREFIX}SASL_USERNAME and SASL_PASSWORD are required with SASL")
+    token = s.page_token
+    if token is not None and not (
+        len(token) >= 16 and token.isascii() and token.isprintable() and " " not in token
+    ):
+        # an empty value must not look like protection, and a URL must be able to carry it
+        problems.append(f"{PREFIX}PAGE_TOKEN: must be at least 16 printable ASCII characters without spaces")
     return problems
 
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from socialsla.core.calendars import Calendar
 from socialsla.core.events import MICROS
+from socialsla.core.feedback import Answer
 from socialsla.core.ledger import RESEND_TOTALS_S, Ledger
+from socialsla.core.resolution import Resolution
+from socialsla.core.rules import Rule
+from socialsla.core.series import Series, evaluate, judged
 from socialsla.core.thread import Wait
-from socialsla.core.wire import Outcome, Totals, encode_outcomes, parse_totals, totals_message
+from socialsla.core.windows import SeriesWindows
+from socialsla.core.wire import Outcome, Scorecard, Totals, encode_outcomes, parse_totals, totals_message
+from tests.unit.core.test_calendars import calendars
+from tests.unit.core.test_windows import Record, instants, records, thread_waits
 
 H = 3600 * MICROS
 R = 24 * H
@@ -338,3 +348,45 @@ def test_a_series_whose_waits_all_expired_still_exists_through_its_totals() -> N
     (series,) = list(ledger)
     assert ledger.expire(series, T0 + 9 * DAY) == ["old"]
     assert list(ledger.existing(T0 + 9 * DAY)) == [series]
+
+
+JUDGING_RULES = (
+    Rule(name="badge", window="7d", min_response_rate=Fraction(9, 10), max_avg_first_reply_seconds=Fraction(900)),
+    Rule(name="hour", window="1h", min_response_rate=Fraction(1, 2), max_p90_first_reply_seconds=Fraction(600)),
+    Rule(name="team", window="24h", min_response_rate=Fraction(3, 4), clock="business",
+         max_avg_resolution_seconds=Fraction(3600)),
+    Rule(name="care", window="7d", min_resolution_rate=Fraction(1, 2), min_csat=Fraction(4, 5)),
+    Rule(name="fast", window="24h", max_avg_first_reply_seconds=Fraction(60), avg_of_fastest=Fraction(9, 10),
+         channels=frozenset({"x"})),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(records, st.none() | st.integers(0, 48 * H), st.none() | st.integers(1, 5)),
+             max_size=12),
+    st.one_of(st.none(), calendars()),
+    st.lists(instants, min_size=1, max_size=3),
+)  # fmt: skip
+def test_judged_gives_the_verdicts_of_the_whole_evaluation(
+    items: list[tuple[Record, int | None, int | None]], calendar: Calendar | None, times: list[int]
+) -> None:
+    """The board's and `/waiting`'s lighter evaluation judges exactly as the scrape's, every kind of rule."""
+    series = Series("acme", "facebook", SeriesWindows(R, 900 * MICROS, calendar))
+    for n, (raw, took, score) in enumerate(items):
+        waits = thread_waits([raw])
+        start = waits[0].start
+        resolutions = () if took is None else (Resolution(start, start + took, n % 2 == 0, n % 3 == 0),)
+        answers = () if score is None else (Answer(start + 60 * MICROS, "csat", score),)
+        first_resolve = resolutions[0].resolved_at if resolutions else None
+        card = Scorecard(resolutions, answers, first_resolve, answers[0].at if answers else None)
+        series.put(Outcome("acme", "facebook", f"c{n}", waits, T0, card))
+    for at in times:
+        whole, light = evaluate(series, at, JUDGING_RULES, 10), judged(series, at, JUDGING_RULES)
+        assert light.verdicts == whole.verdicts
+        assert light.stats.windows["7d"] == whole.stats.windows["7d"]
+        assert light.stats.oldest_unanswered_us == whole.stats.oldest_unanswered_us
+        assert (light.calendar, light.is_open) == (whole.calendar, whole.is_open)
+        if whole.business is not None:
+            assert light.business is not None
+            assert light.business.windows["7d"] == whole.business.windows["7d"]

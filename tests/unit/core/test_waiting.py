@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 
 from socialsla.core.calendars import Calendar
 from socialsla.core.events import MICROS
+from socialsla.core.judging import judge
 from socialsla.core.rules import Rule, Verdict
 from socialsla.core.thread import Wait
-from socialsla.core.waiting import Waiting, count, oldest_conversation, waiting_list
+from socialsla.core.waiting import DUE_SOON_US, Waiting, count, oldest_conversation, triage, waiting_list
 from socialsla.core.windows import SeriesWindows
 from tests.oracle import naive_waiting
 from tests.unit.core.test_calendars import calendars
@@ -168,3 +169,56 @@ def test_ties_at_the_oldest_instant_and_follow_ups() -> None:
     assert (missed.pending, missed.due_in_us) == (False, None)
     assert missed.to_json()["state"] == "missed"
     assert missed.to_json()["due_in_seconds"] is None
+
+
+def _plain_triage(
+    windows: SeriesWindows,
+    at: int,
+    rules: tuple[Rule, ...],
+    verdicts: dict[str, Verdict],
+    act: int,
+    missed: int,
+) -> tuple[list[Waiting], list[Waiting], int, int, int, int]:
+    """The triage's definition, read off the whole list: pending on the series' clock, at risk first."""
+    full = waiting_list(windows, at, rules, verdicts)
+    business = windows.open is not None
+
+    def pending(entry: Waiting) -> bool:
+        return bool(entry.business_pending) if business else entry.pending
+
+    def due(entry: Waiting) -> int | None:
+        return entry.business_due_in_us if business else entry.due_in_us
+
+    waiting_now = [e for e in full if pending(e)]
+    head = ([e for e in waiting_now if e.at_risk] + [e for e in waiting_now if not e.at_risk])[:act]
+    soon = sum(1 for e in waiting_now if (d := due(e)) is not None and d <= DUE_SOON_US)
+    return (head, [e for e in full if not pending(e)][:missed], len(full), len(waiting_now),
+            sum(1 for e in waiting_now if e.at_risk), soon)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    threads, st.lists(ids, min_size=1, max_size=6), st.lists(instants, min_size=1, max_size=3),
+    st.one_of(st.none(), calendars()), st.integers(1, 4), st.integers(0, 3),
+)  # fmt: skip
+def test_triage_is_the_whole_list_sorted_for_action(
+    items: list[list[Record]], names: list[str], times: list[int], calendar: Calendar | None, act: int,
+    missed: int,
+) -> None:  # fmt: skip
+    """At risk first then by deadline, the oldest missed, and every count: as read off the whole list."""
+    windows, _ = _build(items, names, calendar)
+    rules = (Rule(name="badge", window="7d", min_response_rate=Fraction(3, 4)),
+             Rule(name="team", window="24h", min_response_rate=Fraction(1, 2), clock="business"))  # fmt: skip
+    for at in times:
+        stats = windows.evaluate(at, business=calendar is not None)
+        verdicts = {
+            rule.name: judge(rule, stats if rule.clock == "business" else windows.evaluate(at), windows)
+            for rule in rules
+            if rule.clock == "wall" or calendar is not None
+        }
+        got = triage(windows, stats, at, rules, verdicts, act, missed)
+        head, oldest, total, pending, at_risk, soon = _plain_triage(windows, at, rules, verdicts, act, missed)
+        assert list(got.act) == head
+        assert list(got.missed) == oldest
+        assert (got.waiting, got.pending, got.missed_count) == (total, pending, total - pending)
+        assert (got.at_risk, got.due_soon) == (at_risk, soon)

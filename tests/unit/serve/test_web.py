@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
+import orjson
 import pytest
 
 from socialsla.core.events import MICROS, format_time
@@ -14,13 +16,18 @@ from socialsla.core.thread import Wait
 from socialsla.core.waiting import waiting_list
 from socialsla.core.wire import Outcome
 from socialsla.serve.collector import SlaCollector
-from socialsla.serve.web import waiting_body
+from socialsla.serve.web import ENTRIES_PER_PIECE, waiting_pieces
 from tests.unit.serve.test_collector import FixedClock
 
 H = 3600 * MICROS
 R = 24 * H
 T0 = 1_767_225_600 * MICROS
 RULES = (Rule(name="badge", window="7d", min_response_rate=Fraction(9, 10)),)
+
+
+def waiting_body(collector: SlaCollector, query: dict[str, str]) -> dict[str, Any]:
+    """The whole answer, as a client reads the pieces the handler sends."""
+    return orjson.loads(b"".join(waiting_pieces(collector, query)))  # type: ignore[no-any-return]
 
 
 def _collector() -> SlaCollector:
@@ -74,3 +81,22 @@ def test_a_limit_that_is_not_a_whole_number_of_at_least_1_is_refused_with_why(li
     """The handler turns this ValueError into status 400 with the message as JSON."""
     with pytest.raises(ValueError, match="limit must be a whole number of at least 1"):
         waiting_body(_collector(), {"limit": limit})
+
+
+def test_a_long_list_comes_in_pieces_of_at_most_the_set_number_of_entries() -> None:
+    """The handler sends piece by piece and lets the agents run between them: no piece holds the whole list."""
+    ledger = Ledger(R)
+    count = 2 * ENTRIES_PER_PIECE + 7
+    ledger.apply(0, [Outcome("acme", "facebook", f"c{n:05}", (Wait(T0 - H + n * MICROS, None, True),), T0)
+                     for n in range(count)], T0)  # fmt: skip
+    ledger.apply(0, [Outcome("acme", "x", "one", (Wait(T0 - H, None, True),), T0)], T0)
+    collector = SlaCollector(ledger, RULES, FixedClock(T0))
+    pieces = list(waiting_pieces(collector, {}))
+    entries = [piece.count(b'"conversation_id"') for piece in pieces]
+    assert max(entries) == ENTRIES_PER_PIECE
+    assert sum(entries) == count + 1
+    body = orjson.loads(b"".join(pieces))
+    assert [w["conversation_id"] for w in body["series"][0]["waiting"]] == [f"c{n:05}" for n in range(count)]
+    assert [w["conversation_id"] for w in body["series"][1]["waiting"]] == ["one"]
+    limited = orjson.loads(b"".join(waiting_pieces(collector, {"limit": "3"})))
+    assert [len(s["waiting"]) for s in limited["series"]] == [3, 1]
