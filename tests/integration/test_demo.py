@@ -17,11 +17,13 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from tests.harness import Samples, as_a_terminal_job, bindable, eventually, free_port, parse_metrics
+from tests.integration.conftest import ARTIFACTS
 
 REPO = Path(__file__).resolve().parents[2]
 #: The demo's first screen with every series: a broker from scratch, Faust's start, the backfill.
@@ -202,8 +204,36 @@ def events_sent(text: str) -> int:
     return int(counts[-1].replace(",", "")) if counts else 0
 
 
+def look_at_the_wall(browser: Any, url: str) -> None:
+    """The demo's page as a wall shows it: every series' summary row within 1920x1080, nothing to scroll to;
+    in each series, the customers to answer now above the missed ones. Screenshots at the wall's size and a
+    laptop's are kept."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1920, 1080), (1366, 768)):
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto(url)
+        page.wait_for_function(f"document.querySelectorAll('#wall-rows tr').length === {len(SERIES)}",
+                               timeout=30_000)  # fmt: skip
+        rows = page.locator("#wall-rows tr")
+        for index in range(rows.count()):
+            box = rows.nth(index).bounding_box()
+            assert box is not None, f"row {index} is hidden at {width}x{height}"
+            assert box["y"] + box["height"] <= height, f"row {index} is below the fold at {width}x{height}"
+        assert page.locator("#pager").inner_text() == ""  # one page: no rotation needed for nine
+        for section in page.locator("section.series-card").all():
+            act, backlog = section.locator(".act").bounding_box(), section.locator(".backlog").bounding_box()
+            assert act is not None
+            assert backlog is not None
+            assert act["y"] < backlog["y"]
+        page.screenshot(path=str(ARTIFACTS / f"board-demo-{width}x{height}.png"), full_page=width < 1920)
+        page.close()
+
+
 def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
-    demo_env: tuple[dict[str, str], dict[str, int], Path], tmp_path: Path, request: pytest.FixtureRequest
+    demo_env: tuple[dict[str, str], dict[str, int], Path],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    browser: Any,
 ) -> None:
     """deploy/run demo on an empty broker shows every generated series; Ctrl-C exits 0 and leaves no
     process and no bound port; a second run starts clean again, counting none of the first run's events."""
@@ -225,6 +255,7 @@ def test_demo_from_a_wiped_broker_twice_then_ctrl_c(
     assert page.group(1) == f"http://127.0.0.1:{first.ports['web']}/"
     eventually(lambda: board_series(page.group(1)), lambda found: found == SERIES, DEMO_READY_S,
                "every series on the on-call board")  # fmt: skip
+    look_at_the_wall(browser, page.group(1))
     worker, gateway = worker_pid(first.output), worker_pid(first.output, "gateway")
     assert worker is not None
     assert gateway is not None

@@ -154,6 +154,11 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("socialsla: metrics on http://%s:%d/metrics", host, port)
+    if token:
+        log.info("socialsla: the on-call page, /board and /waiting ask for SOCIALSLA_PAGE_TOKEN")
+    else:
+        log.info("socialsla: the on-call page, /board and /waiting are open to whoever reaches port %d "
+                 "(set SOCIALSLA_PAGE_TOKEN to protect them)", port)  # fmt: skip
     try:
         await asyncio.Event().wait()
     finally:

@@ -362,7 +362,7 @@ def _security_problems(s: Settings) -> list[str]:
     if token is not None and not (
         len(token) >= 16 and token.isascii() and token.isprintable() and " " not in token
     ):
-        # an empty value must not look like protection, and a URL must be able to carry it
+        # a short token is guessed, and a wall's URL must be able to carry it
         problems.append(f"{PREFIX}PAGE_TOKEN: must be at least 16 printable ASCII characters without spaces")
     return problems
 

@@ -153,3 +153,20 @@ def test_the_resolution_window_is_a_duration_above_zero() -> None:
     for bad, says in (("soon", "'soon' is not a duration"), ("0s", "'0s' must be a positive duration")):
         with pytest.raises(SettingsError, match=f"SOCIALSLA_RESOLUTION_WINDOW: {says}"):
             from_env({"SOCIALSLA_RESOLUTION_WINDOW": bad})
+
+
+@pytest.mark.parametrize("token", ["short", "has a space in it!!", "sixteen-chars-é-x", "tab\tin-it-0123456789"])
+def test_a_page_token_that_would_protect_badly_is_refused(token: str) -> None:
+    """A short token is guessed; a wall's URL must be able to carry the token. (Empty is unset, as for any
+    setting: the worker then says at start that the page is open.)"""
+    with pytest.raises(SettingsError, match="PAGE_TOKEN: must be at least 16 printable ASCII"):
+        from_env({"SOCIALSLA_PAGE_TOKEN": token})
+
+
+def test_a_page_token_is_a_secret() -> None:
+    """Kept, and masked wherever settings are described or printed."""
+    settings = from_env({"SOCIALSLA_PAGE_TOKEN": "0123456789abcdef0123"})
+    assert settings.page_token == "0123456789abcdef0123"
+    assert dict(settings.describe())["SOCIALSLA_PAGE_TOKEN"] == "***"
+    assert "0123456789abcdef0123" not in repr(settings)
+    assert from_env({}).page_token is None
