@@ -155,7 +155,9 @@ def test_the_resolution_window_is_a_duration_above_zero() -> None:
             from_env({"SOCIALSLA_RESOLUTION_WINDOW": bad})
 
 
-@pytest.mark.parametrize("token", ["short", "has a space in it!!", "sixteen-chars-é-x", "tab\tin-it-0123456789"])
+@pytest.mark.parametrize(
+    "token", ["short", "has a space in it!!", "sixteen-chars-é-x", "tab\tin-it-0123456789"]
+)
 def test_a_page_token_that_would_protect_badly_is_refused(token: str) -> None:
     """A short token is guessed; a wall's URL must be able to carry the token. (Empty is unset, as for any
     setting: the worker then says at start that the page is open.)"""
