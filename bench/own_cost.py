@@ -62,24 +62,25 @@ def _partition(key: bytes, partitions: int) -> int:
     return zlib.crc32(key) % partitions
 
 
-async def measure(
-    count: int, conversations: int, partitions: int, store: str, batch: int
-) -> dict[str, float]:
-    """µs per input event of stage 1 and of stage 2, over the same events."""
+def stage_one(
+    count: int, conversations: int, partitions: int = 1, store: str = "memory://", batch: int = 5_000,
+    scorecard: bool = False,
+) -> tuple[list[tuple[bytes, bytes]], dict[str, float]]:  # fmt: skip
+    """`bench/run.py`'s events through stage 1's handler: the outcome messages, and µs per event."""
     data = Path(tempfile.mkdtemp(prefix="own-cost-"))
     settings = Settings(store=store, data_dir=data, purge_interval=3600.0)
     clock = _Clock()
     metrics = PipelineMetrics(CollectorRegistry())
     threads = ThreadStore(settings, clock)  # type: ignore[arg-type]
-    threads.open(set(range(partitions)))
+    threads.reset(set(range(partitions)))
     admission = Admission(settings, metrics)
     stage1 = ThreadsStage(settings, admission, metrics, threads)
-    items = events(count, conversations, seed=conversations)
+    items = events(count, conversations, seed=conversations, scorecard=scorecard)
     messages = [
         _Message("posts" if kind == "post" else "replies", _partition(key, partitions), n, key, value)
         for n, (kind, key, value) in enumerate(items)
     ]
-    log_records: list[bytes] = []
+    log_records = 0
     outcomes: list[tuple[bytes, bytes]] = []
     gc.collect()
     gc.freeze()
@@ -87,26 +88,33 @@ async def measure(
     start = time.perf_counter()
     for at in range(0, len(messages), batch):
         sends = stage1.handle(messages[at : at + batch], NOW_US)
-        log_records.extend(record for _, record in sends.log)
+        log_records += len(sends.log)
         outcomes.extend(sends.outcomes)
-    stage1_s = time.perf_counter() - start
+    took = time.perf_counter() - start
+    return outcomes, {"events": len(messages), "stage1_us": took / len(messages) * 1e6, "log_records": log_records}
 
+
+async def stage_two(outcomes: list[tuple[bytes, bytes]]) -> tuple[Ledger, float]:
+    """The outcome messages through stage 2's handler, one at a time as Faust hands them: the ledger, and seconds."""
+    settings = Settings(purge_interval=3600.0)
+    metrics = PipelineMetrics(CollectorRegistry())
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000))
     loaded = Partitions({}, lambda: 0, [(ledger, "outcomes", frozenset({"outcomes"}))], _empty_log)
     await loaded.ready(ledger, {0})
-    stage2 = SeriesStage(admission, metrics, ledger, loaded)
-    outcome_messages = [_Message("outcomes", 0, n, key, value) for n, (key, value) in enumerate(outcomes)]
+    stage2 = SeriesStage(Admission(settings, metrics), metrics, ledger, loaded)
     start = time.perf_counter()
-    for message in outcome_messages:  # one message at a time, as Faust hands stage 2 its input
-        stage2.handle([message], NOW_US)
-    stage2_s = time.perf_counter() - start
-    return {
-        "events": len(messages),
-        "stage1_us": stage1_s / len(messages) * 1e6,
-        "stage2_us": stage2_s / len(messages) * 1e6,
-        "log_records": len(log_records),
-        "outcome_messages": len(outcomes),
-    }
+    for n, (key, value) in enumerate(outcomes):
+        stage2.handle([_Message("outcomes", 0, n, key, value)], NOW_US)
+    return ledger, time.perf_counter() - start
+
+
+async def measure(
+    count: int, conversations: int, partitions: int, store: str, batch: int
+) -> dict[str, float]:
+    """µs per input event of stage 1 and of stage 2, over the same events."""
+    outcomes, figures = stage_one(count, conversations, partitions, store, batch)
+    _, stage2_s = await stage_two(outcomes)
+    return {**figures, "stage2_us": stage2_s / figures["events"] * 1e6, "outcome_messages": len(outcomes)}
 
 
 def main() -> None:

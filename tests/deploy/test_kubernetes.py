@@ -48,8 +48,19 @@ def test_workers_are_a_statefulset_with_a_volume() -> None:
 def test_worker_settings_are_valid() -> None:
     """The worker's SOCIALSLA_* variables pass its own validation (secrets stand in)."""
     container = KINDS["StatefulSet"]["spec"]["template"]["spec"]["containers"][0]
-    env = {item["name"]: item.get("value") or "from-secret" for item in container["env"]}
+    env = {item["name"]: item.get("value") or "from-a-secret-0123456789abcdef" for item in container["env"]}
     from_env(env)
+
+
+def test_the_page_token_comes_from_an_optional_secret_noted_beside_the_service() -> None:
+    """Never written in the manifest; without the Secret the page is open, as the note says."""
+    container = KINDS["StatefulSet"]["spec"]["template"]["spec"]["containers"][0]
+    token = _env(container)["SOCIALSLA_PAGE_TOKEN"]
+    assert "value" not in token
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "socialsla-page", "key": "token", "optional": True}
+    text = (K8S / "worker.yaml").read_text()
+    service = text.index("kind: Service\nmetadata:\n  name: socialsla-worker\n")
+    assert service - 1200 < text.index("kubectl create secret generic socialsla-page") < service
 
 
 def test_service_monitor_scrapes_the_metrics_port_as_job_socialsla() -> None:
