@@ -1,4 +1,4 @@
-"""Who-is-waiting at scale: the on-call board's idle cost, `/waiting` and a scrape, this code against another's.
+"""Who is waiting at scale: the board's idle cost, `/waiting` and a scrape, this code against another's.
 
     python bench/board.py                                   # 1M open conversations, this tree only
     python bench/board.py --against ../before --rounds 2    # and another checkout, alternating, same data
@@ -196,19 +196,24 @@ def show(label: str, f: dict[str, Any]) -> str:
     return (
         f"{label}: {f['open_conversations']:,} open over {f['series']} series; "
         f"board idle {100 * f['idle_core_share']:.1f}% of a core, {f['card_bytes'] / 1024:.1f} KiB per card; "
-        f"/waiting {w['seconds']:.1f} s, {w['bytes'] / 2**20:.0f} MiB, longest stall {1000 * w['longest_stall_s']:.0f} ms; "
+        f"/waiting {w['seconds']:.1f} s, {w['bytes'] / 2**20:.0f} MiB, "
+        f"longest stall {1000 * w['longest_stall_s']:.0f} ms; "
         f"?limit=50 {1000 * fifty['seconds']:.0f} ms (stall {1000 * fifty['longest_stall_s']:.0f} ms); "
         f"scrape {1000 * scrape['seconds']:.0f} ms"
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--conversations", type=int, default=10_000_000)
     parser.add_argument("--against", type=Path, help="another checkout to measure the same way, alternating")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each tree, alternating")
-    parser.add_argument("--idle", type=float, default=30.0, help="seconds of board rounds measured while idle")
+    parser.add_argument(
+        "--idle", type=float, default=30.0, help="seconds of board rounds measured while idle"
+    )
     parser.add_argument("--port", type=int, default=16066)
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -227,7 +232,8 @@ def main() -> None:
                 results[label].append(found)
                 print(f"round {number + 1}, {show(label, found)}", flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
+        given = {k: str(v) for k, v in vars(args).items()}
+        args.out.write_text(json.dumps({"args": given, "results": results},
                                        indent=2))  # fmt: skip
 
 

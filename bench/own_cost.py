@@ -91,11 +91,15 @@ def stage_one(
         log_records += len(sends.log)
         outcomes.extend(sends.outcomes)
     took = time.perf_counter() - start
-    return outcomes, {"events": len(messages), "stage1_us": took / len(messages) * 1e6, "log_records": log_records}
+    return outcomes, {
+        "events": len(messages),
+        "stage1_us": took / len(messages) * 1e6,
+        "log_records": log_records,
+    }
 
 
 async def stage_two(outcomes: list[tuple[bytes, bytes]]) -> tuple[Ledger, float]:
-    """The outcome messages through stage 2's handler, one at a time as Faust hands them: the ledger, and seconds."""
+    """The outcome messages through stage 2's handler, one at a time as Faust hands them: the ledger, seconds."""
     settings = Settings(purge_interval=3600.0)
     metrics = PipelineMetrics(CollectorRegistry())
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000))
