@@ -99,7 +99,7 @@ def stage_one(
 
 
 async def stage_two(outcomes: list[tuple[bytes, bytes]]) -> tuple[Ledger, float]:
-    """The outcome messages through stage 2's handler, one at a time as Faust hands them: the ledger, seconds."""
+    """The outcome messages through stage 2's handler, one by one as Faust hands them: the ledger, seconds."""
     settings = Settings(purge_interval=3600.0)
     metrics = PipelineMetrics(CollectorRegistry())
     ledger = Ledger(settings.response_window_us, int(settings.refresh_interval * 1_000_000))
