@@ -206,3 +206,39 @@ def test_a_page_token_keeps_who_waits_to_the_team_and_metrics_open(
     assert wall.locator("#error").inner_text() == ""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     wall.screenshot(path=str(ARTIFACTS / "board-with-token.png"))
+
+
+def test_fifty_series_on_a_wall_rotate_a_page_at_a_time_every_row_shown(
+    stack: Stack, browser: object, tmp_path: Path
+) -> None:
+    """Denser rows, and the rows that still do not fit shown a page at a time, unattended, within the screen."""
+    worker = stack.worker()
+    accounts = [f"team{n:02}" for n in range(50)]
+    stack.produce(write_lines(tmp_path / "in.jsonl", *(line("post", f"{a}-1", "2026-01-07T23:00:00Z", account=a)
+                                                       for a in accounts)))  # fmt: skip
+    eventually(lambda: worker.get("/board"), lambda text: text is not None and len(orjson.loads(text)["series"]) == 50,
+               CATCH_UP_S, "fifty cards")  # fmt: skip
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})  # type: ignore[attr-defined]
+    page.goto(f"http://127.0.0.1:{worker.port}/")
+    page.wait_for_function("document.querySelectorAll('#wall-rows tr').length === 50", timeout=SHOWN_S * 1000)
+    seen: set[str] = set()
+    pages = set()
+    for _ in range(4):  # every page within the time a wall shows four of them
+        shown = [row for row in page.locator("#wall-rows tr").all() if row.is_visible()]
+        assert shown, "a page with no row"
+        for row in shown:
+            box = row.bounding_box()
+            assert box is not None
+            assert box["y"] + box["height"] <= 1080
+        seen |= {str(row.get_attribute("data-series")) for row in shown}
+        pager = page.locator("#pager").inner_text()
+        assert pager.startswith("page ")
+        pages.add(pager.split(" (")[0])
+        if len(seen) == 50:
+            break
+        page.wait_for_function(f"!document.getElementById('pager').textContent.startsWith('{pager.split(' (')[0]}')",
+                               timeout=20_000)  # fmt: skip
+    assert seen == {f"{a}/facebook" for a in accounts}
+    assert len(pages) >= 2
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "board-fifty-series-1920x1080.png"))

@@ -96,6 +96,37 @@ class WaitAccumulator:
         return self.conversations.freeze(self.follow_ups.freeze())
 
 
+class AnswerAccumulator:
+    """Each agent's answers: per agent (`unknown` when none is named), first replies and next replies.
+
+    Only waits answered by T count; an answer's figures do not move with T
+    once given, so a bucket's reading holds until its next answer (`Bucket.answers`).
+    """
+
+    __slots__ = ("agents",)
+
+    def __init__(self) -> None:
+        self.agents: dict[str, tuple[Accumulator, Accumulator]] = {}
+
+    def add(self, wait: Wait, at: int, view: View) -> None:
+        answer = wait.answer
+        if answer is None or answer > at:
+            return
+        who = wait.agent if wait.agent is not None else "unknown"
+        pair = self.agents.get(who)
+        if pair is None:
+            pair = self.agents[who] = (Accumulator(), Accumulator())
+        pair[0 if wait.conversation else 1].add(wait.start, answer, at, view)
+
+    def merge(self, other: AnswerAccumulator) -> None:
+        for who, (first, follow) in other.agents.items():
+            pair = self.agents.get(who)
+            if pair is None:
+                pair = self.agents[who] = (Accumulator(), Accumulator())
+            pair[0].merge(first)
+            pair[1].merge(follow)
+
+
 class ResolutionAccumulator(Accumulator):
     """Resolution of conversations: `Accumulator` on the resolution window S, plus reopened and first contact.
 
@@ -138,7 +169,7 @@ class Mergeable(Protocol):
 
 
 #: What `sum_windows` sums: waits (`WaitAccumulator`), resolutions (`ResolutionAccumulator`),
-#: answers (`feedback`'s tally).
+#: agents' answers (`AnswerAccumulator`), survey answers (`feedback`'s tally).
 _Total = TypeVar("_Total", bound=Mergeable)
 _Held = TypeVar("_Held")
 

@@ -9,7 +9,7 @@ them all.
 
 from __future__ import annotations
 
-from socialsla.core.accumulators import ResolutionAccumulator, WaitAccumulator
+from socialsla.core.accumulators import AnswerAccumulator, ResolutionAccumulator, WaitAccumulator
 from socialsla.core.change_points import FOREVER, narrow
 from socialsla.core.forecast import Outlook
 from socialsla.core.thread import Wait
@@ -24,8 +24,9 @@ class Bucket:
     """
 
     __slots__ = (
-        "cache", "first_resolved", "latency_cache", "open_cache", "open_latency_cache",
-        "open_resolution_cache", "outlook_cache", "records", "resolution_cache", "resolved", "starts",
+        "answers_cache", "cache", "first_resolved", "latency_cache", "open_cache", "open_latency_cache",
+        "open_resolution_cache", "ordered", "outlook_cache", "records", "resolution_cache", "resolved",
+        "starts",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -41,14 +42,28 @@ class Bucket:
         self.open_resolution_cache: tuple[int, int, ResolutionAccumulator] | None = None
         #: The earliest resolve among the records, once asked: (None,) when none is resolved.
         self.first_resolved: tuple[int | None] | None = None
+        self.answers_cache: tuple[int, int, AnswerAccumulator] | None = None  # the agents' (wall view)
         #: The earliest and the latest start among the records, once asked.
         self.starts: tuple[int, int] | None = None
+        #: The records' keys in the waiting list's order, once asked.
+        self.ordered: list[tuple[str, int]] | None = None
 
     def touch(self) -> None:
         """Drop every cached reading: the records changed."""
         self.cache = self.open_cache = self.latency_cache = self.open_latency_cache = None
         self.outlook_cache = self.resolution_cache = self.open_resolution_cache = None
-        self.first_resolved = self.starts = None
+        self.first_resolved = self.starts = self.ordered = self.answers_cache = None
+
+    def in_order(self) -> list[tuple[str, int]]:
+        """Its records' keys, oldest first, ties by thread (the waiting list's order); cached until touched.
+
+        A reader of the list's head (the board, `?limit=`) then costs the
+        entries it reads, not a sort of the bucket each time. The list holds
+        the records' own keys: no object per record is made to keep it.
+        """
+        if self.ordered is None:
+            self.ordered = sorted(self.records, key=_by_start)
+        return self.ordered
 
     def earliest(self) -> int:
         """The earliest start it holds (it holds at least one record); cached until touched."""
@@ -122,6 +137,19 @@ class Bucket:
             found = cached[length, view.business] = Outlook(self.records.values(), at, length, view)
         return found
 
+    def answers(self, at: int, view: View) -> AnswerAccumulator:
+        """Each agent's answers given by `at` (wall view); reused until the next answer, as `aggregate` is."""
+        cache = self.answers_cache
+        if cache is not None and cache[0] <= at < cache[1]:
+            return cache[2]
+        total, low, high = AnswerAccumulator(), -FOREVER, FOREVER
+        for wait in self.records.values():
+            total.add(wait, at, view)
+            low, high = narrow(low, high, at, wait.answer)
+            low = max(low, wait.start)
+        self.answers_cache = (low, high, total)
+        return total
+
     def aggregate(self, at: int, view: View) -> WaitAccumulator:
         """All records' contribution at `at`, reused while no change point is crossed."""
         cache = self.open_cache if view.business else self.cache
@@ -137,3 +165,7 @@ class Bucket:
         else:
             self.cache = (low, high, total)
         return total
+
+
+def _by_start(record: tuple[str, int]) -> tuple[int, str]:
+    return record[1], record[0]

@@ -203,14 +203,14 @@ def judged(series: Series, at: int, rules: Sequence[Rule]) -> Evaluation:
     stats = windows.evaluate(at, only=wanted)
     business = None if calendar is None else windows.evaluate(at, business=True, only=wanted)
     wall_resolution = business_resolution = None
-    first_resolve = series.first_resolve()
-    if any(_on_resolution(rule) for rule in applying) and first_resolve is not None and first_resolve <= at:
+    first_resolve = series.first_resolve() if any(_on_resolution(rule) for rule in applying) else None
+    if first_resolve is not None and first_resolve <= at:
         wall_resolution = windows.resolution(at, series.resolution_view(False))
         if calendar is not None:
             business_resolution = windows.resolution(at, series.resolution_view(True))
     surveys = None
-    first_feedback = series.surveys.first()
-    if any(_on_feedback(rule) for rule in applying) and first_feedback is not None and first_feedback <= at:
+    first_feedback = series.surveys.first() if any(_on_feedback(rule) for rule in applying) else None
+    if first_feedback is not None and first_feedback <= at:
         surveys = series.surveys.windows(at)
     judgements = verdicts(
         tuple(applying), series.account, series.channel, windows, stats, business,

@@ -226,15 +226,16 @@ def triage(
                 risky.append(entry)
         elif len(others) < act_head:
             others.append(entry)
-    missed: list[Waiting] = []
-    for entry in entries(windows, at, rules, verdicts):
-        if len(missed) >= missed_head or _due_in(view, entry.since, at)[0]:
-            break  # the rest is pending: the missed ones are the oldest
-        missed.append(entry)
     week = stats.windows["7d"]
     assert week.next_reply is not None  # `SeriesWindows.evaluate` always fills it
     pending = week.pending + week.next_reply.pending  # the walk stopped early: count them all
     waiting = count(stats)
+    missed: list[Waiting] = []
+    if waiting > pending:  # a backlog: its oldest are the list's first entries
+        for entry in entries(windows, at, rules, verdicts):
+            if len(missed) >= missed_head or _due_in(view, entry.since, at)[0]:
+                break  # the rest is pending
+            missed.append(entry)
     act = (risky + others)[:act_head]
     return Triage(tuple(act), tuple(missed), waiting, pending, waiting - pending, at_risk, due_soon)
 

@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterator, Mapping
 from fractions import Fraction
 from typing import Final
 
-from socialsla.core.accumulators import ResolutionAccumulator, WaitAccumulator, sum_windows
+from socialsla.core.accumulators import AnswerAccumulator, ResolutionAccumulator, WaitAccumulator, sum_windows
 from socialsla.core.bucket import Bucket
 from socialsla.core.calendars import Calendar
 from socialsla.core.change_points import FOREVER
@@ -166,16 +166,6 @@ class SeriesWindows:
                 del self._threads[key]
         return dropped
 
-    def _in_window(self, at: int, edge: int) -> Iterator[Wait]:
-        """Every kept wait with `edge < start <= at`."""
-        size = self.bucket_us
-        for number, bucket in self._buckets.items():
-            if number * size > at or (number + 1) * size - 1 <= edge:
-                continue
-            for wait in bucket.records.values():
-                if edge < wait.start <= at:
-                    yield wait
-
     def unanswered(self, at: int, edge: int) -> Iterator[tuple[int, str, bool]]:
         """`(start, thread, is_conversation)` of each wait with `edge < start <= at` unanswered at `at`.
 
@@ -191,13 +181,12 @@ class SeriesWindows:
             bucket = self._buckets.get(number)
             if bucket is None:  # expired while a slow reader was between two buckets
                 continue
-            found = [
-                (wait.start, key, wait.conversation)
-                for (key, _), wait in bucket.records.items()
-                if edge < wait.start <= at and (wait.answer is None or wait.answer > at)
-            ]
-            found.sort()
-            yield from found
+            records = bucket.records
+            for record in bucket.in_order():
+                key, start = record
+                wait = records.get(record)
+                if wait is not None and edge < start <= at and (wait.answer is None or wait.answer > at):
+                    yield start, key, wait.conversation
 
     def missed_by(self, at: int, view: View) -> int:
         """A start such that every kept wait started by then is missed on `view` at `at` if unanswered.
@@ -306,11 +295,30 @@ class SeriesWindows:
         )
         return {name: total.stats() for name, total in sums.items()}
 
-    def answered_since(self, edge: int, at: int) -> Iterator[Wait]:
-        """Every kept wait with `edge < start <= at` answered by `at` (the per-agent figures walk these)."""
-        for wait in self._in_window(at, edge):
-            if wait.answer is not None and wait.answer <= at:
-                yield wait
+    def answers(self, at: int) -> dict[str, AnswerAccumulator]:
+        """Per window, each agent's answers by `at` to waits started in it (wall clock), for `agents.py`.
+
+        Summed per bucket as `evaluate` is: a bucket's reading is cached until
+        its next answer, so a scrape walks only the buckets a window's edge cuts.
+        """
+        spans = [(name, at - seconds * MICROS) for name, seconds in WINDOWS.items()]
+        view = self.wall
+
+        def walk(bucket: Bucket, into: AnswerAccumulator, edge: int) -> None:
+            for wait in bucket.records.values():
+                if edge < wait.start <= at:
+                    into.add(wait, at, view)
+
+        return sum_windows(
+            self._buckets,
+            self.bucket_us,
+            at,
+            spans,
+            AnswerAccumulator,
+            lambda bucket: bucket.answers(at, view),
+            walk,
+            Bucket.newest,
+        )
 
     def fastest_average_us(
         self, at: int, window: str, fraction: Fraction, business: bool = False

@@ -127,10 +127,13 @@ async def serve(host: str, port: int, registry: CollectorRegistry, app: Any, hea
             return web.json_response({"error": str(exc)}, status=400)
         response = web.StreamResponse(headers={"Content-Type": "application/json", **NO_STORE})
         await response.prepare(request)
-        for piece in pieces:
-            await response.write(piece)
-            await asyncio.sleep(0)  # the agents run between two pieces, even when nobody is slow to read
-        await response.write_eof()
+        try:
+            for piece in pieces:
+                await response.write(piece)
+                await asyncio.sleep(0)  # the agents run between two pieces, even when nobody is slow to read
+            await response.write_eof()
+        except ConnectionResetError:  # the reader went away: nothing to answer, no error to log
+            log.info("socialsla: GET /waiting ended by its reader before the end")
         return response
 
     @web.middleware

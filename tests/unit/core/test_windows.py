@@ -12,6 +12,7 @@ from socialsla.core.agents import agents
 from socialsla.core.calendars import Calendar, parse_calendar
 from socialsla.core.events import MICROS, parse_time
 from socialsla.core.resolution import Resolution
+from socialsla.core.stats import WINDOWS
 from socialsla.core.thread import Wait
 from socialsla.core.view import View
 from socialsla.core.windows import SeriesWindows
@@ -342,6 +343,66 @@ def test_an_agent_is_listed_in_a_window_only_when_it_answered_there() -> None:
     assert sorted(found["24h"]) == ["ana", "ben"]
     assert (found["1h"]["ben"].first.latency_count, found["1h"]["ben"].next.latency_count) == (0, 1)
     assert found["24h"]["ana"].first.avg_seconds == 120.0
+
+
+def _naive_agents(
+    waits: list[Wait], at: int, max_agents: int
+) -> dict[str, dict[str, tuple[list[int], list[int]]]]:
+    """Per window, per agent (pooled as the rule says), the latencies of first and of next replies."""
+    per_window: dict[str, dict[str, tuple[list[int], list[int]]]] = {}
+    for name, seconds in WINDOWS.items():
+        found: dict[str, tuple[list[int], list[int]]] = {}
+        for w in waits:
+            if at - seconds * MICROS < w.start <= at and w.answer is not None and w.answer <= at:
+                who = w.agent or "unknown"
+                found.setdefault(who, ([], []))[0 if w.conversation else 1].append(w.answer - w.start)
+        per_window[name] = found
+    week = per_window["7d"]
+    named = sorted((n for n in week if n != "other"), key=lambda n: (-len(week[n][0]) - len(week[n][1]), n))
+    kept = set(named[:max_agents])
+    out = {}
+    for name, found in per_window.items():
+        pooled: dict[str, tuple[list[int], list[int]]] = {}
+        for who, (first, follow) in found.items():
+            into = pooled.setdefault(who if who in kept else "other", ([], []))
+            into[0].extend(first)
+            into[1].extend(follow)
+        out[name] = {who: (sorted(f), sorted(n)) for who, (f, n) in pooled.items()}
+    return out
+
+
+agent_names = st.sampled_from([None, "ana", "ben", "other", "cy"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(records, agent_names), max_size=16),
+    st.lists(st.tuples(records, agent_names), max_size=6),
+    st.lists(instants, min_size=1, max_size=4),
+    st.integers(1, 3),
+)
+def test_agents_equal_a_walk_of_every_answer_with_threads_replaced_between_reads(
+    first: list[tuple[Record, str | None]], second: list[tuple[Record, str | None]], times: list[int],
+    max_agents: int,
+) -> None:  # fmt: skip
+    """Per window and agent: the same replies as walking every answer, read again after threads change."""
+    windows = SeriesWindows(R, 900 * MICROS)
+    current: dict[str, tuple[Wait, ...]] = {}
+    for batch in (first, second):
+        for n, (raw, who) in enumerate(batch):
+            waits = tuple(Wait(w.start, w.answer, w.conversation, who) for w in thread_waits([raw]))
+            current[f"c{n}"] = waits
+            windows.set(f"c{n}", waits)
+        for at in sorted(times) + times:
+            got = agents(windows, at, max_agents)
+            expected = _naive_agents([w for waits in current.values() for w in waits], at, max_agents)
+            assert set(got) == set(expected)
+            for name, per_agent in got.items():
+                assert {who: (a.first.latency_count, a.first.latency_sum_us, a.next.latency_count,
+                              a.next.latency_sum_us, a.first.latency_max_us) for who, a in per_agent.items()} == {
+                    who: (len(f), sum(f), len(n), sum(n), max(f, default=None))
+                    for who, (f, n) in expected[name].items()
+                }  # fmt: skip
 
 
 # --- resolution: resolved conversations kept beside their waits ------------------------------
