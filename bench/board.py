@@ -16,7 +16,10 @@ each tree runs a child process that rebuilds the ledger from them through stage
 * `GET /waiting` (every entry), served by the tree's own `web.serve` to `curl`
   in another process: its time, its size, and the longest the event loop went
   without running (a task that sleeps 1 ms and notes how late it wakes);
-* `GET /waiting?limit=50` and one scrape of `/metrics` the same way (median of 3).
+* `GET /waiting?limit=50` and one scrape of `/metrics` the same way (median of 3),
+  and, before all, the first scrape after the ledger is built (in process: it
+  fills every bucket's cached readings, as a worker's first scrape after a
+  start does).
 
 Figures are printed (and written as JSON with `--out`), never asserted. The
 machine has 2 cores and is noisy: compare the trees within one run.
@@ -113,7 +116,7 @@ class Stalls:
 async def child(outcomes_path: Path, idle_s: float, port: int) -> dict[str, Any]:
     """Measure this process's tree (on `sys.path`) on the ledger the outcomes build."""
     from own_cost import stage_two
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, generate_latest
     from run import NOW_US
 
     from socialsla.core.rulebook import parse_rules
@@ -131,7 +134,6 @@ async def child(outcomes_path: Path, idle_s: float, port: int) -> dict[str, Any]
     figures: dict[str, Any] = {
         "series": len(existing),
         "open_conversations": sum(len(s.windows) for s in existing),
-        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     # The board's round, on this tree's signature (today's takes no agent cap: it reads no agent).
     takes_agents = "max_agents" in inspect.signature(board.messages).parameters
@@ -142,6 +144,12 @@ async def child(outcomes_path: Path, idle_s: float, port: int) -> dict[str, Any]
             ledger.existing(at), at, rules, "bench")  # fmt: skip
         return sum(len(value) for _, value in board.messages(*args))
 
+    registry = CollectorRegistry()
+    collector = SlaCollector(ledger, rules, clock)
+    registry.register(collector)
+    started = time.perf_counter()
+    generate_latest(registry)  # the first scrape after a start fills every bucket's cached readings
+    figures["first_scrape_s"] = time.perf_counter() - started
     figures["card_bytes"] = round_now() / max(1, len(existing))
     cpu, began = time.process_time(), time.monotonic()
     while time.monotonic() - began < idle_s:
@@ -149,9 +157,6 @@ async def child(outcomes_path: Path, idle_s: float, port: int) -> dict[str, Any]
         await asyncio.sleep(ROUND_S - (time.monotonic() - began) % ROUND_S)
     figures["idle_core_share"] = (time.process_time() - cpu) / (time.monotonic() - began)
 
-    registry = CollectorRegistry()
-    collector = SlaCollector(ledger, rules, clock)
-    registry.register(collector)
     nothing = _Nothing()
     server = asyncio.create_task(web.serve("127.0.0.1", port, registry, nothing, nothing, nothing, ledger,
                                            nothing, collector, board.Board()))  # fmt: skip
@@ -175,6 +180,7 @@ async def child(outcomes_path: Path, idle_s: float, port: int) -> dict[str, Any]
         figures[name] = {"seconds": statistics.median(took), "longest_stall_s": max(stalled), "bytes": size}
     watcher.cancel()
     server.cancel()
+    figures["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the peak, after it all
     return figures
 
 
@@ -199,7 +205,8 @@ def show(label: str, f: dict[str, Any]) -> str:
         f"/waiting {w['seconds']:.1f} s, {w['bytes'] / 2**20:.0f} MiB, "
         f"longest stall {1000 * w['longest_stall_s']:.0f} ms; "
         f"?limit=50 {1000 * fifty['seconds']:.0f} ms (stall {1000 * fifty['longest_stall_s']:.0f} ms); "
-        f"scrape {1000 * scrape['seconds']:.0f} ms"
+        f"scrape {1000 * scrape['seconds']:.0f} ms (stall {1000 * scrape['longest_stall_s']:.0f} ms; "
+        f"the first {1000 * f['first_scrape_s']:.0f} ms); RSS {f['rss_mib']:.0f} MiB"
     )
 
 
