@@ -207,10 +207,16 @@ def triage(
     risks = _risks(windows, at, rules, verdicts)
     # (view, instant): an entry due after every one of these, on its view, is neither due soon nor at risk
     horizons = [(view, at + DUE_SOON_US), *((risk.view, risk.until) for risk in risks)]
+    week = stats.windows["7d"]
+    assert week.next_reply is not None  # `SeriesWindows.evaluate` always fills it
+    pending = week.pending + week.next_reply.pending  # the walk may stop early: count them all
+    waiting = count(stats)
     risky: list[Waiting] = []
     others: list[Waiting] = []
-    at_risk = due_soon = 0
+    at_risk = due_soon = seen = 0
     for entry in entries(windows, at, rules, verdicts, _pending_edge(windows, view, at)):
+        if seen >= pending:
+            break  # every pending entry is seen: the rest were answered or missed in between
         if len(risky) + len(others) >= act_head and all(
             (deadline := on.deadline(entry.since)) is None or deadline > until for on, until in horizons
         ):
@@ -218,6 +224,7 @@ def triage(
         is_pending, due_in = _due_in(view, entry.since, at)
         if not is_pending:
             continue
+        seen += 1
         if due_in is not None and due_in <= DUE_SOON_US:
             due_soon += 1
         if entry.at_risk:
@@ -226,16 +233,11 @@ def triage(
                 risky.append(entry)
         elif len(others) < act_head:
             others.append(entry)
-    week = stats.windows["7d"]
-    assert week.next_reply is not None  # `SeriesWindows.evaluate` always fills it
-    pending = week.pending + week.next_reply.pending  # the walk stopped early: count them all
-    waiting = count(stats)
     missed: list[Waiting] = []
-    if waiting > pending:  # a backlog: its oldest are the list's first entries
-        for entry in entries(windows, at, rules, verdicts):
-            if len(missed) >= missed_head or _due_in(view, entry.since, at)[0]:
-                break  # the rest is pending
-            missed.append(entry)
+    for entry in entries(windows, at, rules, verdicts):  # a backlog's oldest are the list's first entries
+        if len(missed) >= min(missed_head, waiting - pending) or _due_in(view, entry.since, at)[0]:
+            break  # as many as there are, or the rest is pending
+        missed.append(entry)
     act = (risky + others)[:act_head]
     return Triage(tuple(act), tuple(missed), waiting, pending, waiting - pending, at_risk, due_soon)
 

@@ -170,7 +170,10 @@ class SeriesWindows:
         """`(start, thread, is_conversation)` of each wait with `edge < start <= at` unanswered at `at`.
 
         Oldest first, ties by thread (the waiting list's order); buckets are
-        read in order, so a caller that stops early reads only the oldest ones.
+        read in order, so a caller that stops early reads only the oldest ones,
+        and a bucket whose cached aggregate has nobody unanswered is skipped
+        unread: between two entries, at most the rest of one bucket and the
+        head of the next are read, however many answered waits lie between.
         """
         size = self.bucket_us
         for number in sorted(self._buckets):
@@ -181,6 +184,11 @@ class SeriesWindows:
             bucket = self._buckets.get(number)
             if bucket is None:  # expired while a slow reader was between two buckets
                 continue
+            total = bucket.aggregate(at, self.wall)
+            if total.conversations.inbound == total.conversations.count and (
+                total.follow_ups.inbound == total.follow_ups.count
+            ):
+                continue  # every wait in it is answered by `at`
             records = bucket.records
             for record in bucket.in_order():
                 key, start = record

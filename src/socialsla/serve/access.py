@@ -12,7 +12,6 @@ open for Prometheus, probes and the people paged.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from collections.abc import Mapping
 from typing import Final
@@ -36,7 +35,7 @@ def credential_fails(headers: Mapping[str, str], token: str) -> str | None:
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(given, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, a non-ASCII value, or bytes that are not UTF-8
             return "basic credentials are not base64 of UTF-8"
         given = decoded.partition(":")[2]
     elif scheme.lower() != "bearer":

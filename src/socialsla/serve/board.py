@@ -100,6 +100,8 @@ class Board:
         self.cards: dict[bytes, dict[str, Any]] = {}
         #: Messages that did not parse (the topic is ours: a sign of another writer).
         self.unreadable = 0
+        #: Cards in an older worker's format, left out.
+        self.outdated = 0
 
     def take(self, key: bytes | None, value: bytes | None) -> None:
         """Apply one message: a card replaces the series' last one; an empty value removes it."""
@@ -115,6 +117,12 @@ class Board:
                 raise ValueError("not a card")
         except ValueError:
             self.unreadable += 1
+            return
+        if not isinstance(found.get("counts"), dict):
+            # A card of the code before the triage (a worker not yet upgraded, or the day-old card of
+            # a series nobody posts any more): the page could not show it. Its series is shown again
+            # as soon as an upgraded worker posts it.
+            self.outdated += 1
             return
         self.cards[key] = found
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
@@ -43,14 +44,16 @@ def _limit(text: str | None) -> int | None:
         return None
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise ValueError(f"limit must be a whole number of at least 1, got {text!r}")
-    return int(text)
+    return min(int(text), sys.maxsize)  # more than any list holds: no limit
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Who waits changes by the second: no cache between the worker and the page may keep an answer.
 NO_STORE = {"Cache-Control": "no-store"}
-#: `GET /waiting` hands the event loop back after at most this many entries (about 10 ms of work).
+#: `GET /waiting` hands the event loop back after at most this many entries (about 10 ms of work)...
 ENTRIES_PER_PIECE = 500
+#: ...or after this long, however few entries it found (answered waits between them are skipped unread).
+PIECE_S = 0.01
 
 
 def waiting_pieces(collector: SlaCollector, query: Mapping[str, str]) -> Iterator[bytes]:
@@ -80,7 +83,14 @@ def waiting_pieces(collector: SlaCollector, query: Mapping[str, str]) -> Iterato
             yield (b"," if index else b"") + head[:-1] + b',"waiting":'
             listed = itertools.islice(entries(series.windows, at, collector.rules, verdicts), limit)
             opened = False
-            while batch := [entry.to_json() for entry in itertools.islice(listed, ENTRIES_PER_PIECE)]:
+            batch: list[dict[str, Any]] = []
+            began = time.perf_counter()
+            for entry in listed:
+                batch.append(entry.to_json())
+                if len(batch) >= ENTRIES_PER_PIECE or time.perf_counter() - began >= PIECE_S:
+                    yield (b"," if opened else b"[") + orjson.dumps(batch)[1:-1]
+                    opened, batch, began = True, [], time.perf_counter()
+            if batch:
                 yield (b"," if opened else b"[") + orjson.dumps(batch)[1:-1]
                 opened = True
             yield (b"]" if opened else b"[]") + b"}"

@@ -27,6 +27,8 @@ _SECRET: Final = {
     "chatwoot_secret", "page_token",
 }  # fmt: skip
 _APP_IDS_RE: Final = re.compile(r"\d{1,20}(,\d{1,20})*")
+#: The page token: characters a URL's user:password part carries as they are.
+_PAGE_TOKEN_RE: Final = re.compile(r"[A-Za-z0-9._~-]{16,}")
 
 
 class SettingsError(ValueError):
@@ -165,7 +167,8 @@ HELP: Final = {
     "web_host": "address /metrics binds to (loopback unless set)",
     "web_port": "port of /metrics and /healthz",
     "page_token": "token the on-call page, /board and /waiting ask for (Bearer, or any user's basic-auth "
-    "password); unset: open to whoever reaches web_port. /metrics and /healthz stay open",
+    "password; 16 or more of A-Z a-z 0-9 . _ ~ -); unset: open to whoever reaches web_port. /metrics "
+    "and /healthz stay open",
     "rules_file": "TOML rule file (default: the Facebook very-responsive badge)",
     "response_window": "R: a post unanswered this long is missed (e.g. 24h)",
     "resolution_window": "S: a conversation resolved within this is resolved in time (e.g. 24h)",
@@ -358,12 +361,11 @@ def _security_problems(s: Settings) -> list[str]:
             problems.append(f"{PREFIX}SASL_MECHANISM: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
         if not s.sasl_username or not s.sasl_password:
             problems.append(f"{PREFIX}SASL_USERNAME and SASL_PASSWORD are required with SASL")
-    token = s.page_token
-    if token is not None and not (
-        len(token) >= 16 and token.isascii() and token.isprintable() and " " not in token
-    ):
-        # a short token is guessed, and a wall's URL must be able to carry it
-        problems.append(f"{PREFIX}PAGE_TOKEN: must be at least 16 printable ASCII characters without spaces")
+    if s.page_token is not None and not _PAGE_TOKEN_RE.fullmatch(s.page_token):
+        # a short token is guessed, and a wall's URL must carry it as it is (no @ / : ? # % in it)
+        problems.append(
+            f"{PREFIX}PAGE_TOKEN: must be 16 or more of A-Z a-z 0-9 . _ ~ - (openssl rand -hex 16)"
+        )
     return problems
 
 

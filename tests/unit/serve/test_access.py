@@ -45,6 +45,8 @@ def test_the_token_as_bearer_or_as_any_users_basic_password_is_accepted(headers:
         (_basic(TOKEN), "does not match"),  # no colon: no password
         ({"Authorization": "Basic ###"}, "not base64"),
         ({"Authorization": "Basic " + base64.b64encode(b"wall:\xff\xfe").decode()}, "not base64 of UTF-8"),
+        ({"Authorization": "Basic é"}, "not base64"),
+        ({"Authorization": "Basic d2FsbDo=\udcff"}, "not base64"),
     ],
 )
 def test_anything_else_is_refused_with_the_reason_for_the_log(headers: dict[str, str], why: str) -> None:

@@ -76,15 +76,18 @@ def test_the_latest_card_per_series_wins_stale_ones_are_marked_and_old_ones_forg
     shared = board.Board()
     now = 1_000_000.0
     cards = {
-        b"zeta|x": {"account": "zeta", "channel": "x", "posted": now - 1, "waiting": []},
-        b"acme|x": {"account": "acme", "channel": "x", "posted": now - 100, "waiting": []},
-        b"gone|x": {"account": "gone", "channel": "x", "posted": now - 2 * 86_400, "waiting": []},
+        b"zeta|x": {"account": "zeta", "channel": "x", "posted": now - 1, "counts": {}},
+        b"acme|x": {"account": "acme", "channel": "x", "posted": now - 100, "counts": {}},
+        b"gone|x": {"account": "gone", "channel": "x", "posted": now - 2 * 86_400, "counts": {}},
     }
     for key, card in cards.items():
         shared.take(key, orjson.dumps({**card, "posted": card["posted"] - 50}))
         shared.take(key, orjson.dumps(card))
     shared.take(b"bad|x", b"not json")
     shared.take(None, b"{}")
+    # an older worker's card (before the triage): left out, counted apart, the series' last good card kept
+    shared.take(b"zeta|x", orjson.dumps({"account": "zeta", "channel": "x", "posted": now, "waiting": []}))
+    assert shared.outdated == 1
     view = shared.view(now)
     assert [(c["account"], c["stale"]) for c in view["series"]] == [("acme", True), ("zeta", False)]
     assert view["series"][0]["age_seconds"] == 100.0

@@ -100,3 +100,6 @@ def test_a_long_list_comes_in_pieces_of_at_most_the_set_number_of_entries() -> N
     assert [w["conversation_id"] for w in body["series"][1]["waiting"]] == ["one"]
     limited = orjson.loads(b"".join(waiting_pieces(collector, {"limit": "3"})))
     assert [len(s["waiting"]) for s in limited["series"]] == [3, 1]
+    # a limit beyond any list is no limit (the answer is whole, not cut off after its headers)
+    huge = orjson.loads(b"".join(waiting_pieces(collector, {"limit": "9" * 40})))
+    assert [len(s["waiting"]) for s in huge["series"]] == [count, 1]
