@@ -144,32 +144,20 @@ class Evaluation:
     oldest_unanswered_conversation: str | None = None
 
 
-def evaluate(
-    series: Series, at: int, rules: Sequence[Rule], max_agents: int, per_agent: bool = True
-) -> Evaluation:
+def evaluate(series: Series, at: int, rules: Sequence[Rule], max_agents: int) -> Evaluation:
     """The one evaluation of a series at `at`: windows on both clocks, verdicts, forecast, agents.
 
     The offline report and the worker's collector both call it on a `Series` that
-    `Ledger.apply` built, so they cannot disagree on any number. Without
-    `per_agent` the agents' figures (the costliest part: they walk every
-    answer of 7 days) are left empty: who is waiting needs only the verdicts.
+    `Ledger.apply` built, so they cannot disagree on any number.
     """
     windows = series.windows
     stats = windows.evaluate(at, lifetime=True)
     calendar = windows.calendar
     business = None if calendar is None else windows.evaluate(at, business=True)
-    first_resolve = series.first_resolve()
-    wall_resolution = business_resolution = None
-    if first_resolve is not None and first_resolve <= at:
-        wall_resolution = windows.resolution(at, series.resolution_view(False))
-        if calendar is not None:
-            business_resolution = windows.resolution(at, series.resolution_view(True))
-    first_feedback = series.surveys.first()
-    surveys = series.surveys.windows(at) if first_feedback is not None and first_feedback <= at else None
+    resolution, surveys = _scorecard(series, at, resolution=True, feedback=True)
     judged = verdicts(
-        tuple(rules), series.account, series.channel, windows, stats, business,
-        (wall_resolution, business_resolution), surveys,
-    )  # fmt: skip
+        tuple(rules), series.account, series.channel, windows, stats, business, resolution, surveys
+    )
     return Evaluation(
         series.account,
         series.channel,
@@ -178,10 +166,9 @@ def evaluate(
         None if calendar is None else calendar.name,
         business,
         None if calendar is None else calendar.is_open(at),
-        agents(windows, at, max_agents) if per_agent else {},
+        agents(windows, at, max_agents),
         series.lifetime(stats),
-        wall_resolution,
-        business_resolution,
+        *resolution,
         surveys,
         oldest_conversation(windows, at, stats.oldest_unanswered_us),
     )
@@ -193,29 +180,25 @@ def judged(series: Series, at: int, rules: Sequence[Rule]) -> Evaluation:
     The on-call board judges every series every few seconds and `/waiting`
     judges each series it lists; both need only the rules' verdicts (their
     forecasts decide who is at risk) and the 7d counts. So only the windows the
-    applicable rules judge are read, and resolution and feedback only when a
-    rule has a condition on them: the same functions as `evaluate`, hence the
-    same numbers, at a fraction of the cost. The other fields stay empty.
+    applicable rules judge are read (and the 7d one, on both clocks with a
+    calendar), and resolution and feedback only when a rule has a condition on them:
+    the same functions as `evaluate`, hence the same numbers, at a fraction of
+    the cost. The other fields stay empty.
     """
     windows, calendar = series.windows, series.windows.calendar
     applying = [rule for rule in rules if rule.applies(series.account, series.channel)]
     wanted = {rule.window for rule in applying}
     stats = windows.evaluate(at, only=wanted)
     business = None if calendar is None else windows.evaluate(at, business=True, only=wanted)
-    wall_resolution = business_resolution = None
-    first_resolve = series.first_resolve() if any(_on_resolution(rule) for rule in applying) else None
-    if first_resolve is not None and first_resolve <= at:
-        wall_resolution = windows.resolution(at, series.resolution_view(False))
-        if calendar is not None:
-            business_resolution = windows.resolution(at, series.resolution_view(True))
-    surveys = None
-    first_feedback = series.surveys.first() if any(_on_feedback(rule) for rule in applying) else None
-    if first_feedback is not None and first_feedback <= at:
-        surveys = series.surveys.windows(at)
+    resolution, surveys = _scorecard(
+        series,
+        at,
+        any(_on_resolution(rule) for rule in applying),
+        any(_on_feedback(rule) for rule in applying),
+    )
     judgements = verdicts(
-        tuple(applying), series.account, series.channel, windows, stats, business,
-        (wall_resolution, business_resolution), surveys,
-    )  # fmt: skip
+        tuple(applying), series.account, series.channel, windows, stats, business, resolution, surveys
+    )
     return Evaluation(
         series.account,
         series.channel,
@@ -225,6 +208,29 @@ def judged(series: Series, at: int, rules: Sequence[Rule]) -> Evaluation:
         business,
         None if calendar is None else calendar.is_open(at),
     )
+
+
+_Resolutions = tuple[dict[str, ResolutionStats] | None, dict[str, ResolutionStats] | None]
+
+
+def _scorecard(
+    series: Series, at: int, resolution: bool, feedback: bool
+) -> tuple[_Resolutions, dict[str, dict[str, SurveyStats]] | None]:
+    """Resolution (wall clock, and business with a calendar) and feedback at `at`, each when asked for.
+
+    Each is None for a series that does not track it by `at`: resolution from
+    its first resolve on, feedback from its first survey answer on.
+    """
+    wall = business = surveys = None
+    first_resolve = series.first_resolve() if resolution else None
+    if first_resolve is not None and first_resolve <= at:
+        wall = series.windows.resolution(at, series.resolution_view(False))
+        if series.windows.calendar is not None:
+            business = series.windows.resolution(at, series.resolution_view(True))
+    first_feedback = series.surveys.first() if feedback else None
+    if first_feedback is not None and first_feedback <= at:
+        surveys = series.surveys.windows(at)
+    return (wall, business), surveys
 
 
 def _on_resolution(rule: Rule) -> bool:

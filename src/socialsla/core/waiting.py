@@ -172,14 +172,18 @@ class Triage:
 
     act: tuple[Waiting, ...]
     missed: tuple[Waiting, ...]
-    #: Every entry of the list (`count`), those still pending on the series' clock, and the rest.
+    #: Every entry of the list (`count`), and those still pending on the series' clock.
     waiting: int
     pending: int
-    missed_count: int
     #: Conversations whose answer could delay a rule's forecast breach.
     at_risk: int
     #: Pending entries that turn missed within `DUE_SOON_US`.
     due_soon: int
+
+    @property
+    def missed_count(self) -> int:
+        """The entries already past their deadline on the series' clock."""
+        return self.waiting - self.pending
 
 
 def triage(
@@ -239,7 +243,7 @@ def triage(
             break  # as many as there are, or the rest is pending
         missed.append(entry)
     act = (risky + others)[:act_head]
-    return Triage(tuple(act), tuple(missed), waiting, pending, waiting - pending, at_risk, due_soon)
+    return Triage(tuple(act), tuple(missed), waiting, pending, at_risk, due_soon)
 
 
 def _pending_edge(windows: SeriesWindows, view: View, at: int) -> int:
